@@ -1,0 +1,88 @@
+"""From logits to calibrated probabilities and an operating threshold.
+
+Training with class weights inflates a rare class's raw probabilities, so binary
+models get Platt scaling fitted on the validation split; the operating threshold
+is then chosen on the calibrated validation probabilities by the task's policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from aiaas.records import OperatingPolicy
+
+
+def activate(logits: np.ndarray, kind: str) -> np.ndarray:
+    """Binary: (n,) probability of the positive label; multiclass: (n, k) softmax;
+    multilabel: (n, k) sigmoids; regression: (n,) values."""
+    if kind == "binary":
+        return _sigmoid(logits.reshape(len(logits), -1)[:, 0])
+    if kind == "multiclass":
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=-1, keepdims=True)
+    if kind == "multilabel":
+        return _sigmoid(logits)
+    return logits.reshape(len(logits), -1)[:, 0]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
+
+
+def fit_platt(logits: np.ndarray, y: np.ndarray) -> dict[str, float] | None:
+    """Platt scaling p = sigmoid(a * logit + b); None when validation has one class."""
+    if len(np.unique(y)) < 2:
+        return None
+    from sklearn.linear_model import LogisticRegression
+
+    x = logits.reshape(-1, 1).astype("float64")
+    lr = LogisticRegression(C=1e4, max_iter=1000).fit(x, y)
+    return {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+
+
+def calibrated(logits: np.ndarray, kind: str, platt: dict[str, float] | None) -> np.ndarray:
+    if kind == "binary" and platt:
+        return _sigmoid(platt["a"] * logits.reshape(len(logits), -1)[:, 0] + platt["b"])
+    return activate(logits, kind)
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray, policy: OperatingPolicy) -> dict[str, Any]:
+    """The operating point on validation data, with what it achieves there."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if len(np.unique(y)) < 2:
+        return {"threshold": 0.5, "policy": policy.objective, "note": "validation had one class"}
+    if policy.objective == "max_f1":
+        precision, recall, thresholds = precision_recall_curve(y, p)
+        f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+        best = int(np.argmax(f1[:-1]))
+        threshold = float(thresholds[best])
+    else:
+        fpr, tpr, thresholds = roc_curve(y, p)
+        finite = np.isfinite(thresholds)
+        fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
+        target = policy.target if policy.target is not None else (0.95 if policy.objective == "sensitivity" else 0.01)
+        if policy.objective == "sensitivity":
+            ok = np.flatnonzero(tpr >= target)
+            threshold = float(thresholds[ok[0]]) if len(ok) else float(thresholds[-1])
+        else:
+            ok = np.flatnonzero(fpr <= target)
+            threshold = float(thresholds[ok[-1]]) if len(ok) else float(thresholds[0])
+    predicted = p >= threshold
+    tp = int((predicted & (y == 1)).sum())
+    fp = int((predicted & (y == 0)).sum())
+    fn = int((~predicted & (y == 1)).sum())
+    tn = int((~predicted & (y == 0)).sum())
+    return {
+        "threshold": threshold,
+        "policy": policy.objective,
+        "target": policy.target,
+        "validation": {
+            "precision": tp / max(tp + fp, 1),
+            "recall": tp / max(tp + fn, 1),
+            "false_positive_rate": fp / max(fp + tn, 1),
+        },
+    }

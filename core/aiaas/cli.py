@@ -1,0 +1,273 @@
+"""The ``aiaas`` command. Heavy modules are imported inside the commands that need
+them, so ``aiaas plugins`` and ``aiaas --help`` start fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aiaas.errors import UserError
+from aiaas.plugins import get_host
+
+if TYPE_CHECKING:
+    from aiaas.registry import ModelVersion, Registry
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Host industry-vertical AI models: train, evaluate, register, serve.")
+console = Console()
+errors = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+TaskArg = Annotated[str, typer.Argument(help="industry/task, e.g. finance/fraud (see `aiaas tasks`)")]
+DataOpt = Annotated[Path, typer.Option("--data", help="The data: a file or folder the task's adapter reads.")]
+LabelOpt = Annotated[Optional[str], typer.Option("--label", help="The column holding the label (default: the task's).")]
+AdapterOpt = Annotated[Optional[str], typer.Option("--adapter", help="Read the data with this adapter instead of the task's default.")]
+OptionOpt = Annotated[Optional[list[str]], typer.Option("--option", help="An adapter option KEY=VALUE (repeatable).")]
+VersionOpt = Annotated[Optional[int], typer.Option("--version", help="A registered version (default: production).")]
+
+
+def _registry() -> Registry:
+    from aiaas.registry import Registry
+
+    return Registry.from_settings()
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"{flag} takes KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@app.command()
+def plugins(as_json: JsonFlag = False) -> None:
+    """List plugins: what each registered, or why it failed."""
+    host = get_host()
+    rows = [
+        {"name": p.name, "distribution": p.distribution, "version": p.version, "status": p.status, "reason": p.reason,
+         "registered": p.registered}
+        for p in host.plugins.values()
+    ]
+    if as_json:
+        return _print_json(rows)
+    table = Table("plugin", "distribution", "status", "registered / reason")
+    for r in rows:
+        what = r["reason"] if r["status"] != "ok" else "; ".join(f"{k}: {', '.join(v)}" for k, v in r["registered"].items())
+        style = {"ok": "green", "failed": "red", "disabled": "yellow"}[r["status"]]
+        dist = f"{r['distribution']} {r['version']}" if r["distribution"] and r["version"] else r["distribution"] or "-"
+        table.add_row(r["name"], dist, f"[{style}]{r['status']}[/]", what)
+    console.print(table)
+
+
+@app.command()
+def tasks(as_json: JsonFlag = False) -> None:
+    """List the installed tasks."""
+    host = get_host()
+    c = host.components
+    rows = [
+        {"task": t.name, "modality": t.modality, "labels": list(c.label_schemas[t.labels].names),
+         "architectures": [f"{a.name} ({a.runtime})" for a in c.architectures.values() if a.task == t.name],
+         "default_architecture": t.default_architecture, "metrics": list(t.metrics), "plugin": c.owner[("tasks", t.name)],
+         "description": t.description}
+        for t in c.tasks.values()
+    ]
+    if as_json:
+        return _print_json(rows)
+    table = Table("task", "modality", "labels", "architectures", "plugin")
+    for r in rows:
+        table.add_row(r["task"], r["modality"], ", ".join(r["labels"]), ", ".join(r["architectures"]), r["plugin"])
+    console.print(table)
+
+
+@app.command()
+def sample(
+    task: TaskArg,
+    out: Annotated[Path, typer.Option("--out", help="Where to write (a file or folder, in the task's own format).")],
+    rows: Annotated[int, typer.Option("--rows", min=1, help="How many instances.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Write the plugin's seeded sample data."""
+    from aiaas.records import resolve
+
+    path = resolve(get_host().task(task).sample)(out, rows, seed)
+    console.print(f"wrote {rows} sample instances of {task} to {path}")
+
+
+@app.command()
+def train(
+    task: TaskArg,
+    data: DataOpt,
+    runtime: Annotated[Optional[str], typer.Option("--runtime", help="torch or tensorflow (default: the default architecture's).")] = None,
+    arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture name (see `aiaas tasks`).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Most epochs (training stops early on the validation metric).")] = None,
+    label: LabelOpt = None,
+    adapter: AdapterOpt = None,
+    option: OptionOpt = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Architecture or fit parameter KEY=VALUE, e.g. learning_rate=0.001.")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    promote: Annotated[bool, typer.Option("--promote", help="Serve this version once registered.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train, evaluate on held-out data, and register a new version."""
+    from aiaas.training import TrainRequest
+    from aiaas.training import train as run_training
+
+    request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _pairs(option, "--option"), seed, promote)
+    result = run_training(get_host(), _registry(), request, quiet=as_json)
+    summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted}
+    if as_json:
+        return _print_json(summary)
+    console.print(f"[green]registered[/] {task} version {result.version.version} ({result.version.architecture} on {result.version.runtime})"
+                  + (" and promoted it to production" if result.promoted else ""))
+    _metrics_table(result.metrics)
+    console.print(f"report: {result.report}")
+
+
+def _metrics_table(scores: dict[str, float]) -> None:
+    from aiaas.metrics import DESCRIPTIONS
+
+    table = Table("metric", "value")
+    for k, v in scores.items():
+        table.add_row(DESCRIPTIONS.get(k, k), f"{v:.4f}")
+    console.print(table)
+
+
+@app.command()
+def evaluate(task: TaskArg, data: DataOpt, version: VersionOpt = None, label: LabelOpt = None, adapter: AdapterOpt = None,
+             option: OptionOpt = None, as_json: JsonFlag = False) -> None:
+    """Score a registered version on labelled data and write a report."""
+    from datetime import datetime
+
+    from aiaas import labels as label_codec
+    from aiaas.evaluation import plots, write_report
+    from aiaas.settings import get_settings
+    from aiaas.training import load_data
+    from aiaas.versions import load_version
+
+    host, registry = get_host(), _registry()
+    pipeline = load_version(host, registry, task, version)
+    dataset = load_data(host, task, data, label, adapter, _pairs(option, "--option"))
+    y = label_codec.encode(pipeline.labels, dataset.labels, label or pipeline.task.label_column)
+    p = pipeline.probabilities(dataset.records)
+    from aiaas.metrics import compute
+
+    scores = compute(pipeline.task.metrics, y, p, pipeline.threshold)
+    folder = get_settings().home / "reports" / task.replace("/", "__") / f"v{pipeline.version}-{datetime.now():%Y%m%d-%H%M%S}"
+    report = write_report(folder, f"{task} version {pipeline.version} on {data}", {"data": str(data), "rows": len(y)}, scores,
+                          plots(pipeline.labels, y, p, pipeline.threshold, None))
+    if as_json:
+        return _print_json({"task": task, "version": pipeline.version, "metrics": scores, "report": str(report)})
+    _metrics_table(scores)
+    console.print(f"report: {report}")
+
+
+@app.command()
+def predict(
+    task: TaskArg,
+    input: Annotated[Path, typer.Option("--input", help="CSV or Parquet (or what the task's adapter reads) to score.")],
+    output: Annotated[Path, typer.Option("--output", help="Where to write the scored rows (.csv or .parquet).")],
+    version: VersionOpt = None,
+    adapter: AdapterOpt = None,
+    option: OptionOpt = None,
+) -> None:
+    """Score a file offline with the production (or a given) version."""
+    from aiaas.scoring import score_file
+
+    n = score_file(get_host(), _registry(), task, input, output, version, adapter, _pairs(option, "--option"))
+    console.print(f"scored {n} rows of {input} -> {output}")
+
+
+def _version_rows(rows: list[ModelVersion], registry: Registry) -> list[dict[str, Any]]:
+    production = {t: registry.alias(t) for t in {r.task for r in rows}}
+    return [{**r.to_json(), "production": production[r.task] == r.version} for r in rows]
+
+
+@app.command()
+def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")] = None, as_json: JsonFlag = False) -> None:
+    """List registered versions with their metrics; * marks production."""
+    registry = _registry()
+    if task:
+        get_host().task(task)
+    rows = _version_rows(registry.versions(task), registry)
+    if as_json:
+        return _print_json(rows)
+    table = Table("task", "version", "", "architecture", "runtime", "created", "metrics")
+    for r in rows:
+        metric_text = "  ".join(f"{k} {v:.3f}" for k, v in list(r["metrics"].items())[:3])
+        table.add_row(r["task"], str(r["version"]), "*" if r["production"] else "", r["architecture"], r["runtime"], r["created_at"][:19], metric_text)
+    console.print(table)
+
+
+@app.command()
+def promote(task: TaskArg, version: Annotated[int, typer.Argument(help="The version to serve.")]) -> None:
+    """Serve VERSION of TASK (running servers pick it up without a restart)."""
+    get_host().task(task)
+    _registry().promote(task, version)
+    console.print(f"{task} version {version} is now production")
+
+
+@app.command()
+def rollback(task: TaskArg) -> None:
+    """Serve the version that was production before the current one."""
+    get_host().task(task)
+    row = _registry().rollback(task)
+    console.print(f"{task} rolled back to version {row.version}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+) -> None:
+    """Serve the HTTP API (interactive docs at /docs)."""
+    import uvicorn
+
+    console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run("aiaas.serving.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+def quickstart(
+    rows: Annotated[int, typer.Option("--rows", help="Sample size per task.")] = 20_000,
+    epochs: Annotated[Optional[int], typer.Option("--epochs")] = 8,
+) -> None:
+    """Train and promote a default model for every task that has none yet, on its sample data."""
+    from aiaas.quickstart import ensure_models
+
+    for line in ensure_models(get_host(), _registry(), rows, epochs):
+        console.print(line)
+
+
+def main() -> None:
+    get_host().call_extension_hook("register_commands", cli=app)
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        errors.print(f"[red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
+    except (typer.Abort, KeyboardInterrupt):
+        errors.print("aborted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise

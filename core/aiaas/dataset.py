@@ -1,0 +1,38 @@
+"""What an adapter returns, and the options every adapter understands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """``label``: the column holding the label (the task's default when None);
+    ``labelled``: False when scoring data that has no labels; ``extra``: options a
+    vertical adds (``--option key=value`` on the CLI)."""
+
+    label: str | None = None
+    labelled: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Dataset:
+    """A task's canonical records, one row per instance, and their raw labels."""
+
+    records: pd.DataFrame
+    labels: pd.Series | None
+    source: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def take(self, index: Any) -> Dataset:
+        labels = None if self.labels is None else self.labels.iloc[index].reset_index(drop=True)
+        return Dataset(self.records.iloc[index].reset_index(drop=True), labels, self.source, self.notes)

@@ -1,0 +1,24 @@
+"""The PyTorch and TensorFlow/Keras runtimes (imported only when a model needs them)."""
+
+from __future__ import annotations
+
+from aiaas import hookimpl
+from aiaas.records import Runtime
+
+
+@hookimpl
+def register_runtimes() -> list[Runtime]:
+    return [
+        Runtime(
+            name="torch",
+            impl="aiaas.runtimes.torch:TorchRuntime",
+            requires=("torch", "safetensors"),
+            description="PyTorch; CUDA when available. Weights as safetensors.",
+        ),
+        Runtime(
+            name="tensorflow",
+            impl="aiaas.runtimes.tensorflow:KerasRuntime",
+            requires=("tensorflow", "keras"),
+            description="TensorFlow/Keras 3. Models as .keras, loaded in safe mode.",
+        ),
+    ]

@@ -1,0 +1,19 @@
+"""Errors whose message is meant for the person at the CLI or the API client."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Something the user asked for or gave is wrong; the message says what, in one line."""
+
+
+class InvalidInput(UserError):
+    """Input data (a file, a request's instances) does not fit the task; answered as 422."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class NoModel(UserError):
+    """The task has no promoted model; answered as 503."""

@@ -1,0 +1,118 @@
+"""Held-out evaluation: metrics and an HTML report with plots a person can read."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aiaas import metrics as metric_fns
+from aiaas.records import LabelSchema
+
+
+def _figure_png(draw: Any) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.0), dpi=100)
+    draw(ax)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, history: list[dict[str, float]] | None) -> dict[str, bytes]:
+    """PNG plots by file name: curves and a confusion matrix for classifiers, the training history."""
+    from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
+
+    out: dict[str, bytes] = {}
+    two_classes = len(np.unique(y)) == 2
+    if labels.kind == "binary" and two_classes:
+        precision, recall, _ = precision_recall_curve(y, p)
+        fpr, tpr, _ = roc_curve(y, p)
+
+        def pr(ax: Any) -> None:
+            ax.plot(recall, precision)
+            ax.axhline(y.mean(), ls="--", c="grey", label=f"no skill ({y.mean():.3f})")
+            ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)")
+            ax.legend()
+
+        def roc(ax: Any) -> None:
+            ax.plot(fpr, tpr)
+            ax.plot([0, 1], [0, 1], ls="--", c="grey")
+            ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="ROC (test)")
+
+        def reliability(ax: Any) -> None:
+            edges = np.linspace(0, 1, 11)
+            which = np.clip(np.digitize(p, edges) - 1, 0, 9)
+            xs = [p[which == b].mean() for b in range(10) if (which == b).any()]
+            ys = [y[which == b].mean() for b in range(10) if (which == b).any()]
+            ax.plot([0, 1], [0, 1], ls="--", c="grey")
+            ax.plot(xs, ys, marker="o")
+            ax.set(xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
+
+        out.update({"pr_curve.png": _figure_png(pr), "roc_curve.png": _figure_png(roc), "calibration.png": _figure_png(reliability)})
+    if labels.kind in ("binary", "multiclass"):
+        predicted = (p >= threshold).astype(int) if p.ndim == 1 else p.argmax(axis=1)
+        names = labels.names if labels.kind == "multiclass" else tuple(n for n in labels.names if n != labels.positive) + (labels.positive or labels.names[1],)
+        matrix = confusion_matrix(y, predicted, labels=list(range(len(names))))
+
+        def confusion(ax: Any) -> None:
+            ax.imshow(matrix, cmap="Blues")
+            for (i, j), v in np.ndenumerate(matrix):
+                ax.text(j, i, str(v), ha="center", va="center", color="black")
+            ax.set_xticks(range(len(names)), names)
+            ax.set_yticks(range(len(names)), names)
+            title = f"Confusion at threshold {threshold:.3f}" if labels.kind == "binary" else "Confusion (test)"
+            ax.set(xlabel="predicted", ylabel="true", title=title)
+
+        out["confusion_matrix.png"] = _figure_png(confusion)
+    if history:
+
+        def curve(ax: Any) -> None:
+            epochs = [h["epoch"] for h in history]
+            ax.plot(epochs, [h["loss"] for h in history], label="training loss")
+            ax.set(xlabel="epoch", ylabel="loss", title="Training")
+            twin = ax.twinx()
+            twin.plot(epochs, [h["validation"] for h in history], c="tab:orange", label="validation metric")
+            twin.set_ylabel("validation metric")
+            ax.legend(loc="upper left")
+            twin.legend(loc="lower right")
+
+        out["training.png"] = _figure_png(curve)
+    return out
+
+
+def evaluate(labels: LabelSchema, metric_names: tuple[str, ...], y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    return metric_fns.compute(metric_names, y, p, threshold)
+
+
+def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[str, float], images: dict[str, bytes]) -> Path:
+    """report.html (plots embedded, so the one file can be mailed) plus the PNG files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in images.items():
+        (folder / name).write_bytes(data)
+    rows = "".join(
+        f"<tr><td>{html.escape(metric_fns.DESCRIPTIONS.get(k, k))}</td><td>{v:.4f}</td></tr>" for k, v in scores.items()
+    )
+    fact_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items())
+    figures = "".join(
+        f'<figure><img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="{name}"><figcaption>{name}</figcaption></figure>'
+        for name, data in images.items()
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
+td{{border:1px solid #ccc;padding:4px 10px}}figure{{display:inline-block;margin:0 1em 1em 0}}</style></head>
+<body><h1>{html.escape(title)}</h1><h2>Metrics on held-out data</h2><table>{rows}</table>
+<h2>About this model</h2><table>{fact_rows}</table><h2>Plots</h2>{figures}</body></html>"""
+    path = folder / "report.html"
+    path.write_text(page)
+    return path

@@ -1,0 +1,1 @@
+"""Explanation methods the core ships (registered by ``aiaas.default_plugins.explainers``)."""

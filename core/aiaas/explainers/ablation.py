@@ -1,0 +1,74 @@
+"""Feature ablation: model-agnostic, signed, per input column.
+
+A column's contribution to one prediction is the probability with the row as it
+is minus the probability with that column set to its training baseline (median or
+most frequent value). Every (row, column) variant goes through the model in one
+batch, so explaining n rows of c columns costs one forward pass of n * (c + 1) rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from aiaas.pipeline import Pipeline
+
+
+def _score(p: np.ndarray) -> np.ndarray:
+    """The quantity explained: the positive probability, the top class's, or the value."""
+    return p if p.ndim == 1 else p.max(axis=1)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value.item() if hasattr(value, "item") else value
+
+
+class FeatureAblation:
+    def attributions(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(score per row, columns, contributions of shape (rows, columns))."""
+        pre = pipeline.preprocessor
+        columns = pre.feature_columns(pipeline.pre_state)
+        baselines = pre.baselines(pipeline.pre_state)
+        p = probabilities if probabilities is not None else pipeline.probabilities(records)
+        chosen = p.argmax(axis=1) if p.ndim == 2 else None
+        variants = []
+        for column in columns:
+            variant = records.copy()
+            variant[column] = pd.Series([baselines[column]] * len(records), index=records.index, dtype="object")
+            variants.append(variant)
+        q = pipeline.probabilities(pd.concat(variants, ignore_index=True))
+        q = q.reshape(len(columns), len(records), *q.shape[1:])
+        if chosen is not None:
+            base = p[np.arange(len(records)), chosen]
+            ablated = q[:, np.arange(len(records)), chosen]
+        else:
+            base, ablated = p, q
+        return base, columns, (base[None, :] - ablated).T
+
+    def explain(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
+        base, columns, contributions = self.attributions(pipeline, records, probabilities)
+        baselines = pipeline.preprocessor.baselines(pipeline.pre_state)
+        out = []
+        for i in range(len(records)):
+            order = np.argsort(-np.abs(contributions[i]))
+            out.append({
+                "score": float(base[i]),
+                "method": "feature-ablation",
+                "attributions": [
+                    {
+                        "feature": columns[j],
+                        "value": _plain(records.iloc[i].get(columns[j])),
+                        "baseline": baselines[columns[j]],
+                        "contribution": float(contributions[i, j]),
+                    }
+                    for j in order
+                ],
+            })
+        return out

@@ -1,0 +1,171 @@
+"""The plugin contract.
+
+A plugin is a module with functions decorated ``@aiaas.hookimpl`` whose names match
+the specs below, registered under the entry-point group ``aiaas``::
+
+    [project.entry-points.aiaas]
+    finance = "aiaas_finance.plugin"
+
+Registration hooks return records (see ``aiaas.records``); the host validates them
+and remembers which plugin gave each. Per-request work runs through the records'
+objects, never through a hook call per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+
+    from aiaas.plugins import Host
+    from aiaas.records import (
+        Architecture,
+        DataAdapter,
+        Explainer,
+        LabelSchema,
+        Postprocessor,
+        Preprocessor,
+        Runtime,
+        Task,
+    )
+
+hookspec = pluggy.HookspecMarker("aiaas")
+
+
+# -- what a plugin serves ---------------------------------------------------------
+
+
+@hookspec
+def register_tasks() -> Iterable[Task]:
+    """Tasks this plugin serves.
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_tasks():
+            return [aiaas.Task(name="finance/fraud", modality="tabular", labels="finance.fraud",
+                               input_model="aiaas_finance.schemas:Transaction", ...)]
+    """
+
+
+@hookspec
+def register_label_schemas() -> Iterable[LabelSchema]:
+    """Label schemas tasks refer to by name.
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_label_schemas():
+            return [aiaas.LabelSchema(name="finance.fraud", kind="binary", positive="fraud",
+                                      labels=(aiaas.Label("legit"), aiaas.Label("fraud")))]
+    """
+
+
+# -- how data comes in and answers go out -----------------------------------------
+
+
+@hookspec
+def register_data_adapters() -> Iterable[DataAdapter]:
+    """Readers from a source (a CSV, a folder of images, ...) to a task's records.
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_data_adapters():
+            return [aiaas.DataAdapter(name="finance.transactions", task="finance/fraud",
+                                      suffixes=(".csv", ".parquet"),
+                                      load="aiaas_finance.adapters:load_transactions")]
+    """
+
+
+@hookspec
+def register_processors() -> Iterable[Preprocessor | Postprocessor]:
+    """Preprocessors (records -> model inputs, fitted on the training split) and
+    postprocessors (model outputs -> the domain's answer).
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_processors():
+            return [aiaas.Postprocessor(name="finance.fraud-answer",
+                                        impl="aiaas_finance.answer:FraudAnswer")]
+    """
+
+
+# -- models -------------------------------------------------------------------------
+
+
+@hookspec
+def register_architectures() -> Iterable[Architecture]:
+    """Model builders, one record per (task, runtime, name).
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_architectures():
+            return [aiaas.Architecture(name="torch-mlp", task="finance/fraud", runtime="torch",
+                                       builder="aiaas_finance.models.torch_mlp:build",
+                                       params={"hidden": (64, 32), "dropout": 0.2})]
+    """
+
+
+@hookspec
+def register_explainers() -> Iterable[Explainer]:
+    """Explanation methods for a modality (optionally only some runtimes).
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_explainers():
+            return [aiaas.Explainer(name="feature-ablation", modality="tabular",
+                                    impl="aiaas.explainers.ablation:FeatureAblation")]
+    """
+
+
+@hookspec
+def register_runtimes() -> Iterable[Runtime]:
+    """Model runtimes. The core's torch and tensorflow runtimes come through here too.
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_runtimes():
+            return [aiaas.Runtime(name="torch", impl="aiaas.runtimes.torch:TorchRuntime",
+                                  requires=("torch",))]
+    """
+
+
+# -- extending the service and the CLI ----------------------------------------------
+
+
+@hookspec
+def register_routes(router: APIRouter, host: Host) -> None:
+    """Add HTTP routes a vertical needs beyond predict and explain.
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_routes(router, host):
+            @router.get("/v1/finance/reason-codes")
+            def reason_codes() -> dict[str, str]:
+                return REASONS
+    """
+
+
+@hookspec
+def register_commands(cli: typer.Typer) -> None:
+    """Add CLI commands.
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_commands(cli):
+            @cli.command(name="finance-reasons")
+            def reasons() -> None:
+                print(REASONS)
+    """

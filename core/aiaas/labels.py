@@ -1,0 +1,48 @@
+"""Raw label values from a user's file -> the indices a model trains on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from aiaas.errors import InvalidInput
+from aiaas.records import LabelSchema
+
+_TRUE = {"1", "1.0", "true", "yes", "y", "t"}
+_FALSE = {"0", "0.0", "false", "no", "n", "f"}
+
+
+def encode(schema: LabelSchema, raw: pd.Series, column: str) -> np.ndarray:
+    """Binary: 1 for the positive label, else 0; multiclass: the label's index;
+    regression: the value. Accepts label names (any case) or, for binary, 0/1 and
+    true/false; anything else is refused naming the values."""
+    if raw.isna().any():
+        row = int(np.flatnonzero(raw.isna().to_numpy())[0])
+        raise InvalidInput(f"label column {column!r} is empty in {int(raw.isna().sum())} row(s), first at row {row}")
+    if schema.kind == "regression":
+        values = pd.to_numeric(raw, errors="coerce")
+        if values.isna().any():
+            raise InvalidInput(f"label column {column!r} has non-numeric values such as {raw[values.isna()].iloc[0]!r}")
+        return values.to_numpy(dtype="float32")
+    text = raw.astype(str).str.strip().str.lower()
+    names = [n.lower() for n in schema.names]
+    if schema.kind == "binary":
+        positive = schema.positive.lower() if schema.positive else names[1]
+        if set(text) <= set(names):
+            return (text == positive).to_numpy(dtype="int64")
+        if set(text) <= _TRUE | _FALSE:
+            return text.isin(_TRUE).to_numpy(dtype="int64")
+    else:
+        index = {n: i for i, n in enumerate(names)}
+        if set(text) <= set(index):
+            return text.map(index).to_numpy(dtype="int64")
+        if set(text) <= {str(i) for i in range(len(names))}:
+            return text.astype(int).to_numpy(dtype="int64")
+    unexpected = sorted(set(text) - set(names))[:5]
+    raise InvalidInput(
+        f"label column {column!r} has values {unexpected} that are not labels of {schema.name} ({', '.join(schema.names)})"
+    )
+
+
+def decode(schema: LabelSchema, index: int) -> str:
+    return schema.names[index]

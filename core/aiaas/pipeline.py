@@ -1,0 +1,121 @@
+"""A trained model with everything around it: records -> inputs -> model -> answers.
+
+One ``Pipeline`` serves one model version. It works on batches: a DataFrame of
+many instances is preprocessed once, run through the model once and answered.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from aiaas.calibration import calibrated
+from aiaas.errors import InvalidInput
+from aiaas.records import LabelSchema, Task, resolve
+from aiaas.runtimes.base import ModelSpec
+from aiaas.state import State
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from aiaas.plugins import Host
+
+MANIFEST = "manifest.json"
+PREPROCESSOR_STATE = "preprocessor"
+
+
+@dataclass
+class Batch:
+    """What a postprocessor answers from: the records, the calibrated probabilities
+    and, on demand, the task's explanation of each prediction."""
+
+    records: pd.DataFrame
+    probabilities: np.ndarray
+    pipeline: Pipeline
+
+    @cached_property
+    def explanations(self) -> list[dict[str, Any]]:
+        return self.pipeline.explain(self.records, probabilities=self.probabilities)
+
+
+@dataclass
+class Pipeline:
+    task: Task
+    labels: LabelSchema
+    runtime_name: str
+    runtime: Any
+    model: Any
+    preprocessor: Any
+    pre_state: State
+    postprocessor: Any
+    manifest: dict[str, Any]
+    explainer: Any | None = None
+    version: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def post_state(self) -> dict[str, Any]:
+        return self.manifest.get("postprocessor", {})
+
+    @property
+    def threshold(self) -> float:
+        return float(self.manifest.get("operating_point", {}).get("threshold", 0.5))
+
+    @cached_property
+    def input_model(self) -> type[BaseModel]:
+        return self.preprocessor.input_model(self.pre_state, resolve(self.task.input_model))
+
+    @cached_property
+    def output_model(self) -> type[BaseModel]:
+        return resolve(self.task.output_model)
+
+    def probabilities(self, records: pd.DataFrame) -> np.ndarray:
+        inputs = self.preprocessor.transform(records, self.pre_state)
+        with self._lock:  # runtimes are not all safe to call from many threads at once
+            logits = self.runtime.predict_logits(self.model, inputs)
+        return calibrated(logits, self.labels.kind, self.manifest.get("calibration"))
+
+    def predict(self, records: pd.DataFrame) -> list[BaseModel]:
+        if records.empty:
+            return []
+        batch = Batch(records, self.probabilities(records), self)
+        return self.postprocessor.answer(batch)
+
+    def explain(self, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
+        if self.explainer is None:
+            raise InvalidInput(f"{self.task.name} on runtime {self.runtime_name} has no explainer")
+        return self.explainer.explain(self, records, probabilities)
+
+    def records_from(self, instances: list[BaseModel]) -> pd.DataFrame:
+        return pd.DataFrame([instance.model_dump() for instance in instances])
+
+    # -- persistence --------------------------------------------------------------
+
+    @classmethod
+    def load(cls, host: Host, directory: Path, version: int | None = None) -> Pipeline:
+        manifest = json.loads((directory / MANIFEST).read_text())
+        task = host.task(manifest["task"])
+        architecture = host.architecture(task, manifest["architecture"], manifest["runtime"])
+        runtime = host.runtime(manifest["runtime"])
+        spec = ModelSpec.from_json(manifest["spec"])
+        model = runtime.load(directory, architecture, spec, manifest.get("params", {}))
+        return cls(
+            task=task,
+            labels=host.label_schema(task),
+            runtime_name=manifest["runtime"],
+            runtime=runtime,
+            model=model,
+            preprocessor=host.preprocessor(task),
+            pre_state=State.load(directory, PREPROCESSOR_STATE),
+            postprocessor=host.postprocessor(task),
+            manifest=manifest,
+            explainer=host.explainer(task, manifest["runtime"]),
+            version=version,
+        )

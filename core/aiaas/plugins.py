@@ -1,0 +1,334 @@
+"""Plugin discovery: entry points of the group ``aiaas`` plus the core's defaults.
+
+A plugin that fails to import, raises in a hook or returns an invalid record is
+set aside with the reason; the host starts with the rest. A name registered twice
+is refused for the second plugin, naming both.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+import pluggy
+
+from aiaas import hookspecs
+from aiaas.errors import UserError
+from aiaas.records import (
+    COMPONENT_NAME,
+    RECORD_TYPES,
+    REF_PATH,
+    TASK_NAME,
+    Architecture,
+    DataAdapter,
+    Explainer,
+    LabelSchema,
+    Postprocessor,
+    Preprocessor,
+    Runtime,
+    Task,
+)
+
+DEFAULT_PLUGINS = (
+    "aiaas.default_plugins.runtimes",
+    "aiaas.default_plugins.explainers",
+    "aiaas.default_plugins.processors",
+)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+    status: Literal["ok", "failed", "disabled"] = "ok"
+    reason: str | None = None
+    registered: dict[str, list[str]] = field(default_factory=dict)
+
+
+class InvalidRecord(Exception):
+    pass
+
+
+@dataclass
+class Components:
+    """Everything the plugins registered, keyed by name, with the plugin that gave it."""
+
+    tasks: dict[str, Task] = field(default_factory=dict)
+    label_schemas: dict[str, LabelSchema] = field(default_factory=dict)
+    adapters: dict[str, DataAdapter] = field(default_factory=dict)
+    preprocessors: dict[str, Preprocessor] = field(default_factory=dict)
+    postprocessors: dict[str, Postprocessor] = field(default_factory=dict)
+    architectures: dict[tuple[str, str, str], Architecture] = field(default_factory=dict)
+    explainers: dict[str, Explainer] = field(default_factory=dict)
+    runtimes: dict[str, Runtime] = field(default_factory=dict)
+    owner: dict[tuple[str, Any], str] = field(default_factory=dict)
+
+
+_SLOT = {
+    Task: "tasks",
+    LabelSchema: "label_schemas",
+    DataAdapter: "adapters",
+    Preprocessor: "preprocessors",
+    Postprocessor: "postprocessors",
+    Architecture: "architectures",
+    Explainer: "explainers",
+    Runtime: "runtimes",
+}
+
+
+def _key(record: Any) -> Any:
+    if isinstance(record, Architecture):
+        return (record.task, record.runtime, record.name)
+    return record.name
+
+
+def _describe(record: Any) -> str:
+    kind = type(record).__name__
+    key = _key(record)
+    return f"{kind} {'/'.join(key) if isinstance(key, tuple) else key!r}"
+
+
+def validate_record(record: Any) -> None:
+    """Raise InvalidRecord naming the field when a record is malformed."""
+    name = getattr(record, "name", None)
+    if not isinstance(name, str):
+        raise InvalidRecord(f"{type(record).__name__} has no string name: {name!r}")
+    pattern = TASK_NAME if isinstance(record, Task) else COMPONENT_NAME
+    if not pattern.match(name):
+        raise InvalidRecord(f"{_describe(record)}: name must match {pattern.pattern}")
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if f.name in ("impl", "builder", "load", "sample", "input_model", "output_model"):
+            if isinstance(value, str) and not REF_PATH.match(value):
+                raise InvalidRecord(f"{_describe(record)}: {f.name}={value!r} is not 'module:attribute'")
+            if value is None:
+                raise InvalidRecord(f"{_describe(record)}: {f.name} is required")
+    if isinstance(record, LabelSchema):
+        if not record.labels and record.kind != "regression":
+            raise InvalidRecord(f"{_describe(record)}: has no labels")
+        if record.kind == "binary" and (len(record.labels) != 2 or record.positive not in record.names):
+            raise InvalidRecord(f"{_describe(record)}: a binary schema has two labels and one of them positive")
+    if isinstance(record, Task) and not record.metrics:
+        raise InvalidRecord(f"{_describe(record)}: needs at least one metric (the first drives early stopping)")
+
+
+class Host:
+    """The loaded plugins and what they registered."""
+
+    def __init__(self, disabled: Iterable[str] = (), entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager("aiaas")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.components = Components()
+        self._disabled = {name.strip() for name in disabled if name.strip()}
+        self._instances: dict[tuple[str, str], Any] = {}
+        for module_name in DEFAULT_PLUGINS:
+            self._register_module(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m), "aiaas", None)
+        if entry_points:
+            for ep in importlib.metadata.entry_points(group="aiaas"):
+                dist = ep.dist.name if ep.dist else None
+                version = ep.dist.version if ep.dist else None
+                self._register_module(ep.name, ep.load, dist, version)
+        self._collect()
+
+    # -- discovery ---------------------------------------------------------------
+
+    def register_plugin(self, name: str, module: Any) -> None:
+        """Register an already-imported plugin object (tests, embedding) and re-collect."""
+        self._register_module(name, lambda: module, None, None)
+        self.components = Components()
+        self._collect()
+
+    def _register_module(self, name: str, load: Any, dist: str | None, version: str | None) -> None:
+        if name in self.plugins:
+            info = PluginInfo(name, dist, version, "failed", f"plugin name {name!r} is taken by {self.plugins[name].distribution}")
+            self.plugins[f"{name} ({dist})"] = info
+            return
+        info = PluginInfo(name, dist, version)
+        self.plugins[name] = info
+        if name in self._disabled:
+            info.status, info.reason = "disabled", "listed in AIAAS_DISABLE_PLUGINS"
+            return
+        try:
+            module = load()
+            self.pm.register(module, name=name)
+        except Exception as exc:  # a broken plugin must not stop the host
+            info.status, info.reason = "failed", f"import failed: {type(exc).__name__}: {exc}"
+
+    def _collect(self) -> None:
+        for info in self.plugins.values():
+            info.registered = {}
+        for hook_name, expected in RECORD_TYPES.items():
+            hook = getattr(self.pm.hook, hook_name)
+            for impl in hook.get_hookimpls():
+                info = self.plugins[impl.plugin_name]
+                if info.status != "ok":
+                    continue
+                try:
+                    records = list(impl.function() or ())
+                    for record in records:
+                        if not isinstance(record, expected):
+                            raise InvalidRecord(f"{hook_name} returned {type(record).__name__}, not a record of {expected}")
+                        validate_record(record)
+                except Exception as exc:
+                    self._fail(info, f"{hook_name}: {type(exc).__name__}: {exc}")
+                    continue
+                for record in records:
+                    self._add(info, record)
+        self._check_references()
+
+    def _add(self, info: PluginInfo, record: Any) -> None:
+        slot = _SLOT[type(record)]
+        key = _key(record)
+        table = getattr(self.components, slot)
+        if key in table:
+            other = self.components.owner[(slot, key)]
+            self._fail(info, f"{_describe(record)} is already registered by plugin {other!r}; plugin {info.name!r} registers it again")
+            return
+        table[key] = record
+        self.components.owner[(slot, key)] = info.name
+        info.registered.setdefault(slot, []).append("/".join(key) if isinstance(key, tuple) else key)
+
+    def _fail(self, info: PluginInfo, reason: str) -> None:
+        """Set a plugin aside and withdraw everything it registered."""
+        info.status, info.reason = "failed", reason
+        for (slot, key), owner in list(self.components.owner.items()):
+            if owner == info.name:
+                getattr(self.components, slot).pop(key, None)
+                del self.components.owner[(slot, key)]
+        info.registered = {}
+
+    def _check_references(self) -> None:
+        c = self.components
+        for name, task in list(c.tasks.items()):
+            missing = [
+                f"{what} {ref!r}"
+                for what, ref, table in (
+                    ("label schema", task.labels, c.label_schemas),
+                    ("adapter", task.default_adapter, c.adapters),
+                    ("preprocessor", task.preprocessor, c.preprocessors),
+                    ("postprocessor", task.postprocessor, c.postprocessors),
+                )
+                if ref not in table
+            ]
+            if task.explainer and task.explainer not in c.explainers:
+                missing.append(f"explainer {task.explainer!r}")
+            if not any(a.task == name and a.name == task.default_architecture for a in c.architectures.values()):
+                missing.append(f"architecture {task.default_architecture!r}")
+            owner = c.owner.get(("tasks", name))
+            if missing and owner:
+                self._fail(self.plugins[owner], f"task {name!r} refers to unknown {', '.join(missing)}")
+        for key, arch in list(c.architectures.items()):
+            if arch.task not in c.tasks:
+                owner = c.owner.get(("architectures", key))
+                if owner:
+                    self._fail(self.plugins[owner], f"architecture {arch.name!r} is for unknown task {arch.task!r}")
+
+    # -- lookups -----------------------------------------------------------------
+
+    def task(self, name: str) -> Task:
+        try:
+            return self.components.tasks[name]
+        except KeyError:
+            known = ", ".join(sorted(self.components.tasks)) or "none (install a vertical, e.g. aiaas-finance)"
+            raise UserError(f"unknown task {name!r}; installed tasks: {known}") from None
+
+    def label_schema(self, task: Task) -> LabelSchema:
+        return self.components.label_schemas[task.labels]
+
+    def adapter(self, task: Task, name: str | None = None, path: Any = None) -> DataAdapter:
+        adapters = [a for a in self.components.adapters.values() if a.task == task.name]
+        if name:
+            for adapter in adapters:
+                if adapter.name == name:
+                    return adapter
+            raise UserError(f"unknown adapter {name!r} for {task.name}; known: {', '.join(a.name for a in adapters)}")
+        if path is not None:
+            suffix = "/" if path.is_dir() else path.suffix.lower()
+            matching = [a for a in adapters if suffix in a.suffixes]
+            if task.default_adapter in {a.name for a in matching}:
+                return self.components.adapters[task.default_adapter]
+            if matching:
+                return matching[0]
+        return self.components.adapters[task.default_adapter]
+
+    def architecture(self, task: Task, name: str | None = None, runtime: str | None = None) -> Architecture:
+        candidates = [a for a in self.components.architectures.values() if a.task == task.name]
+        if runtime and runtime not in self.components.runtimes:
+            raise UserError(f"unknown runtime {runtime!r}; known: {', '.join(sorted(self.components.runtimes))}")
+        if name is None and runtime is None:
+            name = task.default_architecture
+        chosen = [a for a in candidates if (name is None or a.name == name) and (runtime is None or a.runtime == runtime)]
+        if not chosen:
+            known = ", ".join(f"{a.name} ({a.runtime})" for a in candidates)
+            raise UserError(f"no architecture {name or ''} on runtime {runtime or 'any'} for {task.name}; known: {known}")
+        default = [a for a in chosen if a.name == task.default_architecture]
+        return (default or chosen)[0]
+
+    def runtime(self, name: str) -> Any:
+        """The runtime's implementation object (imports torch / tensorflow now)."""
+        record = self.components.runtimes.get(name)
+        if record is None:
+            raise UserError(f"unknown runtime {name!r}; known: {', '.join(sorted(self.components.runtimes))}")
+        missing = [mod for mod in record.requires if importlib.util.find_spec(mod) is None]
+        if missing:
+            raise UserError(f"runtime {name!r} needs {', '.join(missing)}: pip install 'aiaas[{name}]'")
+        return self.instance("runtime", record.name, record.impl)
+
+    def explainer(self, task: Task, runtime: str) -> Any | None:
+        if not task.explainer:
+            return None
+        record = self.components.explainers[task.explainer]
+        if record.runtimes and runtime not in record.runtimes:
+            return None
+        return self.instance("explainer", record.name, record.impl)
+
+    def preprocessor(self, task: Task) -> Any:
+        return self.instance("preprocessor", task.preprocessor, self.components.preprocessors[task.preprocessor].impl)
+
+    def postprocessor(self, task: Task) -> Any:
+        return self.instance("postprocessor", task.postprocessor, self.components.postprocessors[task.postprocessor].impl)
+
+    def instance(self, kind: str, name: str, ref: Any) -> Any:
+        """Resolve a Ref once; classes are instantiated with no arguments."""
+        from aiaas.records import resolve
+
+        key = (kind, name)
+        if key not in self._instances:
+            obj = resolve(ref)
+            self._instances[key] = obj() if isinstance(obj, type) else obj
+        return self._instances[key]
+
+    def call_extension_hook(self, hook_name: str, **kwargs: Any) -> None:
+        """Call register_routes / register_commands one plugin at a time, isolating failures."""
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            info = self.plugins[impl.plugin_name]
+            if info.status != "ok":
+                continue
+            try:
+                impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception as exc:
+                info.status, info.reason = "failed", f"{hook_name}: {type(exc).__name__}: {exc}"
+
+
+_host: Host | None = None
+
+
+def get_host() -> Host:
+    """The process-wide host, loaded on first use with the environment's settings."""
+    global _host
+    if _host is None:
+        import os
+
+        _host = Host(disabled=os.environ.get("AIAAS_DISABLE_PLUGINS", "").split(","))
+    return _host
+
+
+def reset_host() -> None:
+    global _host
+    _host = None

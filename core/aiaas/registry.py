@@ -1,0 +1,199 @@
+"""Model versions, their metrics and provenance, and which version serves each task.
+
+SQLite under ``AIAAS_HOME`` by default, any SQLAlchemy URL by ``AIAAS_DATABASE_URL``.
+Artifacts live in a folder per version under the artifact store; a version's row is
+written only after its folder is complete, so a crash never leaves half a version.
+
+Which version serves is an event log per task: ``promote`` pushes a version,
+``rollback`` pops back to the one before, so history is never lost.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, create_engine, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from aiaas.errors import UserError
+
+PRODUCTION = "production"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("task", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    runtime: Mapped[str] = mapped_column(String(50))
+    architecture: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data_fingerprint: Mapped[str] = mapped_column(String(100))
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
+    artifact_dir: Mapped[str] = mapped_column(String(300))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "version": self.version,
+            "runtime": self.runtime,
+            "architecture": self.architecture,
+            "created_at": self.created_at.isoformat(),
+            "metrics": self.metrics,
+            "data_fingerprint": self.data_fingerprint,
+            "provenance": self.provenance,
+            "artifact_dir": self.artifact_dir,
+        }
+
+
+class AliasEvent(Base):
+    __tablename__ = "alias_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(200), index=True)
+    alias: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    task: str
+    runtime: str
+    architecture: str
+    metrics: dict[str, Any]
+    data_fingerprint: str
+    provenance: dict[str, Any]
+
+
+class Registry:
+    def __init__(self, url: str, artifacts: Path) -> None:
+        self.artifacts = artifacts
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+
+    @classmethod
+    def from_settings(cls) -> Registry:
+        from aiaas.settings import get_settings
+
+        settings = get_settings()
+        return cls(settings.registry_url, settings.artifacts)
+
+    # -- writing ------------------------------------------------------------------
+
+    def register(self, new: NewVersion, write: Callable[[Path], None]) -> ModelVersion:
+        """Write a version's files with ``write(folder)``, then its row: all or nothing."""
+        task_dir = self.artifacts / new.task.replace("/", "__")
+        task_dir.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex
+        incoming = task_dir / f".incoming-{name}"
+        final = task_dir / name
+        incoming.mkdir()
+        try:
+            write(incoming)
+            incoming.rename(final)
+            return self._insert(new, final)
+        except BaseException:
+            shutil.rmtree(incoming, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+
+    def _insert(self, new: NewVersion, folder: Path) -> ModelVersion:
+        for _attempt in range(5):  # two trainings finishing at once race for the number
+            with Session(self.engine, expire_on_commit=False) as session:
+                latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.task == new.task))
+                row = ModelVersion(
+                    task=new.task, version=(latest or 0) + 1, runtime=new.runtime, architecture=new.architecture,
+                    created_at=datetime.now(UTC), metrics=new.metrics, data_fingerprint=new.data_fingerprint,
+                    provenance=new.provenance, artifact_dir=str(folder.relative_to(self.artifacts)),
+                )
+                session.add(row)
+                try:
+                    session.commit()
+                    return row
+                except IntegrityError:
+                    session.rollback()
+        raise RuntimeError(f"could not allocate a version number for {new.task}")
+
+    def promote(self, task: str, version: int, alias: str = PRODUCTION) -> ModelVersion:
+        row = self.get(task, version)
+        self._event(task, alias, "promote", version)
+        return row
+
+    def rollback(self, task: str, alias: str = PRODUCTION) -> ModelVersion:
+        stack = self._stack(task, alias)
+        if len(stack) < 2:
+            raise UserError(f"{task} has no earlier {alias} version to roll back to")
+        self._event(task, alias, "rollback", stack[-2])
+        return self.get(task, stack[-2])
+
+    def _event(self, task: str, alias: str, action: str, version: int) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(AliasEvent(task=task, alias=alias, action=action, version=version, at=datetime.now(UTC)))
+
+    # -- reading ------------------------------------------------------------------
+
+    def _stack(self, task: str, alias: str) -> list[int]:
+        with Session(self.engine) as session:
+            events = session.scalars(
+                select(AliasEvent).where(AliasEvent.task == task, AliasEvent.alias == alias).order_by(AliasEvent.id)
+            ).all()
+        stack: list[int] = []
+        for e in events:
+            if e.action == "promote":
+                stack.append(e.version)
+            elif stack:
+                stack.pop()
+        return stack
+
+    def alias(self, task: str, alias: str = PRODUCTION) -> int | None:
+        stack = self._stack(task, alias)
+        return stack[-1] if stack else None
+
+    def get(self, task: str, version: int) -> ModelVersion:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.version == version))
+        if row is None:
+            raise UserError(f"{task} has no version {version}; see `aiaas models {task}`")
+        return row
+
+    def versions(self, task: str | None = None) -> list[ModelVersion]:
+        query = select(ModelVersion).order_by(ModelVersion.task, ModelVersion.version)
+        if task:
+            query = query.where(ModelVersion.task == task)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.scalars(query).all())
+
+    def folder(self, row: ModelVersion) -> Path:
+        return self.artifacts / row.artifact_dir
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

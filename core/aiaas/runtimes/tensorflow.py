@@ -1,0 +1,71 @@
+"""TensorFlow/Keras runtime: models saved as ``.keras`` and loaded in safe mode."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from aiaas.records import Architecture  # noqa: E402
+from aiaas.runtimes.base import Arrays, FitConfig, ModelRuntime, ModelSpec, Trainer, batches, build_with  # noqa: E402
+
+MODEL_FILE = "model.keras"
+
+
+def loss_for(kind: str) -> keras.losses.Loss:
+    if kind in ("binary", "multilabel"):
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    if kind == "multiclass":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return keras.losses.MeanSquaredError()
+
+
+class KerasTrainer(Trainer):
+    def __init__(self, model: keras.Model, spec: ModelSpec, config: FitConfig) -> None:
+        self.model, self.spec, self.config = model, spec, config
+        model.compile(
+            optimizer=keras.optimizers.AdamW(learning_rate=config.learning_rate, weight_decay=config.weight_decay),
+            loss=loss_for(spec.kind),
+        )
+
+    def epoch(self, inputs: Arrays, targets: np.ndarray, weights: np.ndarray) -> float:
+        y = targets.astype("float32").reshape(-1, 1) if self.spec.kind in ("binary", "regression") else targets
+        history = self.model.fit(
+            inputs, y, sample_weight=weights.astype("float32"), batch_size=self.config.batch_size,
+            epochs=1, verbose=0, shuffle=True,
+        )
+        return float(history.history["loss"][-1])
+
+    def snapshot(self) -> Any:
+        return [w.copy() for w in self.model.get_weights()]
+
+    def restore(self, snapshot: Any) -> None:
+        self.model.set_weights(snapshot)
+
+
+class KerasRuntime(ModelRuntime):
+    name = "tensorflow"
+
+    def build(self, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> keras.Model:
+        return build_with(architecture, spec, params)
+
+    def trainer(self, model: Any, spec: ModelSpec, config: FitConfig) -> Trainer:
+        keras.utils.set_random_seed(config.seed)
+        return KerasTrainer(model, spec, config)
+
+    def predict_logits(self, model: Any, inputs: Arrays) -> np.ndarray:
+        n = len(next(iter(inputs.values())))
+        outs = [np.asarray(model({k: v[part] for k, v in inputs.items()}, training=False)) for part in batches(n, 8192)]
+        return np.concatenate(outs) if outs else np.zeros((0, 1), dtype=np.float32)
+
+    def save(self, model: Any, directory: Path) -> None:
+        model.save(directory / MODEL_FILE)
+
+    def load(self, directory: Path, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> Any:
+        # safe_mode refuses lambda layers and other deserialised code.
+        return keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)

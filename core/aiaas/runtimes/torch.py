@@ -1,0 +1,98 @@
+"""PyTorch runtime: weights as safetensors, the module rebuilt from its architecture."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from aiaas.records import Architecture
+from aiaas.runtimes.base import Arrays, FitConfig, ModelRuntime, ModelSpec, Trainer, batches, build_with
+
+WEIGHTS = "model.safetensors"
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _tensors(inputs: Arrays, index: Any, device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v[index]).to(device) for k, v in inputs.items()}
+
+
+def loss_fn(kind: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-instance loss for a label kind (reduction is the caller's, for weights)."""
+    if kind == "binary":
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits.reshape(-1), targets.float(), reduction="none")
+    if kind == "multiclass":
+        return torch.nn.functional.cross_entropy(logits, targets.long(), reduction="none")
+    if kind == "multilabel":
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none").mean(-1)
+    return torch.nn.functional.mse_loss(logits.reshape(-1), targets.float(), reduction="none")
+
+
+class TorchTrainer(Trainer):
+    def __init__(self, model: torch.nn.Module, spec: ModelSpec, config: FitConfig) -> None:
+        self.model, self.spec, self.config = model, spec, config
+        self.device = next(model.parameters()).device
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.generator = torch.Generator().manual_seed(config.seed)
+
+    def epoch(self, inputs: Arrays, targets: np.ndarray, weights: np.ndarray) -> float:
+        self.model.train()
+        n = len(targets)
+        order = torch.randperm(n, generator=self.generator).numpy()
+        total = 0.0
+        for part in batches(n, self.config.batch_size):
+            index = order[part]
+            batch = _tensors(inputs, index, self.device)
+            y = torch.as_tensor(targets[index]).to(self.device)
+            w = torch.as_tensor(weights[index], dtype=torch.float32).to(self.device)
+            self.optimizer.zero_grad()
+            loss = (loss_fn(self.spec.kind, self.model(batch), y) * w).sum() / w.sum()
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss) * len(index)
+        return total / max(n, 1)
+
+    def snapshot(self) -> Any:
+        return copy.deepcopy(self.model.state_dict())
+
+    def restore(self, snapshot: Any) -> None:
+        self.model.load_state_dict(snapshot)
+
+
+class TorchRuntime(ModelRuntime):
+    name = "torch"
+
+    def build(self, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> torch.nn.Module:
+        return build_with(architecture, spec, params).to(_device())
+
+    def trainer(self, model: Any, spec: ModelSpec, config: FitConfig) -> Trainer:
+        torch.manual_seed(config.seed)
+        return TorchTrainer(model, spec, config)
+
+    @torch.inference_mode()
+    def predict_logits(self, model: Any, inputs: Arrays) -> np.ndarray:
+        model.eval()
+        device = next(model.parameters()).device
+        n = len(next(iter(inputs.values())))
+        outs = [model(_tensors(inputs, part, device)).float().cpu().numpy() for part in batches(n, 8192)]
+        return np.concatenate(outs) if outs else np.zeros((0, 1), dtype=np.float32)
+
+    def save(self, model: Any, directory: Path) -> None:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS))
+
+    def load(self, directory: Path, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> Any:
+        model = build_with(architecture, spec, params)
+        model.load_state_dict(load_file(str(directory / WEIGHTS)))
+        model.eval()
+        return model.to(_device())
+
+    def device(self) -> str:
+        return str(_device())

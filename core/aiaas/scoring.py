@@ -1,0 +1,48 @@
+"""Offline batch scoring: a file in, the same rows with their answers out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.progress import Progress
+
+from aiaas.errors import UserError
+from aiaas.plugins import Host
+from aiaas.registry import Registry
+from aiaas.training import load_data
+from aiaas.versions import load_version
+
+CHUNK = 2048
+
+
+def flatten(answer: dict[str, Any]) -> dict[str, Any]:
+    """Scalars stay columns; lists and objects become JSON text in one column."""
+    return {k: json.dumps(v, default=str) if isinstance(v, (list, dict)) else v for k, v in answer.items()}
+
+
+def score_file(host: Host, registry: Registry, task: str, source: Path, target: Path, version: int | None,
+               adapter: str | None, options: dict[str, Any]) -> int:
+    if target.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise UserError(f"--output {target}: write .csv or .parquet")
+    pipeline = load_version(host, registry, task, version)
+    dataset = load_data(host, task, source, pipeline.manifest.get("label_column"), adapter, options, labelled=False)
+    records = dataset.records
+    answers: list[dict[str, Any]] = []
+    with Progress(transient=True) as progress:
+        bar = progress.add_task(f"scoring {source.name}", total=len(records))
+        for start in range(0, len(records), CHUNK):
+            chunk = records.iloc[start : start + CHUNK]
+            answers.extend(flatten(a.model_dump(mode="json")) for a in pipeline.predict(chunk))
+            progress.update(bar, advance=len(chunk))
+    scored = pd.concat([records.reset_index(drop=True), pd.DataFrame(answers)], axis=1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    if target.suffix.lower() == ".csv":
+        scored.to_csv(partial, index=False)
+    else:
+        scored.to_parquet(partial, index=False)
+    partial.replace(target)
+    return len(scored)

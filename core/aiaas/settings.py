@@ -1,0 +1,37 @@
+"""Operator settings, from the environment (prefix ``AIAAS_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIAAS_", env_file=".env", extra="ignore")
+
+    home: Path = Path(".aiaas")
+    """Where the registry database and the artifact store live."""
+    database_url: str | None = None
+    """Any SQLAlchemy URL; SQLite under ``home`` when unset."""
+    disable_plugins: str = ""
+    """Comma-separated plugin names to skip before importing them."""
+    max_instances: int = 1000
+    """Most instances one predict or explain request may carry."""
+    max_request_bytes: int = 16 * 1024 * 1024
+    alias_ttl_seconds: float = 1.0
+    """How long a server trusts its cached view of which version serves a task."""
+
+    @property
+    def registry_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'registry.db').resolve()}"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.home / "artifacts"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,42 @@
+"""Fitted state of a processor: JSON metadata plus named arrays (safetensors), never pickle."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass
+class State:
+    meta: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def save(self, directory: Path, stem: str) -> None:
+        from safetensors.numpy import save_file
+
+        (directory / f"{stem}.json").write_text(json.dumps(self.meta, indent=1, default=_jsonable))
+        if self.arrays:
+            save_file({k: v for k, v in self.arrays.items()}, str(directory / f"{stem}.safetensors"))
+
+    @classmethod
+    def load(cls, directory: Path, stem: str) -> State:
+        from safetensors.numpy import load_file
+
+        meta = json.loads((directory / f"{stem}.json").read_text())
+        arrays_path = directory / f"{stem}.safetensors"
+        arrays = load_file(str(arrays_path)) if arrays_path.exists() else {}
+        return cls(meta, arrays)
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars and arrays in metadata become plain JSON."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,160 @@
+"""A general preprocessor for tables: infers each column's kind from the training
+split, encodes it, and builds the served input schema from what it saw.
+
+Column kinds: ``numeric`` (median-imputed, standardised), ``log`` (a non-negative,
+heavily right-skewed numeric column such as an amount: log1p first), ``boolean``,
+``category`` (the most frequent values one-hot, the rest as "other"), ``datetime``
+(hour of day and day of week on the circle) and ``identifier`` (accepted, not used).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, create_model
+
+from aiaas.errors import InvalidInput
+from aiaas.state import State
+
+MAX_CATEGORIES = 30
+ID_NAME = re.compile(r"(^id$|_id$|^id_|Id$|ID$)")
+
+
+def _is_datetime_text(values: pd.Series) -> bool:
+    sample = values.dropna().astype(str).head(50)
+    if sample.empty or not sample.str.contains(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}", regex=True).all():
+        return False
+    return bool(to_datetime(sample).notna().all())
+
+
+def to_datetime(values: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    return parsed.dt.tz_convert(None)
+
+
+def infer_column(name: str, values: pd.Series) -> dict[str, Any]:
+    """The kind of one column and the statistics its encoding needs (training split only)."""
+    column: dict[str, Any] = {"name": name, "required": bool(values.notna().all())}
+    non_null = values.dropna()
+    if pd.api.types.is_bool_dtype(values):
+        mode = bool(non_null.mode().iloc[0]) if len(non_null) else False
+        return {**column, "kind": "boolean", "baseline": mode}
+    if pd.api.types.is_datetime64_any_dtype(values) or (not pd.api.types.is_numeric_dtype(values) and _is_datetime_text(values)):
+        stamps = to_datetime(values).dropna()
+        return {**column, "kind": "datetime", "baseline": stamps.median().isoformat() if len(stamps) else None}
+    if pd.api.types.is_numeric_dtype(values):
+        floats = non_null.astype("float64")
+        median = float(floats.median()) if len(floats) else 0.0
+        kind = "log" if len(floats) and floats.min() >= 0 and floats.skew() > 2 else "numeric"
+        encoded = np.log1p(floats) if kind == "log" else floats
+        std = float(encoded.std()) if len(encoded) > 1 else 1.0
+        return {**column, "kind": kind, "baseline": median, "median": median,
+                "mean": float(encoded.mean()) if len(encoded) else 0.0, "std": std if std > 1e-9 else 1.0}
+    text = non_null.astype(str)
+    if ID_NAME.search(name) or (len(text) > 50 and text.nunique() > 0.5 * len(text)):
+        return {**column, "kind": "identifier", "required": False, "baseline": None}
+    counts = text.value_counts()
+    categories = [str(c) for c in counts.index[:MAX_CATEGORIES]]
+    return {**column, "kind": "category", "categories": categories, "baseline": categories[0] if categories else ""}
+
+
+def _feature_names(column: dict[str, Any]) -> list[str]:
+    name, kind = column["name"], column["kind"]
+    if kind == "category":
+        return [f"{name}={c}" for c in column["categories"]] + [f"{name}=<other>"]
+    if kind == "datetime":
+        return [f"{name}.hour_sin", f"{name}.hour_cos", f"{name}.weekday_sin", f"{name}.weekday_cos"]
+    if kind == "identifier":
+        return []
+    return [name]
+
+
+def _encode(column: dict[str, Any], values: pd.Series) -> np.ndarray:
+    kind, name = column["kind"], column["name"]
+    if kind in ("numeric", "log"):
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InvalidInput(f"column {name!r}: {values.iloc[row]!r} in row {row} is not a number", (row, name))
+        x = numbers.fillna(column["median"]).to_numpy(dtype="float64")
+        if kind == "log":
+            x = np.log1p(np.clip(x, 0, None))
+        return ((x - column["mean"]) / column["std"])[:, None]
+    if kind == "boolean":
+        truthy = values.map(lambda v: str(v).strip().lower() in ("1", "true", "yes", "y", "t") if pd.notna(v) else column["baseline"])
+        return truthy.to_numpy(dtype="float64")[:, None]
+    if kind == "category":
+        categories = column["categories"]
+        index = {c: i for i, c in enumerate(categories)}
+        codes = values.map(lambda v: index.get(str(v), len(categories)) if pd.notna(v) else len(categories)).to_numpy()
+        onehot = np.zeros((len(values), len(categories) + 1))
+        onehot[np.arange(len(values)), codes] = 1.0
+        return onehot
+    if kind == "datetime":
+        stamps = to_datetime(values)
+        if (stamps.isna() & values.notna()).any():
+            row = int(np.flatnonzero((stamps.isna() & values.notna()).to_numpy())[0])
+            raise InvalidInput(f"column {name!r}: {values.iloc[row]!r} in row {row} is not a date and time", (row, name))
+        fallback = pd.Timestamp(column["baseline"]) if column["baseline"] else pd.Timestamp(0)
+        stamps = stamps.fillna(fallback)
+        hour = (stamps.dt.hour + stamps.dt.minute / 60).to_numpy() * 2 * np.pi / 24
+        day = stamps.dt.dayofweek.to_numpy() * 2 * np.pi / 7
+        return np.stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)], axis=1)
+    return np.zeros((len(values), 0))
+
+
+_PYDANTIC_TYPES: dict[str, Any] = {"numeric": float, "log": float, "boolean": bool, "category": str, "datetime": datetime, "identifier": str}
+
+
+class TabularPreprocessor:
+    """Fit on the training split; state is the column list as JSON (see module doc)."""
+
+    def fit(self, records: pd.DataFrame, labels: pd.Series | None = None) -> State:
+        if records.shape[1] == 0:
+            raise InvalidInput("the data has no feature columns besides the label")
+        columns = [infer_column(str(name), records[name]) for name in records.columns]
+        if not any(c["kind"] != "identifier" for c in columns):
+            raise InvalidInput("every column looks like an identifier; no features to learn from")
+        features = [f for c in columns for f in _feature_names(c)]
+        return State(meta={"columns": columns, "feature_names": features})
+
+    def transform(self, records: pd.DataFrame, state: State) -> dict[str, np.ndarray]:
+        columns = state.meta["columns"]
+        missing = [c["name"] for c in columns if c["required"] and c["kind"] != "identifier" and c["name"] not in records]
+        if missing:
+            raise InvalidInput(f"missing column(s) {', '.join(map(repr, missing))}; the model was trained with them", (missing[0],))
+        parts = [
+            _encode(c, records[c["name"]] if c["name"] in records else pd.Series([None] * len(records), dtype="object"))
+            for c in columns
+        ]
+        return {"features": np.concatenate(parts, axis=1).astype("float32")}
+
+    # -- what the served API and explanations need -----------------------------
+
+    def feature_columns(self, state: State) -> list[str]:
+        return [c["name"] for c in state.meta["columns"] if c["kind"] != "identifier"]
+
+    def baselines(self, state: State) -> dict[str, Any]:
+        return {c["name"]: c["baseline"] for c in state.meta["columns"] if c["kind"] != "identifier"}
+
+    def input_model(self, state: State, default: type[BaseModel] | None) -> type[BaseModel]:
+        """The task's own instance model when the data had its columns, else one built
+        from the columns seen in training (unknown fields are refused)."""
+        columns = state.meta["columns"]
+        if default is not None:
+            fields = default.model_fields
+            if all(c["name"] in fields for c in columns if c["kind"] != "identifier"):
+                return default
+        definitions: dict[str, Any] = {}
+        for c in columns:
+            python_type = _PYDANTIC_TYPES[c["kind"]]
+            if c["required"] and c["kind"] != "identifier":
+                definitions[c["name"]] = (python_type, ...)
+            else:
+                definitions[c["name"]] = (python_type | None, None)
+        return create_model("Instance", __config__=ConfigDict(extra="forbid"), **definitions)

@@ -1,0 +1,217 @@
+"""How a model is born: adapter -> split -> preprocess -> fit -> calibrate -> evaluate -> register.
+
+Everything here is the same for every task and runtime; the task's records supply
+the domain parts (adapter, label schema, processors, architecture, metrics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import asdict, dataclass, field, fields
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aiaas import labels as label_codec
+from aiaas.calibration import calibrated, choose_threshold, fit_platt
+from aiaas.dataset import Dataset, LoadOptions
+from aiaas.errors import InvalidInput, UserError
+from aiaas.evaluation import evaluate, plots, write_report
+from aiaas.metrics import score_for_selection
+from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
+from aiaas.plugins import Host
+from aiaas.records import OperatingPolicy, resolve
+from aiaas.registry import ModelVersion, NewVersion, Registry
+from aiaas.runtimes.base import FitConfig, ModelSpec
+from aiaas.splits import split
+
+FIT_KEYS = {f.name for f in fields(FitConfig)} | {"patience"}
+
+
+@dataclass
+class TrainRequest:
+    task: str
+    data: Path
+    runtime: str | None = None
+    architecture: str | None = None
+    epochs: int | None = None
+    label: str | None = None
+    adapter: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    promote: bool = False
+
+
+@dataclass
+class TrainResult:
+    version: ModelVersion
+    metrics: dict[str, float]
+    report: Path
+    promoted: bool
+
+
+def load_data(host: Host, task_name: str, path: Path, label: str | None, adapter: str | None, options: dict[str, Any], labelled: bool = True) -> Dataset:
+    task = host.task(task_name)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder")
+    record = host.adapter(task, adapter, path)
+    load = resolve(record.load)
+    try:
+        dataset: Dataset = load(path, LoadOptions(label=label or task.label_column if labelled else label, labelled=labelled, extra=options))
+    except UserError:
+        raise
+    except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InvalidInput(f"{path}: cannot be read by adapter {record.name}: {exc}") from exc
+    if labelled and dataset.labels is None:
+        raise InvalidInput(f"{path}: no label column {label or task.label_column!r}; name yours with --label")
+    return dataset
+
+
+def fingerprint(dataset: Dataset) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(dataset.records.astype(str), index=False).to_numpy().tobytes())
+    if dataset.labels is not None:
+        digest.update(pd.util.hash_pandas_object(dataset.labels.astype(str), index=False).to_numpy().tobytes())
+    digest.update(",".join(map(str, dataset.records.columns)).encode())
+    return "sha256:" + digest.hexdigest()[:32]
+
+
+def class_weights(y: np.ndarray, kind: str) -> np.ndarray:
+    """Per-instance weights that balance the classes (the split is never resampled)."""
+    if kind not in ("binary", "multiclass"):
+        return np.ones(len(y), dtype="float32")
+    counts = np.bincount(y)
+    per_class = len(y) / (len(counts) * np.maximum(counts, 1))
+    return per_class[y].astype("float32")
+
+
+def provenance(host: Host, task_name: str, runtime: str, extra: dict[str, Any]) -> dict[str, Any]:
+    owner = host.components.owner[("tasks", task_name)]
+    info = host.plugins[owner]
+    packages = {}
+    for name in ("aiaas", "numpy", "pandas", "scikit-learn", "torch", "tensorflow-cpu", "tensorflow", "keras"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return {"plugin": owner, "plugin_distribution": info.distribution, "plugin_version": info.version,
+            "python": platform.python_version(), "packages": packages, **extra}
+
+
+def fit_model(runtime: Any, model: Any, spec: ModelSpec, config: FitConfig, patience: int, train: tuple[dict, np.ndarray], val: tuple[dict, np.ndarray],
+              metric: str, kind: str, progress: Progress) -> list[dict[str, float]]:
+    """Epochs with early stopping on the validation metric; the best epoch's weights are kept."""
+    trainer = runtime.trainer(model, spec, config)
+    weights = class_weights(train[1], kind)
+    history: list[dict[str, float]] = []
+    best, best_snapshot, waited = float("-inf"), None, 0
+    bar = progress.add_task("training", total=config.epochs, status="")
+    for epoch in range(1, config.epochs + 1):
+        loss = trainer.epoch(train[0], train[1], weights)
+        p = calibrated(runtime.predict_logits(model, val[0]), kind, None)
+        score = score_for_selection(metric, val[1], p)
+        history.append({"epoch": epoch, "loss": loss, "validation": score})
+        if score > best + 1e-6:
+            best, best_snapshot, waited = score, trainer.snapshot(), 0
+        else:
+            waited += 1
+        progress.update(bar, advance=1, status=f"loss {loss:.4f}  val {metric} {score:.4f}  best {best:.4f}")
+        if waited >= patience:
+            progress.update(bar, total=epoch, status=f"stopped early at epoch {epoch}; best {metric} {best:.4f}")
+            break
+    if best_snapshot is not None:
+        trainer.restore(best_snapshot)
+    return history
+
+
+def new_progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"), disable=quiet,
+    )
+
+
+def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = False) -> TrainResult:
+    task = host.task(request.task)
+    schema = host.label_schema(task)
+    architecture = host.architecture(task, request.architecture, request.runtime)
+    runtime = host.runtime(architecture.runtime)
+    params = {**architecture.params, **request.params}
+    fit_params = {k: params.pop(k) for k in list(params) if k in FIT_KEYS}
+    patience = int(fit_params.pop("patience", 5))
+    if request.epochs is not None:
+        if request.epochs < 1:
+            raise UserError("--epochs must be at least 1")
+        fit_params["epochs"] = request.epochs
+    config = FitConfig(**{**fit_params, "seed": request.seed})
+
+    with new_progress(quiet) as progress:
+        step = progress.add_task("preparing", total=4, status="loading data")
+        dataset = load_data(host, task.name, request.data, request.label, request.adapter, request.options)
+        label_column = request.label or task.label_column
+        y = label_codec.encode(schema, dataset.labels, label_column)
+        parts = split(dataset.records, y, task.split, request.seed)
+        train_set, val_set, test_set = (dataset.take(ix) for ix in (parts.train, parts.validation, parts.test))
+        y_train, y_val, y_test = y[parts.train], y[parts.validation], y[parts.test]
+        if schema.kind == "binary" and y_train.sum() == 0:
+            raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
+        progress.update(step, advance=1, status="fitting the preprocessor on the training split")
+
+        preprocessor = host.preprocessor(task)
+        pre_state = preprocessor.fit(train_set.records, train_set.labels)
+        x_train = preprocessor.transform(train_set.records, pre_state)
+        x_val = preprocessor.transform(val_set.records, pre_state)
+        spec = ModelSpec(
+            inputs={k: tuple(v.shape[1:]) for k, v in x_train.items()},
+            outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
+        )
+        progress.update(step, advance=1, status=f"building {architecture.name} on {runtime.name}")
+        model = runtime.build(architecture, spec, params)
+        history = fit_model(runtime, model, spec, config, patience, (x_train, y_train), (x_val, y_val), task.metrics[0], schema.kind, progress)
+
+        progress.update(step, advance=1, status="calibrating and evaluating on the test split")
+        val_logits = runtime.predict_logits(model, x_val)
+        platt = fit_platt(val_logits, y_val) if schema.kind == "binary" else None
+        p_val = calibrated(val_logits, schema.kind, platt)
+        operating = choose_threshold(y_val, p_val, task.operating_point or OperatingPolicy()) if schema.kind == "binary" else {}
+        manifest: dict[str, Any] = {
+            "task": task.name, "labels": schema.name, "label_schema_version": schema.version, "label_column": label_column,
+            "runtime": runtime.name, "architecture": architecture.name, "params": params, "fit": asdict(config),
+            "spec": spec.to_json(), "calibration": platt, "operating_point": operating, "split": parts.description,
+            "rows": {"train": len(parts.train), "validation": len(parts.validation), "test": len(parts.test)},
+            "history": history, "notes": dataset.notes,
+        }
+        pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, pre_state,
+                            host.postprocessor(task), manifest, host.explainer(task, runtime.name))
+        manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, val_set.records, p_val, y_val)
+        p_test = pipeline.probabilities(test_set.records)
+        threshold = pipeline.threshold
+        scores = evaluate(schema, task.metrics, y_test, p_test, threshold)
+        manifest["metrics"] = scores
+        images = plots(schema, y_test, p_test, threshold, history)
+
+        def write(folder: Path) -> None:
+            runtime.save(model, folder)
+            pre_state.save(folder, PREPROCESSOR_STATE)
+            (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+            write_report(folder / "report", f"{task.name} — {architecture.name} on {runtime.name}",
+                         {"data": str(request.data), "rows": manifest["rows"], "split": parts.description,
+                          "operating point": operating or "n/a", "epochs run": len(history)}, scores, images)
+
+        progress.update(step, advance=1, status="registering")
+        row = registry.register(
+            NewVersion(task.name, runtime.name, architecture.name, scores, fingerprint(dataset),
+                       provenance(host, task.name, runtime.name, {"data": str(request.data), "seed": request.seed,
+                                                                 "device": runtime.device(), "split": parts.description})),
+            write,
+        )
+        if request.promote:
+            registry.promote(task.name, row.version)
+    return TrainResult(row, scores, registry.folder(row) / "report" / "report.html", request.promote)

@@ -1,0 +1,71 @@
+"""Which version of a task to use, and loading it (kept warm for the server)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from aiaas.errors import NoModel, UserError
+from aiaas.pipeline import Pipeline
+from aiaas.plugins import Host
+from aiaas.registry import Registry
+
+
+def load_version(host: Host, registry: Registry, task: str, version: int | None = None) -> Pipeline:
+    """The given version, else the production one."""
+    host.task(task)
+    if version is None:
+        version = registry.alias(task)
+        if version is None:
+            raise NoModel(
+                f"{task} has no promoted model; train one with `aiaas train {task} --data FILE --promote` "
+                f"or promote a version with `aiaas promote {task} VERSION`"
+            )
+    row = registry.get(task, version)
+    try:
+        return Pipeline.load(host, registry.folder(row), version)
+    except FileNotFoundError as exc:
+        raise UserError(f"{task} version {version}: its files are missing from the artifact store ({exc.filename})") from exc
+
+
+@dataclass
+class _Entry:
+    pipeline: Pipeline | None
+    checked: float
+
+
+class ServedModels:
+    """The production pipeline of each task, reloaded when the alias moves.
+
+    The alias is re-read at most every ``ttl`` seconds, so promote and rollback
+    reach a running server without a restart; the old pipeline keeps serving until
+    the new one has loaded.
+    """
+
+    def __init__(self, host: Host, registry: Registry, ttl: float) -> None:
+        self.host, self.registry, self.ttl = host, registry, ttl
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, task: str) -> Pipeline:
+        now = time.monotonic()
+        entry = self._entries.get(task)
+        if entry and entry.pipeline and now - entry.checked < self.ttl:
+            return entry.pipeline
+        with self._lock:
+            entry = self._entries.get(task)
+            if entry and entry.pipeline and now - entry.checked < self.ttl:
+                return entry.pipeline
+            version = self.registry.alias(task)
+            if version is None:
+                self._entries.pop(task, None)
+                raise NoModel(f"{task} has no promoted model yet; promote one with `aiaas promote {task} VERSION`")
+            if entry is None or entry.pipeline is None or entry.pipeline.version != version:
+                entry = _Entry(load_version(self.host, self.registry, task, version), now)
+            entry.checked = now
+            self._entries[task] = entry
+            return entry.pipeline  # type: ignore[return-value]
+
+    def loaded(self) -> dict[str, int | None]:
+        return {task: e.pipeline.version if e.pipeline else None for task, e in self._entries.items()}

@@ -1,0 +1,1 @@
+"""aiaas-finance: fraud detection on card transactions (task ``finance/fraud``)."""

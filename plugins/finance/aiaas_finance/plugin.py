@@ -1,0 +1,92 @@
+"""The finance vertical's registrations. Everything heavy is named by import path."""
+
+from __future__ import annotations
+
+import aiaas
+from aiaas import (
+    Architecture,
+    DataAdapter,
+    Label,
+    LabelSchema,
+    OperatingPolicy,
+    Postprocessor,
+    SplitPolicy,
+    Task,
+)
+
+FRAUD = "finance/fraud"
+MLP_PARAMS = {"hidden": [64, 32], "dropout": 0.2, "epochs": 30, "batch_size": 256,
+              "learning_rate": 1e-3, "weight_decay": 1e-4, "patience": 6}
+
+
+@aiaas.hookimpl
+def register_label_schemas() -> list[LabelSchema]:
+    return [
+        LabelSchema(
+            name="finance.fraud",
+            kind="binary",
+            labels=(Label("legit", "an ordinary transaction by the card holder"),
+                    Label("fraud", "a transaction the card holder did not make")),
+            positive="fraud",
+        )
+    ]
+
+
+@aiaas.hookimpl
+def register_tasks() -> list[Task]:
+    return [
+        Task(
+            name=FRAUD,
+            modality="tabular",
+            labels="finance.fraud",
+            input_model="aiaas_finance.schemas:Transaction",
+            output_model="aiaas_finance.schemas:FraudAssessment",
+            preprocessor="tabular",
+            postprocessor="finance.fraud-answer",
+            default_adapter="finance.transactions",
+            default_architecture="keras-mlp",
+            explainer="feature-ablation",
+            metrics=("average_precision", "roc_auc", "recall_at_1pct_fpr", "precision", "recall"),
+            split=SplitPolicy(kind="time", columns=("timestamp", "time", "datetime", "date")),
+            operating_point=OperatingPolicy("max_f1"),
+            sample="aiaas_finance.simulator:write_sample",
+            label_column="is_fraud",
+            description="Card-transaction fraud: a calibrated probability, a 0-1000 risk score, "
+            "a band, a decision and the reasons behind it.",
+        )
+    ]
+
+
+@aiaas.hookimpl
+def register_data_adapters() -> list[DataAdapter]:
+    return [
+        DataAdapter(
+            name="finance.transactions",
+            task=FRAUD,
+            load="aiaas_finance.adapters:load_transactions",
+            suffixes=(".csv", ".parquet", ".pq"),
+            description="CSV or Parquet of transactions; derives each customer's recent-history "
+            "features when customer_id, timestamp and amount are present. Any other columns are "
+            "used as they are (numeric, categorical, boolean, date-time).",
+        )
+    ]
+
+
+@aiaas.hookimpl
+def register_processors() -> list[Postprocessor]:
+    return [
+        Postprocessor(name="finance.fraud-answer", impl="aiaas_finance.answer:FraudAnswer",
+                      description="risk score from validation negatives, band, decision, reason codes"),
+    ]
+
+
+@aiaas.hookimpl
+def register_architectures() -> list[Architecture]:
+    return [
+        Architecture(name="keras-mlp", task=FRAUD, runtime="tensorflow",
+                     builder="aiaas_finance.models.keras_mlp:build", params=MLP_PARAMS,
+                     description="MLP with dropout and weight decay (Keras)"),
+        Architecture(name="torch-mlp", task=FRAUD, runtime="torch",
+                     builder="aiaas_finance.models.torch_mlp:build", params=MLP_PARAMS,
+                     description="MLP with dropout and weight decay (PyTorch)"),
+    ]
