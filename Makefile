@@ -1,0 +1,35 @@
+# `make run`: install, train a default model for every task, serve on :8000.
+# `make test`: install, check import contracts, run the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PLUGINS = $(wildcard plugins/*)
+STAMP   = $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install run test lint benchmark clean
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[torch,tensorflow,dev]' $(foreach p,$(PLUGINS),-e $(p))
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/aiaas quickstart
+	$(BIN)/aiaas serve --host $(HOST) --port $(PORT)
+
+lint: install
+	cd $(CURDIR) && $(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest
+
+benchmark: install
+	$(BIN)/python benchmarks/cli_startup.py
+
+clean:
+	rm -rf $(VENV) .aiaas

@@ -1,0 +1,1 @@
+"""The HTTP API: ``app.create_app`` builds it; ``routes`` generates one router per task."""

@@ -1,0 +1,140 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+import aiaas
+from aiaas.errors import InvalidInput, NoModel, UserError
+from aiaas.plugins import Host, get_host
+from aiaas.records import resolve
+from aiaas.registry import Registry
+from aiaas.serving.routes import task_router
+from aiaas.settings import Settings, get_settings
+from aiaas.versions import ServedModels
+
+log = logging.getLogger("aiaas.serving")
+
+
+def create_app(host: Host | None = None, registry: Registry | None = None, settings: Settings | None = None) -> FastAPI:
+    host = host or get_host()
+    settings = settings or get_settings()
+    registry = registry or Registry(settings.registry_url, settings.artifacts)
+    served = ServedModels(host, registry, settings.alias_ttl_seconds)
+    app = FastAPI(title="aiaas", version=aiaas.__version__,
+                  description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")
+    app.state.host, app.state.registry, app.state.served = host, registry, served
+
+    _add_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_request_bytes:
+            return JSONResponse({"detail": f"request body of {length} bytes is over the limit of {settings.max_request_bytes}"}, status_code=413)
+        return await call_next(request)
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"])
+    async def readyz() -> JSONResponse:
+        """The registry answers and every promoted model loads."""
+        status: dict[str, Any] = {}
+        ready = True
+        try:
+            await run_in_threadpool(registry.ping)
+        except Exception as exc:
+            return JSONResponse({"ready": False, "registry": f"unreachable: {type(exc).__name__}"}, status_code=503)
+        for name in host.components.tasks:
+            try:
+                pipeline = await run_in_threadpool(served.get, name)
+                status[name] = {"version": pipeline.version, "status": "serving"}
+            except NoModel:
+                status[name] = {"version": None, "status": "no promoted model"}
+            except Exception as exc:
+                ready = False
+                status[name] = {"version": registry.alias(name), "status": f"failed to load: {exc}"}
+        return JSONResponse({"ready": ready, "tasks": status}, status_code=200 if ready else 503)
+
+    @app.get("/v1/tasks", tags=["service"])
+    async def list_tasks() -> list[dict[str, Any]]:
+        """Every task with its input and output schema (the served model's own input schema)."""
+        out = []
+        for task in host.components.tasks.values():
+            schema = host.label_schema(task)
+            input_model: type[BaseModel] = resolve(task.input_model)
+            model = None
+            try:
+                pipeline = await run_in_threadpool(served.get, task.name)
+                input_model = pipeline.input_model
+                model = {"version": pipeline.version, "runtime": pipeline.runtime_name, "architecture": pipeline.manifest["architecture"]}
+            except NoModel:
+                pass
+            out.append({
+                "task": task.name, "modality": task.modality, "description": task.description,
+                "labels": [{"name": label.name, "description": label.description} for label in schema.labels],
+                "label_kind": schema.kind, "model": model,
+                "endpoints": {"predict": f"/v1/{task.name}/predict", "explain": f"/v1/{task.name}/explain"},
+                "input_schema": input_model.model_json_schema(),
+                "output_schema": resolve(task.output_model).model_json_schema(),
+            })
+        return out
+
+    extra_schemas: list[type[BaseModel]] = []
+    for task in host.components.tasks.values():
+        router = task_router(task, served, settings.max_instances)
+        extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
+        app.include_router(router)
+    plugin_router = APIRouter()
+    host.call_extension_hook("register_routes", router=plugin_router, host=host)
+    app.include_router(plugin_router)
+    _document_request_bodies(app, extra_schemas)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_request: Request, exc: InvalidInput) -> JSONResponse:
+        loc = ["body", "instances", *exc.loc] if exc.loc else ["body"]
+        return JSONResponse({"detail": [{"loc": loc, "msg": str(exc), "type": "invalid_input"}]}, status_code=422)
+
+    @app.exception_handler(NoModel)
+    async def no_model(_request: Request, exc: NoModel) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(UserError)
+    async def user_error(_request: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
+
+
+def _document_request_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
+    """Put the per-task request models into the OpenAPI components the routes refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,149 @@
+"""Plugin discovery: isolation of broken plugins, duplicates, disabling, light imports."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+
+import aiaas
+from aiaas import hookspecs
+from aiaas.plugins import Host
+from aiaas.testing import host_with
+
+
+def _module(name: str, **hooks: object) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for hook_name, fn in hooks.items():
+        setattr(module, hook_name, aiaas.hookimpl(fn))  # type: ignore[arg-type]
+    return module
+
+
+def _task(name: str = "insurance/claims", **overrides: object) -> aiaas.Task:
+    fields = dict(
+        name=name, modality="tabular", labels="finance.fraud", input_model="aiaas_finance.schemas:Transaction",
+        output_model="aiaas_finance.schemas:FraudAssessment", preprocessor="tabular", postprocessor="finance.fraud-answer",
+        default_adapter="finance.transactions", default_architecture="keras-mlp", metrics=("roc_auc",),
+        sample="aiaas_finance.simulator:write_sample",
+    )
+    return aiaas.Task(**{**fields, **overrides})  # type: ignore[arg-type]
+
+
+def test_installed_vertical_and_core_defaults_load() -> None:
+    host = Host()
+    assert host.plugins["finance"].status == "ok"
+    assert host.plugins["finance"].distribution == "aiaas-finance"
+    assert "finance/fraud" in host.components.tasks
+    assert {"torch", "tensorflow"} <= set(host.components.runtimes)
+    assert host.components.owner[("runtimes", "torch")] == "runtimes"  # the core's own default plugin
+
+
+def test_plugin_that_fails_to_import_is_listed_and_host_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = importlib.metadata.EntryPoint(name="broken", value="aiaas_no_such_module_xyz", group="aiaas")
+    real = importlib.metadata.entry_points(group="aiaas")
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [*real, broken])
+    host = Host()
+    assert host.plugins["broken"].status == "failed"
+    assert "aiaas_no_such_module_xyz" in host.plugins["broken"].reason
+    assert "finance/fraud" in host.components.tasks
+
+
+def test_hook_that_raises_sets_plugin_aside_and_withdraws_its_records() -> None:
+    def register_tasks() -> list[aiaas.Task]:
+        return [_task()]
+
+    def register_architectures() -> list[aiaas.Architecture]:
+        raise RuntimeError("boom")
+
+    host = Host()
+    host.register_plugin("shaky", _module("shaky", register_tasks=register_tasks, register_architectures=register_architectures))
+    info = host.plugins["shaky"]
+    assert info.status == "failed" and "boom" in info.reason
+    assert "insurance/claims" not in host.components.tasks
+    assert host.plugins["finance"].status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ("not a record", "returned str"),
+        (_task(name="no-slash"), "name must match"),
+        (_task(metrics=()), "needs at least one metric"),
+        (_task(input_model="not an import path"), "is not 'module:attribute'"),
+        (_task(default_adapter="nowhere.adapter"), "unknown adapter 'nowhere.adapter'"),
+    ],
+)
+def test_invalid_records_are_refused_with_the_reason(record: object, reason: str) -> None:
+    host = Host()
+    host.register_plugin("bad", _module("bad", register_tasks=lambda: [record]))
+    assert host.plugins["bad"].status == "failed"
+    assert reason in host.plugins["bad"].reason
+
+
+def test_duplicate_names_fail_naming_both_plugins() -> None:
+    def register_label_schemas() -> list[aiaas.LabelSchema]:
+        return [aiaas.LabelSchema("finance.fraud", "binary", (aiaas.Label("a"), aiaas.Label("b")), positive="b")]
+
+    host = Host()
+    host.register_plugin("copycat", _module("copycat", register_label_schemas=register_label_schemas))
+    reason = host.plugins["copycat"].reason
+    assert host.plugins["copycat"].status == "failed"
+    assert "'finance'" in reason and "'copycat'" in reason and "finance.fraud" in reason
+    assert host.components.owner[("label_schemas", "finance.fraud")] == "finance"
+
+
+def test_third_party_plugin_can_add_an_architecture_to_another_plugins_task() -> None:
+    extra = aiaas.Architecture(name="wide-mlp", task="finance/fraud", runtime="torch",
+                               builder="aiaas_finance.models.torch_mlp:build", params={"hidden": [256]})
+    host = host_with("wide", _module("wide", register_architectures=lambda: [extra]), entry_points=True)
+    task = host.task("finance/fraud")
+    assert host.architecture(task, "wide-mlp").params == {"hidden": [256]}
+    assert host.components.owner[("architectures", ("finance/fraud", "torch", "wide-mlp"))] == "wide"
+
+
+def test_disabled_plugins_are_skipped_before_import() -> None:
+    code = (
+        "import sys; from aiaas.plugins import get_host; h = get_host(); "
+        "print(h.plugins['finance'].status, 'aiaas_finance.plugin' in sys.modules, 'finance/fraud' in h.components.tasks)"
+    )
+    env = {"AIAAS_DISABLE_PLUGINS": "other,finance", "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    assert out == ["disabled", "False", "False"]
+
+
+def test_discovery_imports_no_heavy_framework() -> None:
+    code = (
+        "import sys; from aiaas.plugins import get_host; import aiaas.cli; h = get_host(); "
+        "assert h.plugins['finance'].status == 'ok'; "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'pandas', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_cli_plugins_lists_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = importlib.metadata.EntryPoint(name="broken", value="aiaas_no_such_module_xyz", group="aiaas")
+    env = {**__import__("os").environ}
+    code = (
+        "import importlib.metadata as m, sys; real = m.entry_points(group='aiaas'); "
+        f"m.entry_points = lambda group: [*real, m.EntryPoint(name={broken.name!r}, value={broken.value!r}, group='aiaas')]; "
+        "sys.argv = ['aiaas', 'plugins', '--json']; from aiaas.cli import main; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["broken"]["status"] == "failed" and "ModuleNotFoundError" in rows["broken"]["reason"]
+    assert rows["finance"]["status"] == "ok"
+
+
+def test_every_hookspec_is_typed_and_documented_with_an_example() -> None:
+    specs = [fn for name, fn in vars(hookspecs).items() if name.startswith("register_") and callable(fn)]
+    assert len(specs) >= 9
+    for fn in specs:
+        assert "Example::" in (fn.__doc__ or ""), fn.__name__
+        assert inspect.signature(fn).return_annotation != inspect.Signature.empty, fn.__name__

@@ -1,0 +1,83 @@
+"""The table preprocessor: inference on the training split, encoding, served schema."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from aiaas.errors import InvalidInput
+from aiaas.tabular import TabularPreprocessor
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 200
+    return pd.DataFrame({
+        "Amount": rng.lognormal(3, 1.5, n),
+        "V1": rng.normal(size=n),
+        "merchant": rng.choice(["a", "b", "c"], n),
+        "when": pd.date_range("2026-01-01", periods=n, freq="h").strftime("%Y-%m-%dT%H:%M:%S"),
+        "online": rng.random(n) < 0.3,
+        "customer_id": [f"c{i}" for i in range(n)],
+    })
+
+
+def test_infers_column_kinds_from_training_data(frame: pd.DataFrame) -> None:
+    state = TabularPreprocessor().fit(frame, None)
+    kinds = {c["name"]: c["kind"] for c in state.meta["columns"]}
+    assert kinds == {"Amount": "log", "V1": "numeric", "merchant": "category", "when": "datetime",
+                     "online": "boolean", "customer_id": "identifier"}
+
+
+def test_transform_standardises_with_training_statistics(frame: pd.DataFrame) -> None:
+    pre = TabularPreprocessor()
+    state = pre.fit(frame, None)
+    features = pre.transform(frame, state)["features"]
+    names = state.meta["feature_names"]
+    assert features.shape == (200, len(names))
+    v1 = features[:, names.index("V1")]
+    assert abs(v1.mean()) < 1e-5 and abs(v1.std() - 1) < 0.01
+    amount = features[:, names.index("Amount")]
+    assert np.allclose(amount, (np.log1p(frame.Amount) - np.log1p(frame.Amount).mean()) / np.log1p(frame.Amount).std(), atol=1e-4)
+    # a category never seen in training lands in "other", not an error
+    unseen = pre.transform(frame.assign(merchant="zzz").head(1), state)["features"]
+    assert unseen[0, names.index("merchant=<other>")] == 1.0
+
+
+def test_missing_column_and_bad_values_are_named(frame: pd.DataFrame) -> None:
+    pre = TabularPreprocessor()
+    state = pre.fit(frame, None)
+    with pytest.raises(InvalidInput, match="missing column.*'V1'"):
+        pre.transform(frame.drop(columns=["V1"]), state)
+    with pytest.raises(InvalidInput, match=r"column 'V1': 'oops' in row 3 is not a number"):
+        pre.transform(frame.astype({"V1": object}).assign(V1=lambda d: d.V1.where(d.index != 3, "oops")), state)
+    with pytest.raises(InvalidInput, match="column 'when'.*not a date"):
+        pre.transform(frame.assign(when="yesterday"), state)
+
+
+def test_served_schema_is_built_from_trained_columns(frame: pd.DataFrame) -> None:
+    pre = TabularPreprocessor()
+    state = pre.fit(frame, None)
+    model = pre.input_model(state, None)
+    ok = model.model_validate({"Amount": 10.0, "V1": 0.1, "merchant": "a", "when": "2026-01-01T10:00:00", "online": True})
+    assert ok.Amount == 10.0
+    with pytest.raises(ValidationError) as err:
+        model.model_validate({"Amount": 10.0, "merchant": "a", "when": "2026-01-01T10:00:00", "online": True, "surprise": 1})
+    locs = {e["loc"] for e in err.value.errors()}
+    assert ("V1",) in locs and ("surprise",) in locs
+
+
+def test_task_schema_is_kept_when_the_data_has_its_columns(frame: pd.DataFrame) -> None:
+    class Default(BaseModel):
+        Amount: float
+        V1: float
+        merchant: str
+        when: str
+        online: bool
+
+    pre = TabularPreprocessor()
+    assert pre.input_model(pre.fit(frame, None), Default) is Default
+    assert pre.input_model(pre.fit(frame.assign(V2=1.0), None), Default) is not Default
