@@ -142,7 +142,6 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
     task = host.task(request.task)
     schema = host.label_schema(task)
     architecture = host.architecture(task, request.architecture, request.runtime)
-    runtime = host.runtime(architecture.runtime)
     params = {**architecture.params, **request.params}
     fit_params = {k: params.pop(k) for k in list(params) if k in FIT_KEYS}
     patience = int(fit_params.pop("patience", 5))
@@ -172,7 +171,8 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
             inputs={k: tuple(v.shape[1:]) for k, v in x_train.items()},
             outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
         )
-        progress.update(step, advance=1, status=f"building {architecture.name} on {runtime.name}")
+        progress.update(step, advance=1, status=f"building {architecture.name} on {architecture.runtime}")
+        runtime = host.runtime(architecture.runtime)  # imports torch / tensorflow: after the data is known good
         model = runtime.build(architecture, spec, params)
         history = fit_model(runtime, model, spec, config, patience, (x_train, y_train), (x_val, y_val), task.metrics[0], schema.kind, progress)
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# Triton (pulled in by torch's optimisers) segfaults when its LLVM loads after
+# TensorFlow's; loaded first, both live in one process. Only matters when both are installed.
+if importlib.util.find_spec("triton") is not None:
+    import triton  # noqa: F401
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

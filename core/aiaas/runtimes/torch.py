@@ -56,7 +56,7 @@ class TorchTrainer(Trainer):
             loss = (loss_fn(self.spec.kind, self.model(batch), y) * w).sum() / w.sum()
             loss.backward()
             self.optimizer.step()
-            total += float(loss) * len(index)
+            total += float(loss.detach()) * len(index)
         return total / max(n, 1)
 
     def snapshot(self) -> Any:

@@ -51,16 +51,16 @@ def simulate(rows: int = 20_000, seed: int = 0, days: int = 120) -> pd.DataFrame
 
     # Scenario 1: compromised terminals; everything there for 28 days is fraud.
     for d in range(days):
-        for t in rng.choice(n_terminals, rng.poisson(n_terminals / 2500), replace=False):
+        for t in rng.choice(n_terminals, rng.poisson(n_terminals / 6000), replace=False):
             tx.loc[(tx.terminal == t) & (tx.day >= d) & (tx.day < d + 28) & (rng.random(len(tx)) < 0.3), "is_fraud"] = 1
     # Scenario 2: stolen cards; a third of the next 14 days' transactions are large.
     for d in range(days):
-        for c in rng.choice(n_customers, rng.poisson(n_customers / 2000), replace=False):
+        for c in rng.choice(n_customers, rng.poisson(n_customers / 1000), replace=False):
             window = (tx.customer == c) & (tx.day >= d) & (tx.day < d + 14) & (rng.random(len(tx)) < 1 / 3)
             tx.loc[window, "amount"] = (tx.loc[window, "amount"] * rng.uniform(3, 6)).round(2)
             tx.loc[window, "is_fraud"] = 1
     # Scenario 3: card details used online, abroad, at night, for electronics or digital goods.
-    n_cnp = max(3, int(len(tx) * 0.002))
+    n_cnp = max(3, int(len(tx) * 0.006))
     victims = rng.choice(n_customers, n_cnp)
     cnp = pd.DataFrame({
         "customer": victims, "terminal": rng.choice(n_terminals, n_cnp), "day": rng.integers(0, days, n_cnp),

@@ -1,0 +1,139 @@
+"""The served finance/fraud API: answers, explanations, errors, live promote/rollback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from aiaas.registry import Registry
+from aiaas.serving.app import create_app
+from aiaas.settings import Settings
+from aiaas_finance.adapters import derive_history
+
+pytestmark = pytest.mark.slow
+
+ORDINARY = {"timestamp": "2026-03-14T12:13:00", "amount": 31.5, "merchant_category": "5411", "channel": "pos",
+            "country": "FR", "card_present": True}
+
+
+def _rows(trained, fraud: int, n: int) -> list[dict]:
+    frame = derive_history(pd.read_csv(trained.data, dtype={"merchant_category": str}))
+    picked = frame[frame.is_fraud == fraud].tail(n).drop(columns=["is_fraud"])
+    return [{k: v for k, v in row.items() if pd.notna(v)} for row in picked.to_dict(orient="records")]
+
+
+def test_predict_answers_in_the_domains_shape(trained) -> None:
+    client = trained.client()
+    response = client.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY, *_rows(trained, 1, 2)]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == {"task": "finance/fraud", "version": 1, "runtime": "tensorflow", "architecture": "keras-mlp"}
+    assert len(body["predictions"]) == 3
+    for answer in body["predictions"]:
+        assert 0 <= answer["fraud_probability"] <= 1 and 0 <= answer["risk_score"] <= 1000
+        assert answer["band"] in ("normal", "elevated", "highest")
+        blocked = answer["fraud_probability"] >= answer["threshold"]
+        assert (answer["decision"] == "block") == blocked
+        if not blocked:
+            assert answer["decision"] == ("approve" if answer["band"] == "normal" else "review")
+        assert len(answer["reasons"]) <= 3 and all(r["contribution"] > 0 and r["code"] for r in answer["reasons"])
+
+
+def test_frauds_score_higher_than_legitimate_transactions(trained) -> None:
+    client = trained.client()
+    frauds = client.post("/v1/finance/fraud/predict", json={"instances": _rows(trained, 1, 30)}).json()["predictions"]
+    legit = client.post("/v1/finance/fraud/predict", json={"instances": _rows(trained, 0, 200)}).json()["predictions"]
+    assert np.median([a["risk_score"] for a in frauds]) > np.median([a["risk_score"] for a in legit]) + 200
+    assert sum(a["decision"] == "block" for a in frauds) > sum(a["decision"] == "block" for a in legit) / 10
+
+
+def test_explain_gives_signed_attributions_that_add_up(trained) -> None:
+    client = trained.client()
+    instance = _rows(trained, 1, 1)[0]
+    response = client.post("/v1/finance/fraud/explain", json={"instances": [instance]})
+    assert response.status_code == 200, response.text
+    explanation = response.json()["explanations"][0]
+    attributions = explanation["attributions"]
+    assert {a["feature"] for a in attributions} >= {"amount", "channel", "timestamp", "amount_to_avg_30d"}
+    magnitudes = [abs(a["contribution"]) for a in attributions]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+    # The top feature's contribution is exactly what replacing it by its baseline takes away.
+    top = attributions[0]
+    baseline_instance = {**instance, top["feature"]: top["baseline"]}
+    if top["feature"] == "timestamp":
+        baseline_instance["timestamp"] = top["baseline"][:19]
+    without = client.post("/v1/finance/fraud/predict", json={"instances": [baseline_instance]}).json()["predictions"][0]
+    assert explanation["score"] - without["fraud_probability"] == pytest.approx(top["contribution"], abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "words"),
+    [
+        ({"instances": [{**ORDINARY, "amount": "lots"}]}, ["body", "instances", 0, "amount"], "valid number"),
+        ({"instances": [{**ORDINARY, "amount": -5}]}, ["body", "instances", 0, "amount"], "greater than 0"),
+        ({"instances": [ORDINARY, {k: v for k, v in ORDINARY.items() if k != "channel"}]}, ["body", "instances", 1, "channel"], "required"),
+        ({"instances": [{**ORDINARY, "colour": "red"}]}, ["body", "instances", 0, "colour"], "Extra inputs"),
+        ({"instances": [{**ORDINARY, "merchant_category": "groceries"}]}, ["body", "instances", 0, "merchant_category"], "pattern"),
+        ({"instances": [{**ORDINARY, "timestamp": "last tuesday"}]}, ["body", "instances", 0, "timestamp"], "datetime"),
+        ({"instances": []}, ["body", "instances"], "non-empty"),
+        ({"rows": [ORDINARY]}, ["body", "instances"], "instances"),
+        ([ORDINARY], ["body", "instances"], "instances"),
+    ],
+)
+def test_bad_input_gets_a_422_naming_the_field(trained, body: object, loc: list, words: str) -> None:
+    response = trained.client().post("/v1/finance/fraud/predict", json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == loc and words in detail["msg"], detail
+
+
+def test_malformed_json_too_many_and_too_large(trained, tmp_path) -> None:
+    client = trained.client()
+    response = client.post("/v1/finance/fraud/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "not valid JSON" in response.json()["detail"][0]["msg"]
+    small = Settings(home=trained.home, max_instances=2, max_request_bytes=2000, alias_ttl_seconds=0)
+    limited = TestClient(create_app(trained.host, trained.registry, small))
+    response = limited.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY] * 3})
+    assert response.status_code == 422 and "limit of 2" in response.json()["detail"][0]["msg"]
+    response = limited.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY] * 20})
+    assert response.status_code == 413
+
+
+def test_no_promoted_model_is_a_503_with_a_clear_message(trained, tmp_path) -> None:
+    empty = Registry(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "artifacts")
+    client = TestClient(create_app(trained.host, empty, Settings(home=tmp_path)))
+    response = client.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY]})
+    assert response.status_code == 503
+    assert "finance/fraud has no promoted model" in response.json()["detail"]
+    assert client.get("/readyz").json()["tasks"]["finance/fraud"]["status"] == "no promoted model"
+
+
+def test_promote_and_rollback_reach_a_running_server(trained) -> None:
+    client = trained.client()
+    version = lambda: client.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY]}).json()["model"]  # noqa: E731
+    assert version()["version"] == 1
+    trained.registry.promote("finance/fraud", 2)
+    try:
+        assert version() == {"task": "finance/fraud", "version": 2, "runtime": "torch", "architecture": "torch-mlp"}
+    finally:
+        trained.registry.rollback("finance/fraud")
+    assert version()["version"] == 1
+
+
+def test_service_endpoints_and_docs(trained) -> None:
+    client = trained.client()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["tasks"]["finance/fraud"] == {"version": 1, "status": "serving"}
+    tasks = {t["task"]: t for t in client.get("/v1/tasks").json()}
+    fraud = tasks["finance/fraud"]
+    assert fraud["model"]["version"] == 1 and [label["name"] for label in fraud["labels"]] == ["legit", "fraud"]
+    assert {"amount", "merchant_category"} <= set(fraud["input_schema"]["properties"])
+    assert {"risk_score", "reasons"} <= set(fraud["output_schema"]["properties"])
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/finance/fraud/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    request_schema = spec["components"]["schemas"][body["$ref"].split("/")[-1]]
+    assert request_schema["properties"]["instances"]["items"]["$ref"].endswith("/Transaction")
