@@ -147,3 +147,49 @@ def test_every_hookspec_is_typed_and_documented_with_an_example() -> None:
     for fn in specs:
         assert "Example::" in (fn.__doc__ or ""), fn.__name__
         assert inspect.signature(fn).return_annotation != inspect.Signature.empty, fn.__name__
+
+
+def test_plugins_add_cli_commands_and_http_routes(tmp_path) -> None:
+    import typer
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from aiaas.registry import Registry
+    from aiaas.serving.app import create_app
+    from aiaas.settings import Settings
+
+    def register_commands(cli: typer.Typer) -> None:
+        @cli.command(name="hello")
+        def hello() -> None:
+            print("hello from a plugin")
+
+    def register_routes(router, host) -> None:  # noqa: ANN001
+        @router.get("/v1/hello")
+        def hello() -> dict[str, int]:
+            return {"tasks": len(host.components.tasks)}
+
+    def broken_routes(router) -> None:  # noqa: ANN001
+        raise RuntimeError("no routes today")
+
+    host = host_with("greeter", _module("greeter", register_commands=register_commands, register_routes=register_routes), entry_points=True)
+    host.register_plugin("grumpy", _module("grumpy", register_routes=broken_routes))
+    cli = typer.Typer()
+    cli.callback()(lambda: None)
+    host.call_extension_hook("register_commands", cli=cli)
+    assert CliRunner().invoke(cli, ["hello"]).output == "hello from a plugin\n"
+
+    app = create_app(host, Registry(f"sqlite:///{tmp_path / 'r.db'}", tmp_path), Settings(home=tmp_path))
+    assert TestClient(app).get("/v1/hello").json() == {"tasks": 1}
+    assert host.plugins["grumpy"].status == "failed" and "no routes today" in host.plugins["grumpy"].reason
+
+
+def test_registry_follows_the_database_url_setting(tmp_path) -> None:
+    from aiaas.registry import Registry
+    from aiaas.testing import isolated_home
+
+    url = f"sqlite:///{tmp_path / 'elsewhere' / 'models.db'}"
+    with isolated_home(tmp_path / "home", database_url=url):
+        registry = Registry.from_settings()
+        assert str(registry.engine.url) == url
+        assert (tmp_path / "elsewhere" / "models.db").exists()
+        assert registry.artifacts == tmp_path / "home" / "artifacts"

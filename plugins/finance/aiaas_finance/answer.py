@@ -17,27 +17,31 @@ ELEVATED, HIGHEST = 950, 990
 """Risk-score band edges: the top 5% and top 1% of legitimate validation traffic."""
 TOP_REASONS = 3
 
-REASONS: dict[str, tuple[str, str]] = {
-    "amount": ("R01", "transaction amount"),
-    "amount_to_avg_30d": ("R02", "amount compared with the customer's 30-day average"),
-    "customer_avg_amount_1d": ("R03", "customer's spending over the last day"),
-    "customer_avg_amount_7d": ("R03", "customer's spending over the last week"),
-    "customer_avg_amount_30d": ("R03", "customer's spending over the last 30 days"),
-    "customer_tx_count_1d": ("R04", "number of the customer's transactions in the last day"),
-    "customer_tx_count_7d": ("R04", "number of the customer's transactions in the last week"),
-    "customer_tx_count_30d": ("R04", "number of the customer's transactions in the last 30 days"),
-    "hours_since_previous": ("R05", "time since the customer's previous transaction"),
-    "timestamp": ("R06", "time of day and day of week"),
-    "country": ("R07", "merchant country"),
-    "channel": ("R08", "channel (card present, online, ATM)"),
-    "card_present": ("R08", "card not present"),
-    "merchant_category": ("R09", "merchant category"),
-    "currency": ("R10", "currency"),
+REASON_CODES: dict[str, str] = {
+    "R01": "transaction amount",
+    "R02": "amount compared with the customer's 30-day average",
+    "R03": "customer's recent spending",
+    "R04": "number of the customer's recent transactions",
+    "R05": "time since the customer's previous transaction",
+    "R06": "time of day and day of week",
+    "R07": "merchant country",
+    "R08": "how the card was used (present, online, ATM)",
+    "R09": "merchant category",
+    "R10": "currency",
+}
+FEATURE_CODES: dict[str, str] = {
+    "amount": "R01", "amount_to_avg_30d": "R02",
+    "customer_avg_amount_1d": "R03", "customer_avg_amount_7d": "R03", "customer_avg_amount_30d": "R03",
+    "customer_tx_count_1d": "R04", "customer_tx_count_7d": "R04", "customer_tx_count_30d": "R04",
+    "hours_since_previous": "R05", "timestamp": "R06", "country": "R07", "channel": "R08", "card_present": "R08",
+    "merchant_category": "R09", "currency": "R10",
 }
 
 
 def reason_for(feature: str) -> tuple[str, str]:
-    return REASONS.get(feature, (f"X:{feature}", f"value of {feature}"))
+    """(code, description); a team's own column gets a code naming it."""
+    code = FEATURE_CODES.get(feature)
+    return (code, REASON_CODES[code]) if code else (f"X:{feature}", f"value of {feature}")
 
 
 class FraudAnswer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aiaas
 from aiaas import (
     Architecture,
@@ -13,6 +15,9 @@ from aiaas import (
     SplitPolicy,
     Task,
 )
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 FRAUD = "finance/fraud"
 MLP_PARAMS = {"hidden": [64, 32], "dropout": 0.2, "epochs": 30, "batch_size": 256,
@@ -90,3 +95,12 @@ def register_architectures() -> list[Architecture]:
                      builder="aiaas_finance.models.torch_mlp:build", params=MLP_PARAMS,
                      description="MLP with dropout and weight decay (PyTorch)"),
     ]
+
+
+@aiaas.hookimpl
+def register_routes(router: APIRouter) -> None:
+    @router.get("/v1/finance/fraud/reason-codes", tags=[FRAUD], summary="What each reason code in an answer means")
+    def reason_codes() -> dict[str, str]:
+        from aiaas_finance.answer import REASON_CODES
+
+        return REASON_CODES

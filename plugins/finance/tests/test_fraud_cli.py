@@ -119,3 +119,68 @@ def test_training_on_a_teams_own_columns_serves_their_schema(aiaas_home: Path, t
     assert ("body", "instances", 0, "V1") in locs and ("body", "instances", 0, "amount") in locs
     schema = {t["task"]: t for t in client.get("/v1/tasks").json()}["finance/fraud"]["input_schema"]
     assert {"V1", "Amount", "Time"} <= set(schema["properties"])
+
+
+def test_tasks_lists_the_vertical(aiaas_home: Path) -> None:
+    tasks = json.loads(runner.invoke(app, ["tasks", "--json"]).stdout)
+    fraud = next(t for t in tasks if t["task"] == "finance/fraud")
+    assert fraud["labels"] == ["legit", "fraud"] and fraud["plugin"] == "finance"
+    assert set(fraud["architectures"]) == {"keras-mlp (tensorflow)", "torch-mlp (torch)"}
+    assert fraud["metrics"][0] == "average_precision"
+
+
+@pytest.mark.slow
+def test_scoring_a_file_without_a_needed_column_is_a_one_line_error(trained, tmp_path: Path) -> None:
+    source = tmp_path / "partial.csv"
+    pd.read_csv(trained.data).drop(columns=["is_fraud", "channel"]).head(20).to_csv(source, index=False)
+    result = _aiaas("predict", "finance/fraud", "--input", str(source), "--output", str(tmp_path / "o.csv"), home=trained.home)
+    assert result.returncode == 2
+    assert "missing column(s) 'channel'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.slow
+def test_quickstart_trains_and_promotes_once_then_reuses(aiaas_home: Path) -> None:
+    from aiaas.quickstart import ensure_models
+
+    first = list(ensure_models(get_host(), Registry.from_settings(), rows=4000, epochs=2))
+    assert any("finance/fraud: version 1 promoted" in line for line in first), first
+    assert Registry.from_settings().alias("finance/fraud") == 1
+    assert (aiaas_home / "samples" / "finance__fraud" / "transactions.csv").exists()
+    second = list(ensure_models(get_host(), Registry.from_settings(), rows=4000, epochs=2))
+    assert second == ["finance/fraud: version 1 is in production; keeping it"]
+    assert len(Registry.from_settings().versions("finance/fraud")) == 1
+
+
+@pytest.mark.slow
+def test_serve_answers_over_http(trained) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "AIAAS_HOME": str(trained.home)}
+    server = subprocess.Popen([sys.executable, "-m", "aiaas", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert json.load(response) == {"status": "ok"}
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "server did not come up"
+                time.sleep(0.3)
+        body = json.dumps({"instances": [{"timestamp": "2026-03-14T02:13:00", "amount": 249.0, "merchant_category": "5732",
+                                          "channel": "online", "country": "US", "card_present": False}]}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/finance/fraud/predict", data=body,
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.load(response)
+        assert answer["model"]["version"] == 1 and "risk_score" in answer["predictions"][0]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
