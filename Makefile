@@ -23,7 +23,8 @@ run: install
 	$(BIN)/aiaas serve --host $(HOST) --port $(PORT)
 
 lint: install
-	cd $(CURDIR) && $(BIN)/lint-imports
+	$(BIN)/ruff check core plugins tests benchmarks
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest

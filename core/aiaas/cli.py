@@ -152,27 +152,11 @@ def _metrics_table(scores: dict[str, float]) -> None:
 def evaluate(task: TaskArg, data: DataOpt, version: VersionOpt = None, label: LabelOpt = None, adapter: AdapterOpt = None,
              option: OptionOpt = None, as_json: JsonFlag = False) -> None:
     """Score a registered version on labelled data and write a report."""
-    from datetime import datetime
+    from aiaas.evaluation import evaluate_version
 
-    from aiaas import labels as label_codec
-    from aiaas.evaluation import plots, write_report
-    from aiaas.settings import get_settings
-    from aiaas.training import load_data
-    from aiaas.versions import load_version
-
-    host, registry = get_host(), _registry()
-    pipeline = load_version(host, registry, task, version)
-    dataset = load_data(host, task, data, label, adapter, _pairs(option, "--option"))
-    y = label_codec.encode(pipeline.labels, dataset.labels, label or pipeline.task.label_column)
-    p = pipeline.probabilities(dataset.records)
-    from aiaas.metrics import compute
-
-    scores = compute(pipeline.task.metrics, y, p, pipeline.threshold)
-    folder = get_settings().home / "reports" / task.replace("/", "__") / f"v{pipeline.version}-{datetime.now():%Y%m%d-%H%M%S}"
-    report = write_report(folder, f"{task} version {pipeline.version} on {data}", {"data": str(data), "rows": len(y)}, scores,
-                          plots(pipeline.labels, y, p, pipeline.threshold, None))
+    used, scores, report = evaluate_version(get_host(), _registry(), task, data, version, label, adapter, _pairs(option, "--option"))
     if as_json:
-        return _print_json({"task": task, "version": pipeline.version, "metrics": scores, "report": str(report)})
+        return _print_json({"task": task, "version": used, "metrics": scores, "report": str(report)})
     _metrics_table(scores)
     console.print(f"report: {report}")
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 import base64
 import html
 import io
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from aiaas import metrics as metric_fns
 from aiaas.records import LabelSchema
+
+if TYPE_CHECKING:
+    from aiaas.plugins import Host
+    from aiaas.registry import Registry
 
 
 def _figure_png(draw: Any) -> bytes:
@@ -29,7 +34,8 @@ def _figure_png(draw: Any) -> bytes:
     return buffer.getvalue()
 
 
-def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, history: list[dict[str, float]] | None) -> dict[str, bytes]:
+def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, history: list[dict[str, float]] | None,
+          metric: str = "validation metric") -> dict[str, bytes]:
     """PNG plots by file name: curves and a confusion matrix for classifiers, the training history."""
     from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
@@ -68,7 +74,7 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
         def confusion(ax: Any) -> None:
             ax.imshow(matrix, cmap="Blues")
             for (i, j), v in np.ndenumerate(matrix):
-                ax.text(j, i, str(v), ha="center", va="center", color="black")
+                ax.text(j, i, str(v), ha="center", va="center", color="white" if v > matrix.max() / 2 else "black")
             ax.set_xticks(range(len(names)), names)
             ax.set_yticks(range(len(names)), names)
             title = f"Confusion at threshold {threshold:.3f}" if labels.kind == "binary" else "Confusion (test)"
@@ -82,17 +88,14 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
             ax.plot(epochs, [h["loss"] for h in history], label="training loss")
             ax.set(xlabel="epoch", ylabel="loss", title="Training")
             twin = ax.twinx()
-            twin.plot(epochs, [h["validation"] for h in history], c="tab:orange", label="validation metric")
-            twin.set_ylabel("validation metric")
+            label = f"validation {metric_fns.DESCRIPTIONS.get(metric, metric)}"
+            twin.plot(epochs, [h["validation"] for h in history], c="tab:orange", label=label)
+            twin.set_ylabel(label)
             ax.legend(loc="upper left")
             twin.legend(loc="lower right")
 
         out["training.png"] = _figure_png(curve)
     return out
-
-
-def evaluate(labels: LabelSchema, metric_names: tuple[str, ...], y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    return metric_fns.compute(metric_names, y, p, threshold)
 
 
 def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[str, float], images: dict[str, bytes]) -> Path:
@@ -116,3 +119,22 @@ td{{border:1px solid #ccc;padding:4px 10px}}figure{{display:inline-block;margin:
     path = folder / "report.html"
     path.write_text(page)
     return path
+
+
+def evaluate_version(host: Host, registry: Registry, task: str, data: Path, version: int | None, label: str | None,
+                     adapter: str | None, options: dict[str, Any]) -> tuple[int | None, dict[str, float], Path]:
+    """Score a registered version on labelled data at its own operating point; write a report."""
+    from aiaas.loading import load_data
+    from aiaas.labels import encode
+    from aiaas.settings import get_settings
+    from aiaas.versions import load_version
+
+    pipeline = load_version(host, registry, task, version)
+    dataset = load_data(host, task, data, label, adapter, options)
+    y = encode(pipeline.labels, dataset.labels, label or pipeline.task.label_column)
+    p = pipeline.probabilities(dataset.records)
+    scores = metric_fns.compute(pipeline.task.metrics, y, p, pipeline.threshold)
+    folder = get_settings().home / "reports" / task.replace("/", "__") / f"v{pipeline.version}-{datetime.now():%Y%m%d-%H%M%S}"
+    report = write_report(folder, f"{task} version {pipeline.version} on {data.name}", {"data": str(data), "rows": len(y)},
+                          scores, plots(pipeline.labels, y, p, pipeline.threshold, None))
+    return pipeline.version, scores, report

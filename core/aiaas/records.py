@@ -159,8 +159,9 @@ class Preprocessor:
 @dataclass(frozen=True)
 class Postprocessor:
     """Turns model outputs for a batch into one domain answer per instance.
-    ``impl`` names an object with ``fit(context) -> dict`` (run on validation
-    outputs after training) and ``answer(batch) -> list[BaseModel]``."""
+    ``impl`` names an object with ``fit(pipeline, records, probabilities, y) -> dict``
+    (run on the validation split after training; the JSON it returns is saved with
+    the model as ``pipeline.post_state``) and ``answer(batch) -> list[BaseModel]``."""
 
     name: str
     impl: Ref

@@ -12,7 +12,7 @@ from rich.progress import Progress
 from aiaas.errors import UserError
 from aiaas.plugins import Host
 from aiaas.registry import Registry
-from aiaas.training import load_data
+from aiaas.loading import load_data
 from aiaas.versions import load_version
 
 CHUNK = 2048

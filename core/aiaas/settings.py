@@ -1,4 +1,7 @@
-"""Operator settings, from the environment (prefix ``AIAAS_``) or a ``.env`` file."""
+"""Operator settings, from the environment (prefix ``AIAAS_``) or a ``.env`` file.
+
+``AIAAS_DISABLE_PLUGINS`` is read by ``aiaas.plugins`` straight from the
+environment, so plugin discovery never pays for loading these settings."""
 
 from __future__ import annotations
 
@@ -15,8 +18,6 @@ class Settings(BaseSettings):
     """Where the registry database and the artifact store live."""
     database_url: str | None = None
     """Any SQLAlchemy URL; SQLite under ``home`` when unset."""
-    disable_plugins: str = ""
-    """Comma-separated plugin names to skip before importing them."""
     max_instances: int = 1000
     """Most instances one predict or explain request may carry."""
     max_request_bytes: int = 16 * 1024 * 1024

@@ -6,7 +6,6 @@ the domain parts (adapter, label schema, processors, architecture, metrics).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from dataclasses import asdict, dataclass, field, fields
@@ -15,18 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aiaas import labels as label_codec
 from aiaas.calibration import calibrated, choose_threshold, fit_platt
-from aiaas.dataset import Dataset, LoadOptions
+from aiaas.loading import fingerprint, load_data
 from aiaas.errors import InvalidInput, UserError
-from aiaas.evaluation import evaluate, plots, write_report
-from aiaas.metrics import score_for_selection
+from aiaas.evaluation import plots, write_report
+from aiaas.metrics import compute, score_for_selection
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
-from aiaas.records import OperatingPolicy, resolve
+from aiaas.records import OperatingPolicy
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FitConfig, ModelSpec
 from aiaas.splits import split
@@ -55,32 +53,6 @@ class TrainResult:
     metrics: dict[str, float]
     report: Path
     promoted: bool
-
-
-def load_data(host: Host, task_name: str, path: Path, label: str | None, adapter: str | None, options: dict[str, Any], labelled: bool = True) -> Dataset:
-    task = host.task(task_name)
-    if not path.exists():
-        raise UserError(f"{path}: no such file or folder")
-    record = host.adapter(task, adapter, path)
-    load = resolve(record.load)
-    try:
-        dataset: Dataset = load(path, LoadOptions(label=label or task.label_column if labelled else label, labelled=labelled, extra=options))
-    except UserError:
-        raise
-    except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InvalidInput(f"{path}: cannot be read by adapter {record.name}: {exc}") from exc
-    if labelled and dataset.labels is None:
-        raise InvalidInput(f"{path}: no label column {label or task.label_column!r}; name yours with --label")
-    return dataset
-
-
-def fingerprint(dataset: Dataset) -> str:
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(dataset.records.astype(str), index=False).to_numpy().tobytes())
-    if dataset.labels is not None:
-        digest.update(pd.util.hash_pandas_object(dataset.labels.astype(str), index=False).to_numpy().tobytes())
-    digest.update(",".join(map(str, dataset.records.columns)).encode())
-    return "sha256:" + digest.hexdigest()[:32]
 
 
 def class_weights(y: np.ndarray, kind: str) -> np.ndarray:
@@ -193,9 +165,9 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, val_set.records, p_val, y_val)
         p_test = pipeline.probabilities(test_set.records)
         threshold = pipeline.threshold
-        scores = evaluate(schema, task.metrics, y_test, p_test, threshold)
+        scores = compute(task.metrics, y_test, p_test, threshold)
         manifest["metrics"] = scores
-        images = plots(schema, y_test, p_test, threshold, history)
+        images = plots(schema, y_test, p_test, threshold, history, task.metrics[0])
 
         def write(folder: Path) -> None:
             runtime.save(model, folder)

@@ -16,7 +16,7 @@ from aiaas.errors import InvalidInput, NoModel, UserError
 from aiaas.plugins import Host, get_host
 from aiaas.records import resolve
 from aiaas.registry import Registry
-from aiaas.serving.routes import task_router
+from aiaas.serving.routes import Limits, task_router
 from aiaas.settings import Settings, get_settings
 from aiaas.versions import ServedModels
 
@@ -92,7 +92,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
 
     extra_schemas: list[type[BaseModel]] = []
     for task in host.components.tasks.values():
-        router = task_router(task, served, settings.max_instances)
+        router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes))
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         app.include_router(router)
     plugin_router = APIRouter()

@@ -12,7 +12,9 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from fastapi import APIRouter, Request
+from dataclasses import dataclass
+
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +24,12 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 from aiaas.pipeline import Pipeline
 from aiaas.records import Task, resolve
 from aiaas.versions import ServedModels
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_instances: int
+    max_bytes: int
 
 
 class ModelInfo(BaseModel):
@@ -56,9 +64,11 @@ def request_models(task: Task, max_instances: int) -> tuple[type[BaseModel], typ
     return request, predict, explain
 
 
-async def read_instances(request: Request, pipeline: Pipeline, max_instances: int) -> list[BaseModel]:
+async def read_instances(request: Request, pipeline: Pipeline, limits: Limits) -> list[BaseModel]:
     """The body's instances, validated by the served model's schema; 422s name the field."""
     raw = await request.body()
+    if len(raw) > limits.max_bytes:  # a chunked body carries no Content-Length for the middleware to check
+        raise HTTPException(413, f"request body of {len(raw)} bytes is over the limit of {limits.max_bytes}")
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -71,9 +81,9 @@ async def read_instances(request: Request, pipeline: Pipeline, max_instances: in
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise RequestValidationError([{"loc": ["body", "instances"], "msg": "instances must be a non-empty list", "type": "list_type"}])
-    if len(instances) > max_instances:
+    if len(instances) > limits.max_instances:
         raise RequestValidationError([{"loc": ["body", "instances"], "type": "too_long",
-                                       "msg": f"{len(instances)} instances is more than the limit of {max_instances} per request"}])
+                                       "msg": f"{len(instances)} instances is more than the limit of {limits.max_instances} per request"}])
     try:
         return _instances_adapter(pipeline.input_model).validate_python(instances)
     except ValidationError as exc:
@@ -81,9 +91,9 @@ async def read_instances(request: Request, pipeline: Pipeline, max_instances: in
         raise RequestValidationError(jsonable_encoder(errors, custom_encoder={Exception: str})) from None
 
 
-def task_router(task: Task, served: ServedModels, max_instances: int) -> APIRouter:
+def task_router(task: Task, served: ServedModels, limits: Limits) -> APIRouter:
     router = APIRouter(prefix=f"/v1/{task.name}", tags=[task.name])
-    request_model, predict_model, explain_model = request_models(task, max_instances)
+    request_model, predict_model, explain_model = request_models(task, limits.max_instances)
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}}}
     errors_doc: dict[int | str, dict[str, Any]] = {422: {"description": "an instance does not fit the schema; detail names the field"},
                                                    503: {"description": "no model of this task is promoted"}}
@@ -92,7 +102,7 @@ def task_router(task: Task, served: ServedModels, max_instances: int) -> APIRout
                  responses={200: {"model": predict_model}, **errors_doc})
     async def predict(request: Request) -> JSONResponse:
         pipeline = await run_in_threadpool(served.get, task.name)
-        instances = await read_instances(request, pipeline, max_instances)
+        instances = await read_instances(request, pipeline, limits)
         answers = await run_in_threadpool(lambda: pipeline.predict(pipeline.records_from(instances)))
         return JSONResponse({"predictions": [a.model_dump(mode="json") for a in answers], "model": model_info(pipeline)})
 
@@ -100,7 +110,7 @@ def task_router(task: Task, served: ServedModels, max_instances: int) -> APIRout
                  responses={200: {"model": explain_model}, **errors_doc})
     async def explain(request: Request) -> JSONResponse:
         pipeline = await run_in_threadpool(served.get, task.name)
-        instances = await read_instances(request, pipeline, max_instances)
+        instances = await read_instances(request, pipeline, limits)
         explanations = await run_in_threadpool(lambda: pipeline.explain(pipeline.records_from(instances)))
         return JSONResponse(jsonable_encoder({"explanations": explanations, "model": model_info(pipeline)}))
 

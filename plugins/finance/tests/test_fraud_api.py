@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,6 +101,9 @@ def test_malformed_json_too_many_and_too_large(trained, tmp_path) -> None:
     assert response.status_code == 422 and "limit of 2" in response.json()["detail"][0]["msg"]
     response = limited.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY] * 20})
     assert response.status_code == 413
+    chunked = iter([json.dumps({"instances": [ORDINARY] * 20}).encode()])  # no Content-Length header
+    response = limited.post("/v1/finance/fraud/predict", content=chunked, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "over the limit of 2000" in response.json()["detail"]
 
 
 def test_no_promoted_model_is_a_503_with_a_clear_message(trained, tmp_path) -> None:

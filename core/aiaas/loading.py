@@ -1,0 +1,41 @@
+"""A task's data, read through its adapter: the one way files come in, for
+training, evaluation and offline scoring alike."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aiaas.dataset import Dataset, LoadOptions
+from aiaas.errors import InvalidInput, UserError
+from aiaas.plugins import Host
+from aiaas.records import resolve
+
+
+def load_data(host: Host, task_name: str, path: Path, label: str | None, adapter: str | None, options: dict[str, Any], labelled: bool = True) -> Dataset:
+    task = host.task(task_name)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder")
+    record = host.adapter(task, adapter, path)
+    load = resolve(record.load)
+    try:
+        dataset: Dataset = load(path, LoadOptions(label=label or task.label_column if labelled else label, labelled=labelled, extra=options))
+    except UserError:
+        raise
+    except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InvalidInput(f"{path}: cannot be read by adapter {record.name}: {exc}") from exc
+    if labelled and dataset.labels is None:
+        raise InvalidInput(f"{path}: no label column {label or task.label_column!r}; name yours with --label")
+    return dataset
+
+
+def fingerprint(dataset: Dataset) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(dataset.records.astype(str), index=False).to_numpy().tobytes())
+    if dataset.labels is not None:
+        digest.update(pd.util.hash_pandas_object(dataset.labels.astype(str), index=False).to_numpy().tobytes())
+    digest.update(",".join(map(str, dataset.records.columns)).encode())
+    return "sha256:" + digest.hexdigest()[:32]
