@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -159,15 +159,18 @@ class Host:
         except Exception as exc:  # a broken plugin must not stop the host
             info.status, info.reason = "failed", f"import failed: {type(exc).__name__}: {exc}"
 
+    def _working_impls(self, hook_name: str) -> Iterator[tuple[PluginInfo, Any]]:
+        """Each implementation of a hook whose plugin has not been set aside."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            info = self.plugins[impl.plugin_name]
+            if info.status == "ok":
+                yield info, impl
+
     def _collect(self) -> None:
         for info in self.plugins.values():
             info.registered = {}
         for hook_name, expected in RECORD_TYPES.items():
-            hook = getattr(self.pm.hook, hook_name)
-            for impl in hook.get_hookimpls():
-                info = self.plugins[impl.plugin_name]
-                if info.status != "ok":
-                    continue
+            for info, impl in self._working_impls(hook_name):
                 try:
                     records = list(impl.function() or ())
                     for record in records:
@@ -305,11 +308,7 @@ class Host:
 
     def call_extension_hook(self, hook_name: str, **kwargs: Any) -> None:
         """Call register_routes / register_commands one plugin at a time, isolating failures."""
-        hook = getattr(self.pm.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            info = self.plugins[impl.plugin_name]
-            if info.status != "ok":
-                continue
+        for info, impl in list(self._working_impls(hook_name)):
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:

@@ -9,8 +9,9 @@ thread -> JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 from aiaas.pipeline import Pipeline
 from aiaas.records import Task, resolve
 from aiaas.versions import ServedModels
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -98,21 +102,22 @@ def task_router(task: Task, served: ServedModels, limits: Limits) -> APIRouter:
     errors_doc: dict[int | str, dict[str, Any]] = {422: {"description": "an instance does not fit the schema; detail names the field"},
                                                    503: {"description": "no model of this task is promoted"}}
 
+    async def answer(request: Request, key: str, work: Callable[[Pipeline, pd.DataFrame], list[Any]]) -> JSONResponse:
+        """Validate, run ``work`` on the batch in a worker thread, answer JSON-ready results."""
+        pipeline = await run_in_threadpool(served.get, task.name)
+        instances = await read_instances(request, pipeline, limits)
+        results = await run_in_threadpool(lambda: work(pipeline, pipeline.records_from(instances)))
+        return JSONResponse({key: results, "model": model_info(pipeline)})
+
     @router.post("/predict", summary=f"Predict: {task.description or task.name}", openapi_extra=body_doc,
                  responses={200: {"model": predict_model}, **errors_doc})
     async def predict(request: Request) -> JSONResponse:
-        pipeline = await run_in_threadpool(served.get, task.name)
-        instances = await read_instances(request, pipeline, limits)
-        answers = await run_in_threadpool(lambda: pipeline.predict(pipeline.records_from(instances)))
-        return JSONResponse({"predictions": [a.model_dump(mode="json") for a in answers], "model": model_info(pipeline)})
+        return await answer(request, "predictions", lambda p, records: [a.model_dump(mode="json") for a in p.predict(records)])
 
     @router.post("/explain", summary=f"Explain each prediction of {task.name}", openapi_extra=body_doc,
                  responses={200: {"model": explain_model}, **errors_doc})
     async def explain(request: Request) -> JSONResponse:
-        pipeline = await run_in_threadpool(served.get, task.name)
-        instances = await read_instances(request, pipeline, limits)
-        explanations = await run_in_threadpool(lambda: pipeline.explain(pipeline.records_from(instances)))
-        return JSONResponse(jsonable_encoder({"explanations": explanations, "model": model_info(pipeline)}))
+        return await answer(request, "explanations", lambda p, records: jsonable_encoder(p.explain(records)))
 
     router.extra_schemas = [request_model]  # type: ignore[attr-defined]
     return router
