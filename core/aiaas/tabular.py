@@ -86,12 +86,15 @@ def _encode(column: dict[str, Any], values: pd.Series) -> np.ndarray:
             x = np.log1p(np.clip(x, 0, None))
         return ((x - column["mean"]) / column["std"])[:, None]
     if kind == "boolean":
-        truthy = values.map(lambda v: str(v).strip().lower() in ("1", "true", "yes", "y", "t") if pd.notna(v) else column["baseline"])
-        return truthy.to_numpy(dtype="float64")[:, None]
+        if pd.api.types.is_bool_dtype(values):
+            return values.to_numpy(dtype="float64")[:, None]
+        text = values.astype("string").str.strip().str.lower()
+        truthy = text.isin(["1", "1.0", "true", "yes", "y", "t"]).to_numpy(dtype="float64")
+        return np.where(values.isna().to_numpy(), float(column["baseline"]), truthy)[:, None]
     if kind == "category":
         categories = column["categories"]
-        index = {c: i for i, c in enumerate(categories)}
-        codes = values.map(lambda v: index.get(str(v), len(categories)) if pd.notna(v) else len(categories)).to_numpy()
+        codes = pd.Categorical(values.astype("string"), categories=categories).codes.astype("int64")
+        codes[codes < 0] = len(categories)  # unseen or missing: "other"
         onehot = np.zeros((len(values), len(categories) + 1))
         onehot[np.arange(len(values)), codes] = 1.0
         return onehot

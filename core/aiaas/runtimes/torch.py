@@ -7,11 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
 
-from aiaas.records import Architecture
-from aiaas.runtimes.base import Arrays, FitConfig, ModelRuntime, ModelSpec, Trainer, batches, build_with
+from aiaas.runtimes.coexistence import before_torch
+
+before_torch()
+
+import torch  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+from aiaas.records import Architecture  # noqa: E402
+from aiaas.runtimes.base import Arrays, FitConfig, ModelRuntime, ModelSpec, Trainer, batches, build_with  # noqa: E402
 
 WEIGHTS = "model.safetensors"
 
