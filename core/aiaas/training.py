@@ -145,6 +145,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         )
         progress.update(step, advance=1, status=f"building {architecture.name} on {architecture.runtime}")
         runtime = host.runtime(architecture.runtime)  # imports torch / tensorflow: after the data is known good
+        runtime.seed(request.seed)
         model = runtime.build(architecture, spec, params)
         history = fit_model(runtime, model, spec, config, patience, (x_train, y_train), (x_val, y_val), task.metrics[0], schema.kind, progress)
 

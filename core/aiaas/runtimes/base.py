@@ -68,6 +68,10 @@ class ModelRuntime(ABC):
     name: str
 
     @abstractmethod
+    def seed(self, seed: int) -> None:
+        """Seed the framework's random state, so weight initialisation and shuffling repeat."""
+
+    @abstractmethod
     def build(self, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> Any: ...
 
     @abstractmethod

@@ -60,8 +60,10 @@ class KerasRuntime(ModelRuntime):
     def build(self, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> keras.Model:
         return build_with(architecture, spec, params)
 
+    def seed(self, seed: int) -> None:
+        keras.utils.set_random_seed(seed)
+
     def trainer(self, model: Any, spec: ModelSpec, config: FitConfig) -> Trainer:
-        keras.utils.set_random_seed(config.seed)
         return KerasTrainer(model, spec, config)
 
     def __init__(self) -> None:

@@ -77,8 +77,10 @@ class TorchRuntime(ModelRuntime):
     def build(self, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> torch.nn.Module:
         return build_with(architecture, spec, params).to(_device())
 
+    def seed(self, seed: int) -> None:
+        torch.manual_seed(seed)
+
     def trainer(self, model: Any, spec: ModelSpec, config: FitConfig) -> Trainer:
-        torch.manual_seed(config.seed)
         return TorchTrainer(model, spec, config)
 
     @torch.inference_mode()
