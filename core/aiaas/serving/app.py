@@ -16,6 +16,7 @@ from aiaas.errors import InvalidInput, NoModel, UserError
 from aiaas.plugins import Host, get_host
 from aiaas.records import resolve
 from aiaas.registry import Registry
+from aiaas.serving.batcher import Batcher
 from aiaas.serving.routes import Limits, task_router
 from aiaas.settings import Settings, get_settings
 from aiaas.versions import ServedModels
@@ -30,7 +31,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     served = ServedModels(host, registry, settings.alias_ttl_seconds)
     app = FastAPI(title="aiaas", version=aiaas.__version__,
                   description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")
-    app.state.host, app.state.registry, app.state.served = host, registry, served
+    batcher = Batcher(settings.batch_max_instances)
+    app.state.host, app.state.registry, app.state.served, app.state.batcher = host, registry, served, batcher
 
     _add_error_handlers(app)
 
@@ -92,7 +94,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
 
     extra_schemas: list[type[BaseModel]] = []
     for task in host.components.tasks.values():
-        router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes))
+        router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes), batcher)
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         app.include_router(router)
     plugin_router = APIRouter()

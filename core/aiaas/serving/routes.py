@@ -2,16 +2,15 @@
 
 A request flows: JSON body -> instances validated by the *served* model's input
 model (a tabular model trained on a team's own columns has its own schema) ->
-one DataFrame -> ``Pipeline.predict`` (preprocess, model, postprocess) in a worker
-thread -> JSON.
+the task's batcher, which joins it with concurrent requests -> one DataFrame ->
+``Pipeline.predict`` (preprocess, model, postprocess) in a worker thread -> JSON.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dataclasses import dataclass
 
@@ -24,10 +23,8 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 
 from aiaas.pipeline import Pipeline
 from aiaas.records import Task, resolve
+from aiaas.serving.batcher import Batcher, Work
 from aiaas.versions import ServedModels
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -95,29 +92,37 @@ async def read_instances(request: Request, pipeline: Pipeline, limits: Limits) -
         raise RequestValidationError(jsonable_encoder(errors, custom_encoder={Exception: str})) from None
 
 
-def task_router(task: Task, served: ServedModels, limits: Limits) -> APIRouter:
+def predict_work(pipeline: Pipeline, instances: list[BaseModel]) -> list[dict[str, Any]]:
+    return [answer.model_dump(mode="json") for answer in pipeline.predict(pipeline.records_from(instances))]
+
+
+def explain_work(pipeline: Pipeline, instances: list[BaseModel]) -> list[Any]:
+    return jsonable_encoder(pipeline.explain(pipeline.records_from(instances)))
+
+
+def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batcher) -> APIRouter:
     router = APIRouter(prefix=f"/v1/{task.name}", tags=[task.name])
     request_model, predict_model, explain_model = request_models(task, limits.max_instances)
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}}}
     errors_doc: dict[int | str, dict[str, Any]] = {422: {"description": "an instance does not fit the schema; detail names the field"},
                                                    503: {"description": "no model of this task is promoted"}}
 
-    async def answer(request: Request, key: str, work: Callable[[Pipeline, pd.DataFrame], list[Any]]) -> JSONResponse:
-        """Validate, run ``work`` on the batch in a worker thread, answer JSON-ready results."""
+    async def answer(request: Request, key: str, work: Work) -> JSONResponse:
+        """Validate against the served version, then run ``work`` in a batch with concurrent requests."""
         pipeline = await run_in_threadpool(served.get, task.name)
         instances = await read_instances(request, pipeline, limits)
-        results = await run_in_threadpool(lambda: work(pipeline, pipeline.records_from(instances)))
+        results = await batcher.run(task.name, pipeline, work, instances)
         return JSONResponse({key: results, "model": model_info(pipeline)})
 
     @router.post("/predict", summary=f"Predict: {task.description or task.name}", openapi_extra=body_doc,
                  responses={200: {"model": predict_model}, **errors_doc})
     async def predict(request: Request) -> JSONResponse:
-        return await answer(request, "predictions", lambda p, records: [a.model_dump(mode="json") for a in p.predict(records)])
+        return await answer(request, "predictions", predict_work)
 
     @router.post("/explain", summary=f"Explain each prediction of {task.name}", openapi_extra=body_doc,
                  responses={200: {"model": explain_model}, **errors_doc})
     async def explain(request: Request) -> JSONResponse:
-        return await answer(request, "explanations", lambda p, records: jsonable_encoder(p.explain(records)))
+        return await answer(request, "explanations", explain_work)
 
     router.extra_schemas = [request_model]  # type: ignore[attr-defined]
     return router
