@@ -30,7 +30,9 @@ test: lint
 	$(BIN)/python -m pytest
 
 benchmark: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/serving_throughput.py
 
 clean:
 	rm -rf $(VENV) .aiaas
