@@ -24,10 +24,12 @@ from aiaas.evaluation import plots, write_report
 from aiaas.metrics import compute, score_for_selection
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
-from aiaas.records import OperatingPolicy
+from aiaas.dataset import Dataset
+from aiaas.records import OperatingPolicy, Task
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FitConfig, ModelSpec
 from aiaas.splits import split
+from aiaas.state import State
 
 FIT_KEYS = {f.name for f in fields(FitConfig)} | {"patience"}
 
@@ -110,6 +112,42 @@ def new_progress(quiet: bool) -> Progress:
     )
 
 
+@dataclass
+class Prepared:
+    """The data after the split, and the model inputs the fitted preprocessor made."""
+
+    train: Dataset
+    validation: Dataset
+    test: Dataset
+    y: tuple[np.ndarray, np.ndarray, np.ndarray]
+    split: str
+    pre_state: State
+    inputs: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
+    spec: ModelSpec
+    fingerprint: str
+
+
+def prepare(host: Host, task: Task, request: TrainRequest) -> Prepared:
+    """Load, encode labels, split by the task's policy, fit the preprocessor on train only."""
+    schema = host.label_schema(task)
+    dataset = load_data(host, task.name, request.data, request.label, request.adapter, request.options)
+    y = label_codec.encode(schema, dataset.labels, request.label or task.label_column)
+    parts = split(dataset.records, y, task.split, request.seed)
+    train_set, val_set, test_set = (dataset.take(ix) for ix in (parts.train, parts.validation, parts.test))
+    if schema.kind == "binary" and y[parts.train].sum() == 0:
+        raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
+    preprocessor = host.preprocessor(task)
+    pre_state = preprocessor.fit(train_set.records, train_set.labels)
+    x_train = preprocessor.transform(train_set.records, pre_state)
+    x_val = preprocessor.transform(val_set.records, pre_state)
+    spec = ModelSpec(
+        inputs={k: tuple(v.shape[1:]) for k, v in x_train.items()},
+        outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
+    )
+    return Prepared(train_set, val_set, test_set, (y[parts.train], y[parts.validation], y[parts.test]), parts.description,
+                    pre_state, (x_train, x_val), spec, fingerprint(dataset))
+
+
 def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = False) -> TrainResult:
     task = host.task(request.task)
     schema = host.label_schema(task)
@@ -124,65 +162,48 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
     config = FitConfig(**{**fit_params, "seed": request.seed})
 
     with new_progress(quiet) as progress:
-        step = progress.add_task("preparing", total=4, status="loading data")
-        dataset = load_data(host, task.name, request.data, request.label, request.adapter, request.options)
-        label_column = request.label or task.label_column
-        y = label_codec.encode(schema, dataset.labels, label_column)
-        parts = split(dataset.records, y, task.split, request.seed)
-        train_set, val_set, test_set = (dataset.take(ix) for ix in (parts.train, parts.validation, parts.test))
-        y_train, y_val, y_test = y[parts.train], y[parts.validation], y[parts.test]
-        if schema.kind == "binary" and y_train.sum() == 0:
-            raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
-        progress.update(step, advance=1, status="fitting the preprocessor on the training split")
-
-        preprocessor = host.preprocessor(task)
-        pre_state = preprocessor.fit(train_set.records, train_set.labels)
-        x_train = preprocessor.transform(train_set.records, pre_state)
-        x_val = preprocessor.transform(val_set.records, pre_state)
-        spec = ModelSpec(
-            inputs={k: tuple(v.shape[1:]) for k, v in x_train.items()},
-            outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
-        )
+        step = progress.add_task("preparing", total=4, status="loading data, fitting the preprocessor on the training split")
+        data = prepare(host, task, request)
+        (x_train, x_val), (y_train, y_val, y_test) = data.inputs, data.y
         progress.update(step, advance=1, status=f"building {architecture.name} on {architecture.runtime}")
         runtime = host.runtime(architecture.runtime)  # imports torch / tensorflow: after the data is known good
         runtime.seed(request.seed)
-        model = runtime.build(architecture, spec, params)
-        history = fit_model(runtime, model, spec, config, patience, (x_train, y_train), (x_val, y_val), task.metrics[0], schema.kind, progress)
+        model = runtime.build(architecture, data.spec, params)
+        history = fit_model(runtime, model, data.spec, config, patience, (x_train, y_train), (x_val, y_val), task.metrics[0], schema.kind, progress)
 
         progress.update(step, advance=1, status="calibrating and evaluating on the test split")
         val_logits = runtime.predict_logits(model, x_val)
         platt = fit_platt(val_logits, y_val) if schema.kind == "binary" else None
         p_val = calibrated(val_logits, schema.kind, platt)
         operating = choose_threshold(y_val, p_val, task.operating_point or OperatingPolicy()) if schema.kind == "binary" else {}
+        rows = {"train": len(y_train), "validation": len(y_val), "test": len(y_test)}
         manifest: dict[str, Any] = {
-            "task": task.name, "labels": schema.name, "label_schema_version": schema.version, "label_column": label_column,
-            "runtime": runtime.name, "architecture": architecture.name, "params": params, "fit": asdict(config),
-            "spec": spec.to_json(), "calibration": platt, "operating_point": operating, "split": parts.description,
-            "rows": {"train": len(parts.train), "validation": len(parts.validation), "test": len(parts.test)},
-            "history": history, "notes": dataset.notes,
+            "task": task.name, "labels": schema.name, "label_schema_version": schema.version,
+            "label_column": request.label or task.label_column, "runtime": runtime.name, "architecture": architecture.name,
+            "params": params, "fit": asdict(config), "spec": data.spec.to_json(), "calibration": platt,
+            "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": data.train.notes,
         }
-        pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, pre_state,
+        pipeline = Pipeline(task, schema, runtime.name, runtime, model, host.preprocessor(task), data.pre_state,
                             host.postprocessor(task), manifest, host.explainer(task, runtime.name))
-        manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, val_set.records, p_val, y_val)
-        p_test = pipeline.probabilities(test_set.records)
-        threshold = pipeline.threshold
-        scores = compute(task.metrics, y_test, p_test, threshold)
+        manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, data.validation.records, p_val, y_val)
+        p_test = pipeline.probabilities(data.test.records)
+        scores = compute(task.metrics, y_test, p_test, pipeline.threshold)
         manifest["metrics"] = scores
-        images = plots(schema, y_test, p_test, threshold, history, task.metrics[0])
+        images = plots(schema, y_test, p_test, pipeline.threshold, history, task.metrics[0])
 
         def write(folder: Path) -> None:
             runtime.save(model, folder)
-            pre_state.save(folder, PREPROCESSOR_STATE)
+            data.pre_state.save(folder, PREPROCESSOR_STATE)
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
             write_report(folder / "report", f"{task.name} — {architecture.name} on {runtime.name}",
-                         {"data": str(request.data), "rows": manifest["rows"], "split": parts.description,
+                         {"data": str(request.data), "rows": rows, "split": data.split,
                           "operating point": operating or "n/a", "epochs run": len(history)}, scores, images)
 
         progress.update(step, advance=1, status="registering")
+        extra = {"data": str(request.data), "seed": request.seed, "device": runtime.device(), "split": data.split}
         row = registry.register(
-            NewVersion(task.name, runtime.name, architecture.name, scores, fingerprint(dataset),
-                       provenance(host, task.name, runtime.name, {"data": str(request.data), "seed": request.seed,
-                                                                 "device": runtime.device(), "split": parts.description})),
+            NewVersion(task.name, runtime.name, architecture.name, scores, data.fingerprint,
+                       provenance(host, task.name, runtime.name, extra)),
             write,
         )
         if request.promote:
