@@ -73,3 +73,13 @@ def test_a_loaded_version_predicts_what_the_trained_one_did(trained) -> None:
 
         assert average_precision_score(labels, p) > 0.3
         assert 0 <= p.min() and p.max() <= 1
+
+
+def test_probabilities_are_calibrated_despite_class_weights(trained) -> None:
+    """Class weights inflate raw fraud probabilities about fifty-fold; Platt scaling on validation brings them back."""
+    frame = derive_history(pd.read_csv(trained.data, dtype={"merchant_category": str}))
+    for result in (trained.keras, trained.torch):
+        pipeline = Pipeline.load(trained.host, trained.registry.folder(result.version), result.version.version)
+        p = pipeline.probabilities(frame.drop(columns=["is_fraud"]))
+        assert 0.5 < p.mean() / frame.is_fraud.mean() < 2, (p.mean(), frame.is_fraud.mean())
+        assert pipeline.manifest["calibration"]["a"] > 0
