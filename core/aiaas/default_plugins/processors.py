@@ -1,18 +1,24 @@
-"""The general table preprocessor any tabular task can name as ``tabular``."""
+"""Processors any task can name: the general table preprocessor ``tabular`` and
+the ``classification`` answer (label and probabilities)."""
 
 from __future__ import annotations
 
 from aiaas import hookimpl
-from aiaas.records import Preprocessor
+from aiaas.records import Postprocessor, Preprocessor
 
 
 @hookimpl
-def register_processors() -> list[Preprocessor]:
+def register_processors() -> list[Preprocessor | Postprocessor]:
     return [
         Preprocessor(
             name="tabular",
             impl="aiaas.tabular:TabularPreprocessor",
             description="Infers numeric, skewed (log), boolean, categorical, date-time and identifier "
             "columns on the training split; the served schema is the trained one.",
-        )
+        ),
+        Postprocessor(
+            name="classification",
+            impl="aiaas.answers:ClassificationAnswer",
+            description="The label (binary: at the operating threshold) and a probability per label.",
+        ),
     ]

@@ -8,21 +8,10 @@ import numpy as np
 import pandas as pd
 
 from aiaas import Dataset, InvalidInput, LoadOptions
+from aiaas.tables import read_table, split_label
 
 HISTORY_WINDOWS = (1, 7, 30)
-TEXT_COLUMNS = {"merchant_category": str, "customer_id": str, "terminal_id": str, "transaction_id": str,
-                "country": str, "currency": str, "channel": str}
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path, dtype=TEXT_COLUMNS, encoding="utf-8-sig")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
-        raise InvalidInput(f"{path}: has no rows")
-    return frame
+TEXT_COLUMNS = ("merchant_category", "customer_id", "terminal_id", "transaction_id", "country", "currency", "channel")
 
 
 def derive_history(frame: pd.DataFrame) -> pd.DataFrame:
@@ -49,15 +38,8 @@ def derive_history(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_transactions(path: Path, options: LoadOptions) -> Dataset:
-    frame = read_table(path)
-    label = options.label
-    labels = None
-    if label and label in frame.columns:
-        labels = frame.pop(label)
-    elif options.labelled:
-        raise InvalidInput(f"{path}: no label column {label!r}; the columns are {', '.join(frame.columns)}; name yours with --label")
-    notes = []
-    if {"customer_id", "timestamp", "amount"} <= set(frame.columns):
-        frame = derive_history(frame)
-        notes.append("derived customer history features from customer_id, timestamp and amount")
-    return Dataset(frame, labels, path, notes)
+    dataset = split_label(read_table(path, TEXT_COLUMNS), path, options)
+    if {"customer_id", "timestamp", "amount"} <= set(dataset.records.columns):
+        dataset.records = derive_history(dataset.records)
+        dataset.notes.append("derived customer history features from customer_id, timestamp and amount")
+    return dataset

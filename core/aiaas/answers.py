@@ -1,0 +1,39 @@
+"""A ready-made answer for classification tasks: the label and a probability per label.
+
+A vertical with a richer answer (a risk score, a finding with a heatmap) writes its
+own postprocessor; a plugin that only needs "which label, how sure" names
+``classification`` and ``aiaas.answers:Classification`` as its output model.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from aiaas.pipeline import Batch, Pipeline
+
+
+class Classification(BaseModel):
+    label: str = Field(description="the predicted label (at the operating threshold for a binary task)")
+    probabilities: dict[str, float] = Field(description="probability of each label")
+
+
+class ClassificationAnswer:
+    def fit(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        return {}
+
+    def answer(self, batch: Batch) -> list[Classification]:
+        names = batch.pipeline.labels.names
+        p = batch.probabilities
+        if p.ndim == 1:  # binary: the positive label's probability
+            positive = batch.pipeline.labels.positive or names[1]
+            negative = next(n for n in names if n != positive)
+            return [Classification(label=positive if q >= batch.pipeline.threshold else negative,
+                                   probabilities={negative: round(1 - float(q), 6), positive: round(float(q), 6)}) for q in p]
+        return [Classification(label=names[int(np.argmax(row))], probabilities={n: round(float(v), 6) for n, v in zip(names, row)})
+                for row in p]

@@ -1,0 +1,40 @@
+"""Reading tables (CSV, TSV, Parquet) for any tabular task's adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from aiaas.dataset import Dataset, LoadOptions
+from aiaas.errors import InvalidInput
+
+
+def read_table(path: Path, text_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """A CSV (UTF-8, with or without a BOM), TSV or Parquet file; ``text_columns``
+    stay strings even when they look numeric (codes such as 5411, ids)."""
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype={c: str for c in text_columns}, encoding="utf-8-sig")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise InvalidInput(f"{path}: has no rows")
+    return frame
+
+
+def split_label(frame: pd.DataFrame, path: Path, options: LoadOptions) -> Dataset:
+    """Take the label column out of the records (when there is one, or must be)."""
+    label = options.label
+    if label and label in frame.columns:
+        return Dataset(frame.drop(columns=[label]), frame[label], path)
+    if options.labelled:
+        raise InvalidInput(f"{path}: no label column {label!r}; the columns are {', '.join(frame.columns)}; name yours with --label")
+    return Dataset(frame, None, path)
+
+
+def load_table(path: Path, options: LoadOptions) -> Dataset:
+    """A ready-made adapter for tabular tasks whose records are the file's columns as they are."""
+    return split_label(read_table(path), path, options)
