@@ -38,13 +38,18 @@ class FeatureAblation:
         baselines = pre.baselines(pipeline.pre_state)
         p = probabilities if probabilities is not None else pipeline.probabilities(records)
         chosen = p.argmax(axis=1) if p.ndim == 2 else None
-        variants = []
-        for column in columns:
-            variant = records.copy()
-            variant[column] = pd.Series([baselines[column]] * len(records), index=records.index, dtype="object")
-            variants.append(variant)
-        q = pipeline.probabilities(pd.concat(variants, ignore_index=True))
-        q = q.reshape(len(columns), len(records), *q.shape[1:])
+        n = len(records)
+        # Block j of the variants is the batch with column j at its baseline; built as
+        # arrays and made a frame once, since per-column pandas edits dominate small batches.
+        data = {}
+        for name in records.columns:
+            values = np.tile(records[name].to_numpy(dtype=object), len(columns))
+            if name in baselines:
+                j = columns.index(name)
+                values[j * n : (j + 1) * n] = baselines[name]
+            data[name] = values
+        q = pipeline.probabilities(pd.DataFrame(data).infer_objects())
+        q = q.reshape(len(columns), n, *q.shape[1:])
         if chosen is not None:
             base = p[np.arange(len(records)), chosen]
             ablated = q[:, np.arange(len(records)), chosen]
@@ -55,8 +60,9 @@ class FeatureAblation:
     def explain(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
         base, columns, contributions = self.attributions(pipeline, records, probabilities)
         baselines = pipeline.preprocessor.baselines(pipeline.pre_state)
+        rows = records.to_dict(orient="records")
         out = []
-        for i in range(len(records)):
+        for i, row in enumerate(rows):
             order = np.argsort(-np.abs(contributions[i]))
             out.append({
                 "score": float(base[i]),
@@ -64,7 +70,7 @@ class FeatureAblation:
                 "attributions": [
                     {
                         "feature": columns[j],
-                        "value": _plain(records.iloc[i].get(columns[j])),
+                        "value": _plain(row.get(columns[j])),
                         "baseline": baselines[columns[j]],
                         "contribution": float(contributions[i, j]),
                     }
