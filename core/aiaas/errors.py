@@ -17,3 +17,7 @@ class InvalidInput(UserError):
 
 class NoModel(UserError):
     """The task has no promoted model; answered as 503."""
+
+
+class ModelUnavailable(NoModel):
+    """A version is promoted but cannot be loaded (missing or damaged files); answered as 503."""

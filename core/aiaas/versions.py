@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
-from aiaas.errors import NoModel, UserError
+from aiaas.errors import ModelUnavailable, NoModel, UserError
 from aiaas.pipeline import Pipeline
 from aiaas.plugins import Host
 from aiaas.registry import Registry
+
+log = logging.getLogger("aiaas.serving")
 
 
 def load_version(host: Host, registry: Registry, task: str, version: int | None = None) -> Pipeline:
@@ -62,7 +65,11 @@ class ServedModels:
                 self._entries.pop(task, None)
                 raise NoModel(f"{task} has no promoted model yet; promote one with `aiaas promote {task} VERSION`")
             if entry is None or entry.pipeline is None or entry.pipeline.version != version:
-                entry = _Entry(load_version(self.host, self.registry, task, version), now)
+                try:
+                    entry = _Entry(load_version(self.host, self.registry, task, version), now)
+                except Exception as exc:
+                    log.exception("%s version %s failed to load", task, version)
+                    raise ModelUnavailable(f"{task} version {version} is promoted but failed to load: {exc}") from exc
             entry.checked = now
             self._entries[task] = entry
             return entry.pipeline  # type: ignore[return-value]

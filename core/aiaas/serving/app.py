@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 import aiaas
-from aiaas.errors import InvalidInput, NoModel, UserError
+from aiaas.errors import InvalidInput, ModelUnavailable, NoModel, UserError
 from aiaas.plugins import Host, get_host
 from aiaas.records import resolve
 from aiaas.registry import Registry
@@ -61,11 +61,11 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
             try:
                 pipeline = await run_in_threadpool(served.get, name)
                 status[name] = {"version": pipeline.version, "status": "serving"}
+            except ModelUnavailable as exc:
+                ready = False
+                status[name] = {"version": registry.alias(name), "status": str(exc)}
             except NoModel:
                 status[name] = {"version": None, "status": "no promoted model"}
-            except Exception as exc:
-                ready = False
-                status[name] = {"version": registry.alias(name), "status": f"failed to load: {exc}"}
         return JSONResponse({"ready": ready, "tasks": status}, status_code=200 if ready else 503)
 
     @app.get("/v1/tasks", tags=["service"])
@@ -80,6 +80,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
                 pipeline = await run_in_threadpool(served.get, task.name)
                 input_model = pipeline.input_model
                 model = {"version": pipeline.version, "runtime": pipeline.runtime_name, "architecture": pipeline.manifest["architecture"]}
+            except ModelUnavailable as exc:
+                model = {"version": registry.alias(task.name), "error": str(exc)}
             except NoModel:
                 pass
             out.append({

@@ -142,3 +142,28 @@ def test_service_endpoints_and_docs(trained) -> None:
     body = spec["paths"]["/v1/finance/fraud/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     request_schema = spec["components"]["schemas"][body["$ref"].split("/")[-1]]
     assert request_schema["properties"]["instances"]["items"]["$ref"].endswith("/Transaction")
+
+
+def test_a_promoted_version_with_damaged_files_is_a_503_not_a_500(trained, tmp_path) -> None:
+    import shutil
+
+    registry = Registry(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "artifacts")
+    good = trained.registry.folder(trained.torch.version)
+
+    def copy_without_weights(folder) -> None:  # noqa: ANN001
+        shutil.copytree(good, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.safetensors"))
+
+    row = registry.register(_as_new(trained), copy_without_weights)
+    registry.promote("finance/fraud", row.version)
+    client = TestClient(create_app(trained.host, registry, Settings(home=tmp_path, alias_ttl_seconds=0)))
+    response = client.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY]})
+    assert response.status_code == 503 and "version 1 is promoted but failed to load" in response.json()["detail"]
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/v1/tasks").status_code == 200
+
+
+def _as_new(trained):  # noqa: ANN001, ANN202
+    from aiaas.registry import NewVersion
+
+    row = trained.registry.get("finance/fraud", 2)
+    return NewVersion(row.task, row.runtime, row.architecture, row.metrics, row.data_fingerprint, row.provenance)
