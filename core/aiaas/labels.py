@@ -43,6 +43,3 @@ def encode(schema: LabelSchema, raw: pd.Series, column: str) -> np.ndarray:
         f"label column {column!r} has values {unexpected} that are not labels of {schema.name} ({', '.join(schema.names)})"
     )
 
-
-def decode(schema: LabelSchema, index: int) -> str:
-    return schema.names[index]

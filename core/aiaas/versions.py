@@ -74,5 +74,3 @@ class ServedModels:
             self._entries[task] = entry
             return entry.pipeline  # type: ignore[return-value]
 
-    def loaded(self) -> dict[str, int | None]:
-        return {task: e.pipeline.version if e.pipeline else None for task, e in self._entries.items()}

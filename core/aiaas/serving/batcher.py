@@ -36,7 +36,6 @@ class Batcher:
         self.max_size = max_size
         self._queues: dict[str, asyncio.Queue[_Pending]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self.batch_sizes: list[int] = []  # kept short; for tests and diagnostics
 
     async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any]) -> list[Any]:
         if self.max_size <= 1:
@@ -70,7 +69,6 @@ class Batcher:
     async def _answer(self, group: list[_Pending]) -> None:
         first = group[0]
         instances = [instance for pending in group for instance in pending.instances]
-        self.batch_sizes = [*self.batch_sizes[-999:], len(instances)]
         try:
             results = await run_in_threadpool(first.work, first.pipeline, instances)
         except Exception:
