@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aiaas.errors import UserError
-from aiaas.registry import NewVersion, Registry
+from aiaas.registry import Base, NewVersion, Registry
 
 
 def _new(task: str = "finance/fraud") -> NewVersion:
@@ -18,9 +20,19 @@ def _write(folder: Path) -> None:
     (folder / "manifest.json").write_text("{}")
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return Registry(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "artifacts")
+POSTGRES = os.environ.get("AIAAS_TEST_POSTGRES_URL")  # e.g. postgresql+psycopg://user:pw@127.0.0.1/aiaas_test
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES, reason="set AIAAS_TEST_POSTGRES_URL"))])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
+    if request.param == "sqlite":
+        yield Registry(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "artifacts")
+        return
+    registry = Registry(POSTGRES, tmp_path / "artifacts")  # type: ignore[arg-type]
+    Base.metadata.drop_all(registry.engine)
+    Base.metadata.create_all(registry.engine)
+    yield registry
+    Base.metadata.drop_all(registry.engine)
 
 
 def test_versions_count_up_per_task(registry: Registry) -> None:
@@ -72,3 +84,9 @@ def test_a_failed_row_insert_removes_the_written_folder(registry: Registry, tmp_
     with pytest.raises(RuntimeError):
         registry.register(_new(), _write)
     assert list((tmp_path / "artifacts" / "finance__fraud").iterdir()) == []
+
+
+def test_undefined_metrics_are_stored_as_null(registry: Registry) -> None:
+    new = NewVersion("finance/fraud", "torch", "torch-mlp", {"roc_auc": float("nan"), "recall": 0.5}, "sha256:abc", {"plugin": "finance"})
+    registry.register(new, _write)
+    assert registry.get("finance/fraud", 1).metrics == {"roc_auc": None, "recall": 0.5}

@@ -139,12 +139,17 @@ def train(
     console.print(f"report: {result.report}")
 
 
+def _number(value: float | None, digits: int = 4) -> str:
+    """A metric for a table; undefined ones (one class in the test split) read n/a."""
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+
+
 def _metrics_table(scores: dict[str, float]) -> None:
     from aiaas.metrics import DESCRIPTIONS
 
     table = Table("metric", "value")
     for k, v in scores.items():
-        table.add_row(DESCRIPTIONS.get(k, k), f"{v:.4f}")
+        table.add_row(DESCRIPTIONS.get(k, k), _number(v))
     console.print(table)
 
 
@@ -193,7 +198,7 @@ def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")
         return _print_json(rows)
     table = Table("task", "version", "", "architecture", "runtime", "created", "metrics")
     for r in rows:
-        metric_text = "  ".join(f"{k} {v:.3f}" for k, v in list(r["metrics"].items())[:3])
+        metric_text = "  ".join(f"{k} {_number(v, 3)}" for k, v in list(r["metrics"].items())[:3])
         table.add_row(r["task"], str(r["version"]), "*" if r["production"] else "", r["architecture"], r["runtime"], r["created_at"][:19], metric_text)
     console.print(table)
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from aiaas.errors import UserError
+from aiaas.state import json_safe
 
 PRODUCTION = "production"
 
@@ -124,8 +125,8 @@ class Registry:
                 latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.task == new.task))
                 row = ModelVersion(
                     task=new.task, version=(latest or 0) + 1, runtime=new.runtime, architecture=new.architecture,
-                    created_at=datetime.now(UTC), metrics=new.metrics, data_fingerprint=new.data_fingerprint,
-                    provenance=new.provenance, artifact_dir=str(folder.relative_to(self.artifacts)),
+                    created_at=datetime.now(UTC), metrics=json_safe(new.metrics), data_fingerprint=new.data_fingerprint,
+                    provenance=json_safe(new.provenance), artifact_dir=str(folder.relative_to(self.artifacts)),
                 )
                 session.add(row)
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ class State:
     def save(self, directory: Path, stem: str) -> None:
         from safetensors.numpy import save_file
 
-        (directory / f"{stem}.json").write_text(json.dumps(self.meta, indent=1, default=_jsonable))
+        (directory / f"{stem}.json").write_text(json.dumps(json_safe(self.meta), indent=1, default=_jsonable, allow_nan=False))
         if self.arrays:
             save_file({k: v for k, v in self.arrays.items()}, str(directory / f"{stem}.safetensors"))
 
@@ -31,6 +32,18 @@ class State:
         arrays_path = directory / f"{stem}.safetensors"
         arrays = load_file(str(arrays_path)) if arrays_path.exists() else {}
         return cls(meta, arrays)
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities become null: strict JSON (PostgreSQL's json type, browsers) has no NaN.
+    A metric is NaN when, say, a test split holds a single class."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _jsonable(value: Any) -> Any:

@@ -29,7 +29,7 @@ from aiaas.records import OperatingPolicy, Task
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FitConfig, ModelSpec
 from aiaas.splits import split
-from aiaas.state import State
+from aiaas.state import State, json_safe
 
 FIT_KEYS = {f.name for f in fields(FitConfig)} | {"patience"}
 
@@ -194,7 +194,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         def write(folder: Path) -> None:
             runtime.save(model, folder)
             data.pre_state.save(folder, PREPROCESSOR_STATE)
-            (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+            (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
             write_report(folder / "report", f"{task.name} — {architecture.name} on {runtime.name}",
                          {"data": str(request.data), "rows": rows, "split": data.split,
                           "operating point": operating or "n/a", "epochs run": len(history)}, scores, images)
