@@ -34,16 +34,26 @@ def load_version(host: Host, registry: Registry, task: str, version: int | None 
 
 @dataclass
 class _Entry:
-    pipeline: Pipeline | None
+    """A task's served version: its pipeline, or why it failed to load."""
+
+    version: int
     checked: float
+    pipeline: Pipeline | None = None
+    error: str | None = None
+
+    def answer(self) -> Pipeline:
+        if self.pipeline is None:
+            raise ModelUnavailable(self.error or "")
+        return self.pipeline
 
 
 class ServedModels:
     """The production pipeline of each task, reloaded when the alias moves.
 
     The alias is re-read at most every ``ttl`` seconds, so promote and rollback
-    reach a running server without a restart; the old pipeline keeps serving until
-    the new one has loaded.
+    reach a running server without a restart. A version that fails to load is
+    remembered for ``ttl`` too, so a broken artifact costs one load attempt per
+    interval rather than one per request.
     """
 
     def __init__(self, host: Host, registry: Registry, ttl: float) -> None:
@@ -52,25 +62,24 @@ class ServedModels:
         self._lock = threading.Lock()
 
     def get(self, task: str) -> Pipeline:
-        now = time.monotonic()
         entry = self._entries.get(task)
-        if entry and entry.pipeline and now - entry.checked < self.ttl:
-            return entry.pipeline
+        if entry and time.monotonic() - entry.checked < self.ttl:
+            return entry.answer()
         with self._lock:
+            now = time.monotonic()
             entry = self._entries.get(task)
-            if entry and entry.pipeline and now - entry.checked < self.ttl:
-                return entry.pipeline
+            if entry and now - entry.checked < self.ttl:
+                return entry.answer()
             version = self.registry.alias(task)
             if version is None:
                 self._entries.pop(task, None)
                 raise NoModel(f"{task} has no promoted model yet; promote one with `aiaas promote {task} VERSION`")
-            if entry is None or entry.pipeline is None or entry.pipeline.version != version:
+            if entry is None or entry.version != version or entry.pipeline is None:
                 try:
-                    entry = _Entry(load_version(self.host, self.registry, task, version), now)
+                    entry = _Entry(version, now, pipeline=load_version(self.host, self.registry, task, version))
                 except Exception as exc:
                     log.exception("%s version %s failed to load", task, version)
-                    raise ModelUnavailable(f"{task} version {version} is promoted but failed to load: {exc}") from exc
+                    entry = _Entry(version, now, error=f"{task} version {version} is promoted but failed to load: {exc}")
             entry.checked = now
             self._entries[task] = entry
-            return entry.pipeline  # type: ignore[return-value]
-
+            return entry.answer()

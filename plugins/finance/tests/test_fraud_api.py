@@ -144,8 +144,10 @@ def test_service_endpoints_and_docs(trained) -> None:
     assert request_schema["properties"]["instances"]["items"]["$ref"].endswith("/Transaction")
 
 
-def test_a_promoted_version_with_damaged_files_is_a_503_not_a_500(trained, tmp_path) -> None:
+def test_a_promoted_version_with_damaged_files_is_a_503_not_a_500(trained, tmp_path, monkeypatch) -> None:
     import shutil
+
+    import aiaas.versions
 
     registry = Registry(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "artifacts")
     good = trained.registry.folder(trained.torch.version)
@@ -160,6 +162,14 @@ def test_a_promoted_version_with_damaged_files_is_a_503_not_a_500(trained, tmp_p
     assert response.status_code == 503 and "version 1 is promoted but failed to load" in response.json()["detail"]
     assert client.get("/readyz").status_code == 503
     assert client.get("/v1/tasks").status_code == 200
+
+    attempts = []
+    real_load = aiaas.versions.load_version
+    monkeypatch.setattr(aiaas.versions, "load_version", lambda *a, **k: attempts.append(1) or real_load(*a, **k))
+    patient = TestClient(create_app(trained.host, registry, Settings(home=tmp_path, alias_ttl_seconds=60)))
+    for _ in range(3):
+        assert patient.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY]}).status_code == 503
+    assert len(attempts) == 1  # the failure is remembered, not retried per request
 
 
 def _as_new(trained):  # noqa: ANN001, ANN202
