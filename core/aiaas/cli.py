@@ -101,11 +101,20 @@ def sample(
     out: Annotated[Path, typer.Option("--out", help="Where to write (a file or folder, in the task's own format).")],
     rows: Annotated[int, typer.Option("--rows", min=1, help="How many instances.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    option: Annotated[Optional[list[str]], typer.Option("--option", help="A generator option KEY=VALUE, e.g. format=dicom (repeatable).")] = None,
 ) -> None:
     """Write the plugin's seeded sample data."""
+    import inspect
+
     from aiaas.records import resolve
 
-    path = resolve(get_host().task(task).sample)(out, rows, seed)
+    generate = resolve(get_host().task(task).sample)
+    options = _pairs(option, "--option")
+    accepted = inspect.signature(generate).parameters
+    unknown = [k for k in options if k not in list(accepted)[3:]]
+    if unknown:
+        raise UserError(f"--option {unknown[0]}: {task}'s sample generator takes {', '.join(list(accepted)[3:]) or 'no options'}")
+    path = generate(out, rows, seed, **options)
     console.print(f"wrote {rows} sample instances of {task} to {path}")
 
 
@@ -122,13 +131,15 @@ def train(
     param: Annotated[Optional[list[str]], typer.Option("--param", help="Architecture or fit parameter KEY=VALUE, e.g. learning_rate=0.001.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     promote: Annotated[bool, typer.Option("--promote", help="Serve this version once registered.")] = False,
+    weights: Annotated[Optional[Path], typer.Option("--weights", help="Start from pretrained weights in this local .safetensors file (fine-tuning).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train, evaluate on held-out data, and register a new version."""
     from aiaas.training import TrainRequest
     from aiaas.training import train as run_training
 
-    request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _pairs(option, "--option"), seed, promote)
+    request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _pairs(option, "--option"), seed, promote,
+                           weights)
     result = run_training(get_host(), _registry(), request, quiet=as_json)
     summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted}
     if as_json:

@@ -8,11 +8,26 @@ class UserError(Exception):
 
 
 class InvalidInput(UserError):
-    """Input data (a file, a request's instances) does not fit the task; answered as 422."""
+    """Input data (a file, a request's instances) does not fit the task; answered as
+    ``status`` (422 unless a subclass says otherwise)."""
+
+    status = 422
 
     def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+class UnsupportedMedia(InvalidInput):
+    """A file of a type the task does not read (a GIF for an image task); answered as 415."""
+
+    status = 415
+
+
+class TooLarge(InvalidInput):
+    """An instance over a configured limit (an image's pixel count); answered as 413."""
+
+    status = 413
 
 
 class NoModel(UserError):

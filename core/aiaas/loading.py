@@ -33,8 +33,17 @@ def load_data(host: Host, task_name: str, path: Path, label: str | None, adapter
 
 
 def fingerprint(dataset: Dataset) -> str:
+    """A hash of the records and labels; array cells (an image's pixels) are hashed by their bytes."""
     digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(dataset.records.astype(str), index=False).to_numpy().tobytes())
+    records = dataset.records
+    for column in records.columns:
+        values = records[column]
+        if values.dtype == object and len(values) and all(hasattr(v, "tobytes") for v in values):
+            for value in values:
+                digest.update(str(value.shape).encode())
+                digest.update(value.tobytes())
+            records = records.drop(columns=[column])
+    digest.update(pd.util.hash_pandas_object(records.astype(str), index=False).to_numpy().tobytes())
     if dataset.labels is not None:
         digest.update(pd.util.hash_pandas_object(dataset.labels.astype(str), index=False).to_numpy().tobytes())
     digest.update(",".join(map(str, dataset.records.columns)).encode())

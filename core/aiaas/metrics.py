@@ -52,6 +52,7 @@ METRICS: dict[str, MetricFn] = {
     "recall_at_1pct_fpr": recall_at_fpr(0.01),
     "precision": lambda y, p, t: float(skm.precision_score(y, _labels(p, t), zero_division=0)),
     "recall": lambda y, p, t: float(skm.recall_score(y, _labels(p, t), zero_division=0)),
+    "sensitivity": lambda y, p, t: float(skm.recall_score(y, _labels(p, t), zero_division=0)),
     "specificity": lambda y, p, t: float(skm.recall_score(1 - y, 1 - _labels(p, t), zero_division=0)),
     "f1": lambda y, p, t: float(skm.f1_score(y, _labels(p, t), zero_division=0)),
     "accuracy": lambda y, p, t: float(skm.accuracy_score(y, _labels(p, t))),
@@ -69,7 +70,10 @@ DESCRIPTIONS = {
     "recall_at_1pct_fpr": "recall at 1% false-positive rate",
     "precision": "precision at the operating point",
     "recall": "recall (sensitivity) at the operating point",
+    "sensitivity": "sensitivity at the operating point",
     "specificity": "specificity at the operating point",
+    "balanced_accuracy": "balanced accuracy at the operating point",
+    "calibration_error": "expected calibration error (10 bins)",
 }
 
 

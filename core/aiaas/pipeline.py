@@ -34,11 +34,14 @@ PREPROCESSOR_STATE = "preprocessor"
 @dataclass
 class Batch:
     """What a postprocessor answers from: the records, the calibrated probabilities
-    and, on demand, the task's explanation of each prediction."""
+    and, on demand, the task's explanation of each prediction. ``explain`` False says
+    the caller does not need explanations (offline scoring), so a postprocessor whose
+    explanations are costly (a heatmap per image) leaves them out."""
 
     records: pd.DataFrame
     probabilities: np.ndarray
     pipeline: Pipeline
+    explain: bool = True
 
     @cached_property
     def explanations(self) -> list[dict[str, Any]]:
@@ -82,10 +85,10 @@ class Pipeline:
             logits = self.runtime.predict_logits(self.model, inputs)
         return calibrated(logits, self.labels.kind, self.manifest.get("calibration"))
 
-    def predict(self, records: pd.DataFrame) -> list[BaseModel]:
+    def predict(self, records: pd.DataFrame, explain: bool = True) -> list[BaseModel]:
         if records.empty:
             return []
-        batch = Batch(records, self.probabilities(records), self)
+        batch = Batch(records, self.probabilities(records), self, explain)
         return self.postprocessor.answer(batch)
 
     def explain(self, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
@@ -93,8 +96,18 @@ class Pipeline:
             raise InvalidInput(f"{self.task.name} on runtime {self.runtime_name} has no explainer")
         return self.explainer.explain(self, records, probabilities)
 
-    def records_from(self, instances: list[BaseModel]) -> pd.DataFrame:
-        return pd.DataFrame([instance.model_dump() for instance in instances])
+    def rows_from(self, instances: list[BaseModel]) -> list[dict[str, Any]]:
+        """One record per validated API instance, through the task's ``decode`` when it has one."""
+        if self.task.decode is None:
+            return [instance.model_dump() for instance in instances]
+        decode = resolve(self.task.decode)
+        rows = []
+        for i, instance in enumerate(instances):
+            try:
+                rows.append(decode(instance))
+            except InvalidInput as exc:
+                raise type(exc)(str(exc), (i, *exc.loc)) from None
+        return rows
 
     # -- persistence --------------------------------------------------------------
 

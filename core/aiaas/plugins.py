@@ -102,10 +102,10 @@ def validate_record(record: Any) -> None:
         raise InvalidRecord(f"{_describe(record)}: name must match {pattern.pattern}")
     for f in fields(record):
         value = getattr(record, f.name)
-        if f.name in ("impl", "builder", "load", "sample", "input_model", "output_model"):
+        if f.name in ("impl", "builder", "load", "sample", "input_model", "output_model", "decode"):
             if isinstance(value, str) and not REF_PATH.match(value):
                 raise InvalidRecord(f"{_describe(record)}: {f.name}={value!r} is not 'module:attribute'")
-            if value is None:
+            if value is None and f.name != "decode":
                 raise InvalidRecord(f"{_describe(record)}: {f.name} is required")
     if isinstance(record, LabelSchema):
         if not record.labels and record.kind != "regression":

@@ -19,8 +19,10 @@ def ensure_models(host: Host, registry: Registry, rows: int, epochs: int | None)
         if current is not None:
             yield f"{task.name}: version {current} is in production; keeping it"
             continue
-        data = resolve(task.sample)(samples / task.name.replace("/", "__"), rows, 0)
-        yield f"{task.name}: training {task.default_architecture} on {rows} sample instances ({data})"
-        result = train(host, registry, TrainRequest(task.name, data, epochs=epochs, promote=True))
+        plan = task.quickstart
+        n = plan.rows or rows
+        data = resolve(task.sample)(samples / task.name.replace("/", "__"), n, 0)
+        yield f"{task.name}: training {task.default_architecture} on {n} sample instances ({data})"
+        result = train(host, registry, TrainRequest(task.name, data, epochs=plan.epochs or epochs, params=dict(plan.params), promote=True))
         headline = task.metrics[0]
         yield f"{task.name}: version {result.version.version} promoted ({headline} {result.metrics[headline]:.3f}); report {result.report}"

@@ -96,12 +96,28 @@ class OperatingPolicy:
 
 
 @dataclass(frozen=True)
+class Quickstart:
+    """What ``aiaas quickstart`` (``make run``) trains for a task: sample size, epochs
+    and parameters small enough for a laptop CPU. ``None`` uses the command's own."""
+
+    rows: int | None = None
+    epochs: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Task:
     """One servable problem of one industry, e.g. ``finance/fraud``.
 
     The other fields name components registered through the other hooks (label
     schema, adapter, processors, architecture, explainer), so a third-party plugin
     can add alternatives for another plugin's task.
+
+    ``decode(instance) -> dict`` turns one validated API instance into its record
+    (an image task decodes the uploaded bytes into pixels); it raises
+    ``InvalidInput`` naming what is wrong. Without it a record is the instance's
+    fields. ``upload_field`` names the field a ``multipart/form-data`` file part fills,
+    so clients can upload files instead of base64 JSON.
     """
 
     name: str
@@ -119,6 +135,9 @@ class Task:
     split: SplitPolicy = SplitPolicy()
     operating_point: OperatingPolicy | None = None
     label_column: str = "label"
+    decode: Ref | None = None
+    upload_field: str | None = None
+    quickstart: Quickstart = Quickstart()
     description: str = ""
 
     @property
@@ -148,8 +167,9 @@ class DataAdapter:
 @dataclass(frozen=True)
 class Preprocessor:
     """Turns a batch of records into model inputs. ``impl`` names an object with
-    ``fit(records, labels) -> State``, ``transform(records, state) -> dict[str, ndarray]``
-    and ``input_model(state, default) -> type[BaseModel]``."""
+    ``fit(records, labels, options) -> State`` (``options``: the training request's
+    ``--option`` values), ``transform(records, state) -> dict[str, ndarray]`` and
+    ``input_model(state, default) -> type[BaseModel]``."""
 
     name: str
     impl: Ref

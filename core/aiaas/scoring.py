@@ -18,9 +18,27 @@ from aiaas.versions import load_version
 CHUNK = 2048
 
 
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
 def flatten(answer: dict[str, Any]) -> dict[str, Any]:
-    """Scalars stay columns; lists and objects become JSON text in one column."""
-    return {k: json.dumps(v, default=str) if isinstance(v, (list, dict)) else v for k, v in answer.items()}
+    """Scalars stay columns; an object of scalars becomes a column per key
+    (``probabilities.pneumonia``); other lists and objects become JSON text."""
+    out: dict[str, Any] = {}
+    for k, v in answer.items():
+        if isinstance(v, dict) and v and all(_scalar(x) for x in v.values()):
+            out.update({f"{k}.{sub}": x for sub, x in v.items()})
+        else:
+            out[k] = json.dumps(v, default=str) if isinstance(v, (list, dict)) else v
+    return out
+
+
+def cell_columns(records: pd.DataFrame) -> pd.DataFrame:
+    """The columns that fit in a table cell: an image's pixels or metadata do not."""
+    keep = [c for c in records.columns if records[c].map(lambda v: _scalar(v) or hasattr(v, "isoformat")).all()
+            or records[c].dtype != object]
+    return records[keep]
 
 
 def score_file(host: Host, registry: Registry, task: str, source: Path, target: Path, version: int | None,
@@ -35,9 +53,9 @@ def score_file(host: Host, registry: Registry, task: str, source: Path, target: 
         bar = progress.add_task(f"scoring {source.name}", total=len(records))
         for start in range(0, len(records), CHUNK):
             chunk = records.iloc[start : start + CHUNK]
-            answers.extend(flatten(a.model_dump(mode="json")) for a in pipeline.predict(chunk))
+            answers.extend(flatten(a.model_dump(mode="json")) for a in pipeline.predict(chunk, explain=False))
             progress.update(bar, advance=len(chunk))
-    scored = pd.concat([records.reset_index(drop=True), pd.DataFrame(answers)], axis=1)
+    scored = pd.concat([cell_columns(records).reset_index(drop=True), pd.DataFrame(answers)], axis=1)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     if target.suffix.lower() == ".csv":

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     max_instances: int = 1000
     """Most instances one predict or explain request may carry."""
     max_request_bytes: int = 16 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    """Most pixels (width x height x frames) an image may decode to: a guard against decompression bombs."""
     batch_max_instances: int = 256
     """Most instances the server joins from concurrent requests into one model call; 1 turns batching off."""
     alias_ttl_seconds: float = 1.0

@@ -122,7 +122,7 @@ _PYDANTIC_TYPES: dict[str, Any] = {"numeric": float, "log": float, "boolean": bo
 class TabularPreprocessor:
     """Fit on the training split; state is the column list as JSON (see module doc)."""
 
-    def fit(self, records: pd.DataFrame, labels: pd.Series | None = None) -> State:
+    def fit(self, records: pd.DataFrame, labels: pd.Series | None = None, options: dict[str, Any] | None = None) -> State:
         if records.shape[1] == 0:
             raise InvalidInput("the data has no feature columns besides the label")
         columns = [infer_column(str(name), records[name]) for name in records.columns]

@@ -47,6 +47,7 @@ class TrainRequest:
     options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     promote: bool = False
+    weights: Path | None = None
 
 
 @dataclass
@@ -137,7 +138,7 @@ def prepare(host: Host, task: Task, request: TrainRequest) -> Prepared:
     if schema.kind == "binary" and y[parts.train].sum() == 0:
         raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
     preprocessor = host.preprocessor(task)
-    pre_state = preprocessor.fit(train_set.records, train_set.labels)
+    pre_state = preprocessor.fit(train_set.records, train_set.labels, options=request.options)
     x_train = preprocessor.transform(train_set.records, pre_state)
     x_val = preprocessor.transform(val_set.records, pre_state)
     spec = ModelSpec(
@@ -160,6 +161,8 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
             raise UserError("--epochs must be at least 1")
         fit_params["epochs"] = request.epochs
     config = FitConfig(**{**fit_params, "seed": request.seed})
+    if request.weights is not None and not request.weights.is_file():
+        raise UserError(f"--weights {request.weights}: no such file")
 
     with new_progress(quiet) as progress:
         step = progress.add_task("preparing", total=4, status="loading data, fitting the preprocessor on the training split")
@@ -169,6 +172,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         runtime = host.runtime(architecture.runtime)  # imports torch / tensorflow: after the data is known good
         runtime.seed(request.seed)
         model = runtime.build(architecture, data.spec, params)
+        initial = runtime.initialise(model, request.weights) if request.weights else None
         history = fit_model(runtime, model, data.spec, config, patience, (x_train, y_train), (x_val, y_val), task.metrics[0], schema.kind, progress)
 
         progress.update(step, advance=1, status="calibrating and evaluating on the test split")
@@ -182,6 +186,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
             "label_column": request.label or task.label_column, "runtime": runtime.name, "architecture": architecture.name,
             "params": params, "fit": asdict(config), "spec": data.spec.to_json(), "calibration": platt,
             "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": data.train.notes,
+            "initial_weights": initial,
         }
         pipeline = Pipeline(task, schema, runtime.name, runtime, model, host.preprocessor(task), data.pre_state,
                             host.postprocessor(task), manifest, host.explainer(task, runtime.name))

@@ -1,4 +1,4 @@
-"""Model-agnostic explanations that work on any runtime."""
+"""The core's explainers: feature ablation for tables (any runtime), Grad-CAM for images (PyTorch)."""
 
 from __future__ import annotations
 
@@ -15,5 +15,13 @@ def register_explainers() -> list[Explainer]:
             impl="aiaas.explainers.ablation:FeatureAblation",
             description="Signed per-column attribution: the change in probability when a column "
             "is replaced by its training baseline (median or most frequent value).",
-        )
+        ),
+        Explainer(
+            name="grad-cam",
+            modality="image",
+            impl="aiaas.explainers.gradcam:GradCam",
+            runtimes=("torch",),
+            description="Grad-CAM heatmap of the model's last convolutional stage (Captum), as a grayscale PNG "
+            "the size of the input image.",
+        ),
     ]

@@ -1,5 +1,5 @@
-"""Processors any task can name: the general table preprocessor ``tabular`` and
-the ``classification`` answer (label and probabilities)."""
+"""Processors any task can name: the general table preprocessor ``tabular``, the
+``image`` preprocessor, and the ``classification`` answer (label and probabilities)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ def register_processors() -> list[Preprocessor | Postprocessor]:
             impl="aiaas.tabular:TabularPreprocessor",
             description="Infers numeric, skewed (log), boolean, categorical, date-time and identifier "
             "columns on the training split; the served schema is the trained one.",
+        ),
+        Preprocessor(
+            name="image",
+            impl="aiaas.vision.preprocess:ImagePreprocessor",
+            description="Resizes to a side fitted on the training split (or --option image_size=N), repeats "
+            "grayscale into 3 channels, normalises per channel.",
         ),
         Postprocessor(
             name="classification",

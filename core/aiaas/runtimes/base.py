@@ -88,6 +88,12 @@ class ModelRuntime(ABC):
     @abstractmethod
     def load(self, directory: Path, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> Any: ...
 
+    def initialise(self, model: Any, path: Path) -> dict[str, Any]:
+        """Start ``model`` from a local weights file (fine-tuning); return what was loaded."""
+        from aiaas.errors import UserError
+
+        raise UserError(f"the {self.name} runtime cannot start from a weights file; train without --weights")
+
     def device(self) -> str:
         return "cpu"
 

@@ -15,6 +15,7 @@ before_torch()
 import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
+from aiaas.errors import UserError  # noqa: E402
 from aiaas.records import Architecture  # noqa: E402
 from aiaas.runtimes.base import Arrays, FitConfig, ModelRuntime, ModelSpec, Trainer, batches, build_with  # noqa: E402
 
@@ -100,6 +101,43 @@ class TorchRuntime(ModelRuntime):
         model.load_state_dict(load_file(str(directory / WEIGHTS)))
         model.eval()
         return model.to(_device())
+
+    def initialise(self, model: Any, path: Path) -> dict[str, Any]:
+        """Load every tensor of a safetensors file whose name and shape fit the model.
+
+        Names match after dropping leading components on either side, so torchvision's
+        ``layer1.0.conv1.weight`` fits a wrapped ``net.layer1.0.conv1.weight``; tensors whose
+        shape differs (a classifier head for 1,000 classes, a stem resized for small
+        images) keep their fresh initialisation and are listed as skipped.
+        """
+        if path.suffix != ".safetensors":
+            raise UserError(
+                f"--weights {path}: give a .safetensors file (a pickled .pt/.pth file can run code when loaded); convert one "
+                "you trust with: python -c \"import torch, safetensors.torch as s; "
+                "s.save_file(torch.load('in.pth', weights_only=True), 'out.safetensors')\""
+            )
+        try:
+            given = load_file(str(path))
+        except Exception as exc:
+            raise UserError(f"--weights {path}: not a readable safetensors file ({exc})") from None
+        by_suffix: dict[str, str] = {}
+        for name in sorted(given, key=len):
+            parts = name.split(".")
+            for start in range(len(parts)):
+                by_suffix.setdefault(".".join(parts[start:]), name)
+        own = model.state_dict()
+        loaded, skipped = {}, []
+        for key, tensor in own.items():
+            parts = key.split(".")
+            source = next((by_suffix[".".join(parts[i:])] for i in range(len(parts)) if ".".join(parts[i:]) in by_suffix), None)
+            if source is not None and tuple(given[source].shape) == tuple(tensor.shape):
+                loaded[key] = given[source].to(tensor.dtype)
+            else:
+                skipped.append(key)
+        if not any(k.endswith("weight") for k in loaded):
+            raise UserError(f"--weights {path}: none of its {len(given)} tensors fit this model (names or shapes differ)")
+        model.load_state_dict(loaded, strict=False)
+        return {"file": str(path), "loaded": len(loaded), "tensors": len(own), "skipped": skipped[:20]}
 
     def device(self) -> str:
         return str(_device())

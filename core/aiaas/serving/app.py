@@ -110,7 +110,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def invalid_input(_request: Request, exc: InvalidInput) -> JSONResponse:
         loc = ["body", "instances", *exc.loc] if exc.loc else ["body"]
-        return JSONResponse({"detail": [{"loc": loc, "msg": str(exc), "type": "invalid_input"}]}, status_code=422)
+        return JSONResponse({"detail": [{"loc": loc, "msg": str(exc), "type": "invalid_input"}]}, status_code=exc.status)
 
     @app.exception_handler(NoModel)
     async def no_model(_request: Request, exc: NoModel) -> JSONResponse:

@@ -1,8 +1,10 @@
 """Per-task routes generated from the task's records: predict and explain.
 
-A request flows: JSON body -> instances validated by the *served* model's input
-model (a tabular model trained on a team's own columns has its own schema) ->
-the task's batcher, which joins it with concurrent requests -> one DataFrame ->
+A request flows: JSON body (or, for a task with an ``upload_field``, a
+``multipart/form-data`` upload of files) -> instances validated by the *served*
+model's input model (a tabular model trained on a team's own columns has its own
+schema) -> records (the task's ``decode``: an uploaded image becomes pixels) ->
+the task's batcher, which joins them with concurrent requests -> one DataFrame ->
 ``Pipeline.predict`` (preprocess, model, postprocess) in a worker thread -> JSON.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import pandas as pd
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
@@ -20,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
+from aiaas.errors import UnsupportedMedia
 from aiaas.pipeline import Pipeline
 from aiaas.records import Task, resolve
 from aiaas.serving.batcher import Batcher, Work
@@ -64,11 +68,41 @@ def request_models(task: Task, max_instances: int) -> tuple[type[BaseModel], typ
     return request, predict, explain
 
 
-async def read_instances(request: Request, pipeline: Pipeline, limits: Limits) -> list[BaseModel]:
+def _too_many(count: int, limits: Limits, what: str = "instances") -> RequestValidationError:
+    return RequestValidationError([{"loc": ["body", what], "type": "too_long",
+                                    "msg": f"{count} {what} is more than the limit of {limits.max_instances} per request"}])
+
+
+async def read_uploads(request: Request, task: Task, limits: Limits) -> list[dict[str, Any]]:
+    """Each file part of a multipart upload becomes an instance with the file in the
+    task's ``upload_field`` (and its name in ``filename``)."""
+    from starlette.datastructures import UploadFile
+
+    if not task.upload_field:
+        raise UnsupportedMedia(f"{task.name} takes a JSON body; multipart uploads are for tasks that read files")
+    form = await request.form(max_files=limits.max_instances + 1, max_fields=16)
+    try:
+        unexpected = [key for key, value in form.multi_items() if not isinstance(value, UploadFile)]
+        if unexpected:
+            raise RequestValidationError([{"loc": ["body", unexpected[0]], "type": "extra_forbidden",
+                                           "msg": f"unknown form field {unexpected[0]!r}; send the files as file parts"}])
+        files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        if not files:
+            raise RequestValidationError([{"loc": ["body", "files"], "type": "missing", "msg": "the upload holds no files"}])
+        if len(files) > limits.max_instances:
+            raise _too_many(len(files), limits, "files")
+        return [{task.upload_field: await f.read(), "filename": f.filename or f"file {i}"} for i, f in enumerate(files)]
+    finally:
+        await form.close()
+
+
+async def read_instances(request: Request, task: Task, pipeline: Pipeline, limits: Limits) -> list[BaseModel]:
     """The body's instances, validated by the served model's schema; 422s name the field."""
-    raw = await request.body()
+    raw = await request.body()  # kept by the request, so a multipart parse reads it from memory
     if len(raw) > limits.max_bytes:  # a chunked body carries no Content-Length for the middleware to check
         raise HTTPException(413, f"request body of {len(raw)} bytes is over the limit of {limits.max_bytes}")
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return _validate(pipeline, await read_uploads(request, task, limits))
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -82,8 +116,11 @@ async def read_instances(request: Request, pipeline: Pipeline, limits: Limits) -
     if not isinstance(instances, list) or not instances:
         raise RequestValidationError([{"loc": ["body", "instances"], "msg": "instances must be a non-empty list", "type": "list_type"}])
     if len(instances) > limits.max_instances:
-        raise RequestValidationError([{"loc": ["body", "instances"], "type": "too_long",
-                                       "msg": f"{len(instances)} instances is more than the limit of {limits.max_instances} per request"}])
+        raise _too_many(len(instances), limits)
+    return _validate(pipeline, instances)
+
+
+def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
     try:
         return _instances_adapter(pipeline.input_model).validate_python(instances)
     except ValidationError as exc:
@@ -91,26 +128,34 @@ async def read_instances(request: Request, pipeline: Pipeline, limits: Limits) -
         raise RequestValidationError(jsonable_encoder(errors, custom_encoder={Exception: str})) from None
 
 
-def predict_work(pipeline: Pipeline, instances: list[BaseModel]) -> list[dict[str, Any]]:
-    return [answer.model_dump(mode="json") for answer in pipeline.predict(pipeline.records_from(instances))]
+def predict_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [answer.model_dump(mode="json") for answer in pipeline.predict(pd.DataFrame(rows))]
 
 
-def explain_work(pipeline: Pipeline, instances: list[BaseModel]) -> list[Any]:
-    return jsonable_encoder(pipeline.explain(pipeline.records_from(instances)))
+def explain_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[Any]:
+    return jsonable_encoder(pipeline.explain(pd.DataFrame(rows)))
 
 
 def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batcher) -> APIRouter:
     router = APIRouter(prefix=f"/v1/{task.name}", tags=[task.name])
     request_model, predict_model, explain_model = request_models(task, limits.max_instances)
-    body_doc = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}}}
-    errors_doc: dict[int | str, dict[str, Any]] = {422: {"description": "an instance does not fit the schema; detail names the field"},
+    content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}
+    errors_doc: dict[int | str, dict[str, Any]] = {413: {"description": "the body (or an image's pixel count) is over the limit"},
+                                                   422: {"description": "an instance does not fit the schema; detail names the field"},
                                                    503: {"description": "no model of this task is promoted"}}
+    if task.upload_field:
+        content["multipart/form-data"] = {"schema": {"type": "object", "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                      "description": "one or more files, each one instance (any part name)"}}}}
+        errors_doc[415] = {"description": "a file of a type the task does not read; detail names the file"}
+    body_doc = {"requestBody": {"required": True, "content": content}}
 
     async def answer(request: Request, key: str, work: Work) -> JSONResponse:
         """Validate against the served version, then run ``work`` in a batch with concurrent requests."""
         pipeline = await run_in_threadpool(served.get, task.name)
-        instances = await read_instances(request, pipeline, limits)
-        results = await batcher.run(task.name, pipeline, work, instances)
+        instances = await read_instances(request, task, pipeline, limits)
+        rows = await run_in_threadpool(pipeline.rows_from, instances)  # decoding fails this request alone, before batching
+        results = await batcher.run(task.name, pipeline, work, rows)
         return JSONResponse({key: results, "model": model_info(pipeline)})
 
     @router.post("/predict", summary=f"Predict: {task.description or task.name}", openapi_extra=body_doc,
