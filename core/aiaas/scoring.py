@@ -55,7 +55,9 @@ def score_file(host: Host, registry: Registry, task: str, source: Path, target: 
             chunk = records.iloc[start : start + CHUNK]
             answers.extend(flatten(a.model_dump(mode="json")) for a in pipeline.predict(chunk, explain=False))
             progress.update(bar, advance=len(chunk))
-    scored = pd.concat([cell_columns(records).reset_index(drop=True), pd.DataFrame(answers)], axis=1)
+    answered = pd.DataFrame(answers)
+    kept = cell_columns(records).drop(columns=[c for c in answered.columns if c in records.columns])  # the answer's own wins
+    scored = pd.concat([kept.reset_index(drop=True), answered], axis=1)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     if target.suffix.lower() == ".csv":

@@ -22,9 +22,10 @@ class Split:
 
 
 def _find(records: pd.DataFrame, names: tuple[str, ...]) -> str | None:
+    """The first named column present with at least one value."""
     lowered = {str(c).lower(): str(c) for c in records.columns}
     for name in names:
-        if name.lower() in lowered:
+        if name.lower() in lowered and records[lowered[name.lower()]].notna().any():
             return lowered[name.lower()]
     return None
 
@@ -50,7 +51,9 @@ def split(records: pd.DataFrame, y: np.ndarray, policy: SplitPolicy, seed: int =
         return Split(train, val, test, f"by time ({column!r}): oldest rows train, newest test")
     rng = np.random.default_rng(seed)
     if policy.kind == "group" and column:
-        groups = records[column].astype(str).to_numpy()
+        # A row without a group value is a group of its own.
+        values = records[column]
+        groups = np.where(values.notna(), "g:" + values.astype(str), "row:" + pd.Series(np.arange(n), index=values.index).astype(str)).astype(str)
         unique = rng.permutation(np.unique(groups))
         sizes = pd.Series(groups).value_counts()
         cumulative = np.cumsum(sizes.loc[unique].to_numpy())

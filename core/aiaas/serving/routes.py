@@ -125,6 +125,9 @@ def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
         return _instances_adapter(pipeline.input_model).validate_python(instances)
     except ValidationError as exc:
         errors = [{**e, "loc": ["body", "instances", *e["loc"]]} for e in exc.errors(include_url=False)]
+        for error in errors:  # never echo a whole uploaded image back
+            if isinstance(error.get("input"), (str, bytes)) and len(error["input"]) > 120:
+                error["input"] = f"{error['input'][:40]!r}... ({len(error['input'])} characters)"
         raise RequestValidationError(jsonable_encoder(errors, custom_encoder={Exception: str})) from None
 
 

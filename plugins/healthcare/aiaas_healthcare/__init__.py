@@ -1,0 +1,1 @@
+"""aiaas vertical for healthcare: medical image classification (PNG, JPEG, DICOM)."""
