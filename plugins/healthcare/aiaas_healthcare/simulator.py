@@ -71,10 +71,10 @@ def radiograph(rng: np.random.Generator, anatomy: Anatomy, positive: bool, size:
             lx, ly = lungs[rng.integers(0, 2)]
             ox, oy = lx + rng.uniform(-0.14, 0.14), ly + rng.uniform(-0.35, 0.35)
             patch = _blob(x, y, ox, oy, rng.uniform(0.08, 0.17), rng.uniform(0.08, 0.2)) * (0.5 + _smooth_noise(rng, size, 8))
-            image += rng.uniform(0.18, 0.32) * patch * lung_mask
+            image += rng.uniform(0.15, 0.3) * patch * lung_mask
     elif rng.random() < 0.3:  # a benign density outside the lungs
-        image += 0.15 * _blob(x, y, rng.uniform(-0.6, 0.6), rng.uniform(0.7, 0.9), 0.08, 0.06)
-    image += 0.05 * (_smooth_noise(rng, size) - 0.5) + rng.normal(0, 0.025, image.shape)
+        image += 0.12 * _blob(x, y, rng.uniform(-0.6, 0.6), rng.uniform(0.7, 0.9), 0.08, 0.06)
+    image += 0.05 * (_smooth_noise(rng, size) - 0.5) + rng.normal(0, 0.035, image.shape)
     image = (image - 0.25) * anatomy.contrast + 0.25 + anatomy.exposure
     return np.clip(image, 0, 1)
 

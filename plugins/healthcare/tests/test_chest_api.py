@@ -1,0 +1,149 @@
+"""The chest-xray HTTP API: JSON and multipart uploads, heatmaps, limits, and no PHI out."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from aiaas.serving.app import create_app
+from aiaas.settings import Settings, get_settings
+
+from .conftest import Trained
+
+PREDICT, EXPLAIN = "/v1/healthcare/chest-xray/predict", "/v1/healthcare/chest-xray/explain"
+CT_NAME = "CompressedSamples^CT1"
+
+
+def _png(trained: Trained, label: str = "pneumonia", index: int = 0) -> bytes:
+    return sorted((trained.data / label).glob("*.png"))[index].read_bytes()
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    pixels = (np.random.default_rng(0).random((height, width)) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _heatmap(answer: dict) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["heatmap"]["png_base64"]))))
+
+
+def test_json_instances_get_findings_decision_heatmap_and_notice(trained: Trained) -> None:
+    body = {"instances": [{"image": base64.b64encode(_png(trained, "pneumonia", i)).decode(), "filename": f"p{i}.png"} for i in range(3)]
+                         + [{"image": base64.b64encode(_png(trained, "normal", i)).decode()} for i in range(3)]}
+    response = trained.client().post(PREDICT, json=body)
+    assert response.status_code == 200, response.text
+    answers = response.json()["predictions"]
+    assert [a["filename"] for a in answers[:3]] == ["p0.png", "p1.png", "p2.png"]
+    for a in answers:
+        assert set(a["probabilities"]) == {"normal", "pneumonia"} and abs(sum(a["probabilities"].values()) - 1) < 1e-5
+        assert a["decision"] == ("pneumonia" if a["probabilities"]["pneumonia"] >= a["operating_point"]["threshold"] else "normal")
+        assert a["findings"][0]["label"] == "pneumonia" and a["operating_point"]["target_sensitivity"] == 0.95
+        assert "not for diagnostic use" in a["notice"]
+        assert _heatmap(a).shape == (32, 32)
+    positive = np.mean([a["probabilities"]["pneumonia"] for a in answers[:3]])
+    negative = np.mean([a["probabilities"]["pneumonia"] for a in answers[3:]])
+    assert positive > negative
+
+
+def test_multipart_upload_of_png_jpeg_and_dicom_in_one_request(trained: Trained) -> None:
+    files = [
+        ("files", ("chest.png", _png(trained), "image/png")),
+        ("files", ("wide.jpg", _jpeg(80, 50), "image/jpeg")),
+        ("files", ("mr.dcm", Path(get_testdata_file("MR_small.dcm")).read_bytes(), "application/dicom")),
+    ]
+    response = trained.client().post(PREDICT, files=files)
+    assert response.status_code == 200, response.text
+    answers = response.json()["predictions"]
+    assert [a["filename"] for a in answers] == ["chest.png", "wide.jpg", "mr.dcm"]
+    assert _heatmap(answers[1]).shape == (50, 80)  # the input's own height and width
+    assert _heatmap(answers[2]).shape == (64, 64)
+    assert answers[2]["metadata"]["Modality"] == "MR" and answers[2]["metadata"]["PatientIdentityRemoved"] == "YES"
+    assert answers[0]["metadata"] is None
+
+
+def test_explain_answers_the_heatmap(trained: Trained) -> None:
+    response = trained.client().post(EXPLAIN, files=[("files", ("wide.jpg", _jpeg(40, 60), "image/jpeg"))])
+    assert response.status_code == 200, response.text
+    (explanation,) = response.json()["explanations"]
+    assert explanation["method"] == "grad-cam" and explanation["label"] == "pneumonia"
+    heat = np.asarray(Image.open(io.BytesIO(base64.b64decode(explanation["heatmap"]["png_base64"]))))
+    assert heat.shape == (60, 40) and heat.dtype == np.uint8
+    peak = explanation["heatmap"]["peak"]
+    assert heat[peak["y"], peak["x"]] == heat.max()
+
+
+def test_bad_files_get_a_4xx_naming_the_file(trained: Trained) -> None:
+    client = trained.client()
+    png = _png(trained)
+    cases = [
+        ("truncated.png", png[: len(png) // 2], 422, "truncated.png: corrupt or truncated"),
+        ("notes.txt", b"just some text, not an image", 415, "notes.txt: not an image of an accepted type"),
+        ("anim.gif", _gif(), 415, "anim.gif: GIF images are not accepted"),
+        ("empty.png", b"", 422, "empty.png: the file is empty"),
+        ("half.dcm", Path(get_testdata_file("CT_small.dcm")).read_bytes()[:20000], 422, "half.dcm"),
+    ]
+    for name, data, status, message in cases:
+        response = client.post(PREDICT, files=[("files", ("ok.png", png, "image/png")), ("files", (name, data, "application/octet-stream"))])
+        assert response.status_code == status, (name, response.text)
+        detail = response.json()["detail"][0]
+        assert message in detail["msg"] and detail["loc"] == ["body", "instances", 1, "image"], detail
+    jpeg_ls = client.post(PREDICT, files=[("files", ("ls.dcm", Path(get_testdata_file("MR_small_jpeg_ls_lossless.dcm")).read_bytes(), "application/dicom"))])
+    if jpeg_ls.status_code != 200:
+        assert jpeg_ls.status_code == 415 and "JPEG-LS Lossless Image Compression" in jpeg_ls.json()["detail"][0]["msg"]
+    assert client.post(PREDICT, json={"instances": [{"image": "%%%"}]}).status_code == 422
+    assert client.post(PREDICT, files={"note": (None, "hello")}).status_code == 422
+
+
+def _gif() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="GIF")
+    return buffer.getvalue()
+
+
+def test_limits_on_pixels_body_and_file_count(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(home=trained.home, max_image_pixels=32 * 32, max_request_bytes=200_000, max_instances=2, alias_ttl_seconds=0)
+    monkeypatch.setattr("aiaas.vision.decode.max_pixels", lambda: settings.max_image_pixels)
+    client = TestClient(create_app(trained.host, trained.registry, settings))
+    too_big = client.post(PREDICT, files=[("files", ("big.jpg", _jpeg(64, 64), "image/jpeg"))])
+    assert too_big.status_code == 413 and "big.jpg" in too_big.json()["detail"][0]["msg"]
+    assert client.post(PREDICT, files=[("files", ("ok.png", _png(trained), "image/png"))]).status_code == 200
+    body = client.post(PREDICT, files=[("files", ("huge.png", b"\0" * 300_000, "image/png"))])
+    assert body.status_code == 413
+    many = client.post(PREDICT, files=[("files", (f"{i}.png", _png(trained), "image/png")) for i in range(3)])
+    assert many.status_code == 422 and "limit of 2" in many.text
+
+
+def test_a_patients_name_never_reaches_an_answer_or_a_log(trained: Trained, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = trained.client()
+    names = {}
+    for name in ("CT_small.dcm", "MR_small.dcm", "dicomdirtests/77654033/CR1/6154"):
+        import pydicom
+
+        names[name] = str(pydicom.dcmread(get_testdata_file(name)).PatientName)
+    files = [("files", (f"scan{i}.dcm", Path(get_testdata_file(n)).read_bytes(), "application/dicom")) for i, n in enumerate(names)]
+    responses = [client.post(PREDICT, files=files), client.post(EXPLAIN, files=files), client.get("/v1/tasks")]
+    assert all(r.status_code == 200 for r in responses)
+    seen = " ".join(r.text for r in responses) + caplog.text
+    for person in names.values():
+        for part in person.split("^"):
+            assert part not in seen, part
+    assert CT_NAME.split("^")[0] not in seen
+
+
+def test_tasks_document_image_input_and_uploads(trained: Trained) -> None:
+    client = trained.client()
+    (task,) = [t for t in client.get("/v1/tasks").json() if t["task"] == "healthcare/chest-xray"]
+    assert task["modality"] == "image" and task["input_schema"]["properties"]["image"]["contentEncoding"] == "base64"
+    content = client.get("/openapi.json").json()["paths"][PREDICT]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(content)
