@@ -19,8 +19,10 @@ import numpy as np
 
 from aiaas import InvalidInput
 from aiaas.errors import UnsupportedMedia
-from aiaas.vision.decode import Decoded, check_pixels, to_uint8
+from aiaas.vision.decode import Decoded, accept_format, check_pixels, to_uint8
 from aiaas_healthcare.deidentify import deidentify
+
+accept_format("DICOM")
 
 ECHOED = ("Modality", "BodyPartExamined", "ViewPosition", "PhotometricInterpretation", "Rows", "Columns", "BitsStored",
           "NumberOfFrames", "PixelSpacing", "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",

@@ -56,7 +56,7 @@ def register_data_adapters() -> list[DataAdapter]:
                     description="root/<label>/<PNG, JPEG or DICOM files>; to score, any folder of images"),
         DataAdapter(name="healthcare.manifest", task=CHEST_XRAY, load="aiaas_healthcare.adapters:load_manifest",
                     suffixes=(".csv", ".tsv"), description="CSV with path,label[,patient_id]; paths relative to the CSV"),
-        DataAdapter(name="healthcare.npz", task=CHEST_XRAY, load="aiaas_healthcare.adapters:load_npz", suffixes=(".npz",),
+        DataAdapter(name="healthcare.npz", task=CHEST_XRAY, load="aiaas.vision.datasets:load_npz", suffixes=(".npz",),
                     description="NumPy .npz with <split>_images and <split>_labels (MedMNIST); --option splits=train,val"),
     ]
 

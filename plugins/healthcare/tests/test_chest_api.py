@@ -14,7 +14,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from aiaas.serving.app import create_app
-from aiaas.settings import Settings, get_settings
+from aiaas.settings import Settings
 
 from .conftest import Trained
 
