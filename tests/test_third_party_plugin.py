@@ -67,6 +67,7 @@ def insurance_plugin() -> types.ModuleType:
         output_model="aiaas.answers:Classification", preprocessor="tabular", postprocessor="classification",
         default_adapter="insurance.claims-table", default_architecture="mlp", explainer="feature-ablation",
         metrics=("macro_f1", "accuracy"), sample=write_claims, label_column="outcome",
+        quickstart=aiaas.Quickstart(rows=300, epochs=1),
     )
     module.register_label_schemas = aiaas.hookimpl(lambda: [schema])
     module.register_tasks = aiaas.hookimpl(lambda: [task])
@@ -95,3 +96,15 @@ def test_a_new_industry_trains_and_serves_on_core_components(aiaas_home: Path, t
     assert explanation["attributions"][0]["feature"] in {"amount", "region", "policy_age_years"}
     response = client.post("/v1/insurance/claims/predict", json={"instances": [{"amount": 1.0, "region": "north"}]})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "instances", 0, "policy_age_years"]
+
+
+def test_quickstart_uses_the_tasks_own_sample_size_and_epochs(aiaas_home: Path) -> None:
+    from aiaas.quickstart import ensure_models
+
+    host = host_with("insurance", insurance_plugin())
+    lines = list(ensure_models(host, Registry.from_settings(), rows=20_000, epochs=9, only=["insurance/claims"]))
+    assert "insurance/claims: training mlp on 300 sample instances" in lines[0]
+    (version,) = Registry.from_settings().versions("insurance/claims")
+    assert version.provenance["data"].endswith("claims.csv") and Registry.from_settings().alias("insurance/claims") == version.version
+    manifest = (Registry.from_settings().folder(version) / "manifest.json").read_text()
+    assert '"epochs": 1' in manifest

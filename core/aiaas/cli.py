@@ -245,13 +245,14 @@ def serve(
 
 @app.command()
 def quickstart(
-    rows: Annotated[int, typer.Option("--rows", help="Sample size per task.")] = 20_000,
-    epochs: Annotated[Optional[int], typer.Option("--epochs")] = 8,
+    only: Annotated[Optional[list[str]], typer.Argument(help="Only these tasks (default: every installed task).")] = None,
+    rows: Annotated[int, typer.Option("--rows", help="Sample size per task, unless the task sets its own.")] = 20_000,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs, unless the task sets its own.")] = 8,
 ) -> None:
     """Train and promote a default model for every task that has none yet, on its sample data."""
     from aiaas.quickstart import ensure_models
 
-    for line in ensure_models(get_host(), _registry(), rows, epochs):
+    for line in ensure_models(get_host(), _registry(), rows, epochs, only):
         console.print(line)
 
 

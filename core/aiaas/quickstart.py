@@ -11,10 +11,11 @@ from aiaas.settings import get_settings
 from aiaas.training import TrainRequest, train
 
 
-def ensure_models(host: Host, registry: Registry, rows: int, epochs: int | None) -> Iterator[str]:
+def ensure_models(host: Host, registry: Registry, rows: int, epochs: int | None, only: list[str] | None = None) -> Iterator[str]:
     """Skip a task that already has a production version, so a second run is quick."""
     samples = get_settings().home / "samples"
-    for task in host.components.tasks.values():
+    tasks = [host.task(name) for name in only] if only else list(host.components.tasks.values())
+    for task in tasks:
         current = registry.alias(task.name)
         if current is not None:
             yield f"{task.name}: version {current} is in production; keeping it"

@@ -2,18 +2,36 @@
 instance, the ``image`` preprocessor, and the record an image becomes.
 
 An image record is a row with ``image`` (uint8 pixels), ``path`` (the file or
-upload name), ``width``, ``height``, ``patient_id`` (or None) and ``metadata``
-(a dict that is safe to store and echo).
+upload name), ``width``, ``height``, ``patient_id`` (a group id, or None) and
+``metadata`` (a dict that is safe to store and echo, or None).
+
+A task built from these names ``aiaas.vision.schemas:ImageInstance`` as its input
+model, ``aiaas.vision:decode_instance`` as its ``decode``, ``"image"`` as its
+preprocessor and ``upload_field``, and ``grad-cam`` as its explainer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from aiaas.vision.decode import Decoded
+from aiaas.errors import InvalidInput
+from aiaas.vision.decode import Decoded, Decoder, decode_image
+
+if TYPE_CHECKING:
+    from aiaas.vision.schemas import ImageInstance
 
 
 def image_record(decoded: Decoded, path: str) -> dict[str, Any]:
     height, width = decoded.pixels.shape[:2]
     return {"path": path, "image": decoded.pixels, "width": int(width), "height": int(height),
             "patient_id": decoded.patient_id, "metadata": decoded.metadata or None}
+
+
+def decode_instance(instance: ImageInstance, decoders: Sequence[Decoder] = ()) -> dict[str, Any]:
+    """A task's ``decode`` for image instances (PNG and JPEG, plus ``decoders``)."""
+    name = instance.filename or "image"
+    try:
+        return image_record(decode_image(instance.image, name, decoders), name)
+    except InvalidInput as exc:
+        raise type(exc)(str(exc), ("image",)) from None

@@ -77,8 +77,8 @@ def decode_pillow(data: bytes, name: str, limit: int) -> Decoded:
             return Decoded(np.ascontiguousarray(pixels), image.format)
     except UnidentifiedImageError:
         raise UnsupportedMedia(f"{name}: not an image of an accepted type ({_accepted()})") from None
-    except Image.DecompressionBombError as exc:
-        raise TooLarge(f"{name}: {exc}") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, which fires while opening
+        raise TooLarge(f"{name}: image is over the limit of {limit:,} pixels (AIAAS_MAX_IMAGE_PIXELS): {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInput(f"{name}: corrupt or truncated image: {exc}") from None
 

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiaas import InvalidInput
-from aiaas.vision import image_record
-from aiaas.vision.decode import decode_image
+from aiaas.vision import decode_instance as decode_plain
 from aiaas.vision.schemas import ImageInstance
 from aiaas_healthcare.dicom import decode_dicom
 
 
 def decode_instance(instance: ImageInstance) -> dict[str, Any]:
     """The task's ``decode``: one API instance -> its image record."""
-    name = instance.filename or "image"
-    try:
-        return image_record(decode_image(instance.image, name, (decode_dicom,)), name)
-    except InvalidInput as exc:
-        raise type(exc)(str(exc), ("image",)) from None
+    return decode_plain(instance, (decode_dicom,))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import aiaas
-from aiaas import Architecture, DataAdapter, Label, LabelSchema, OperatingPolicy, Postprocessor, SplitPolicy, Task
-from aiaas.records import Quickstart
+from aiaas import Architecture, DataAdapter, Label, LabelSchema, OperatingPolicy, Postprocessor, Quickstart, SplitPolicy, Task
 
 CHEST_XRAY = "healthcare/chest-xray"
 FIT = {"epochs": 15, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 1e-4, "patience": 4, "dropout": 0.2}
