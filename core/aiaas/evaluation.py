@@ -134,7 +134,9 @@ def evaluate_version(host: Host, registry: Registry, task: str, data: Path, vers
     y = encode(pipeline.labels, dataset.labels, label or pipeline.task.label_column)
     p = pipeline.probabilities(dataset.records)
     scores = metric_fns.compute(pipeline.task.metrics, y, p, pipeline.threshold)
+    from aiaas.vision.gallery import report_figures
+
     folder = get_settings().home / "reports" / task.replace("/", "__") / f"v{pipeline.version}-{datetime.now():%Y%m%d-%H%M%S}"
-    report = write_report(folder, f"{task} version {pipeline.version} on {data.name}", {"data": str(data), "rows": len(y)},
-                          scores, plots(pipeline.labels, y, p, pipeline.threshold, None))
+    images = {**plots(pipeline.labels, y, p, pipeline.threshold, None), **report_figures(pipeline, dataset.records, y, p)}
+    report = write_report(folder, f"{task} version {pipeline.version} on {data.name}", {"data": str(data), "rows": len(y)}, scores, images)
     return pipeline.version, scores, report

@@ -30,6 +30,7 @@ from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FitConfig, ModelSpec
 from aiaas.splits import split
 from aiaas.state import State, json_safe
+from aiaas.vision.gallery import report_figures
 
 FIT_KEYS = {f.name for f in fields(FitConfig)} | {"patience"}
 
@@ -195,6 +196,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         scores = compute(task.metrics, y_test, p_test, pipeline.threshold)
         manifest["metrics"] = scores
         images = plots(schema, y_test, p_test, pipeline.threshold, history, task.metrics[0])
+        images.update(report_figures(pipeline, data.test.records, y_test, p_test))
 
         def write(folder: Path) -> None:
             runtime.save(model, folder)

@@ -23,6 +23,7 @@ def test_small_cnn_learns_the_opacities(trained: Trained) -> None:
     assert metrics["balanced_accuracy"] > 0.75, metrics
     report = trained.result.report
     assert report.is_file() and "ROC-AUC" in report.read_text() and "<img" in report.read_text()
+    assert (report.parent / "heatmaps.png").stat().st_size > 5000  # test images with their Grad-CAM maps
 
 
 def test_operating_point_is_chosen_for_95_percent_sensitivity(trained: Trained) -> None:
