@@ -50,6 +50,9 @@ def register_tasks() -> Iterable[Task]:
         def register_tasks():
             return [aiaas.Task(name="finance/fraud", modality="tabular", labels="finance.fraud",
                                input_model="aiaas_finance.schemas:Transaction", ...)]
+
+    An image task takes uploads by naming ``upload_field="image"`` and a ``decode``
+    that turns an instance into pixels (``"aiaas.vision:decode_instance"``).
     """
 
 
