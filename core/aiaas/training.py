@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,21 @@ def fit_model(runtime: Any, model: Any, spec: ModelSpec, config: FitConfig, pati
     return history
 
 
+def operating_policy(task: Task, target: Any) -> OperatingPolicy:
+    """The task's operating policy, with its target changed by ``--param operating_target=X``."""
+    policy = task.operating_point or OperatingPolicy()
+    if target is None:
+        return policy
+    try:
+        value = float(target)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if policy.objective == "max_f1" or not 0 < value < 1:
+        raise UserError(f"--param operating_target={target}: {task.name} picks its threshold by {policy.objective}"
+                        + ("; it takes no target" if policy.objective == "max_f1" else "; give a rate between 0 and 1"))
+    return replace(policy, target=value)
+
+
 def new_progress(quiet: bool) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -156,6 +171,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
     architecture = host.architecture(task, request.architecture, request.runtime)
     params = {**architecture.params, **request.params}
     fit_params = {k: params.pop(k) for k in list(params) if k in FIT_KEYS}
+    policy = operating_policy(task, params.pop("operating_target", None))
     patience = int(fit_params.pop("patience", 5))
     if request.epochs is not None:
         if request.epochs < 1:
@@ -180,7 +196,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         val_logits = runtime.predict_logits(model, x_val)
         platt = fit_platt(val_logits, y_val) if schema.kind == "binary" else None
         p_val = calibrated(val_logits, schema.kind, platt)
-        operating = choose_threshold(y_val, p_val, task.operating_point or OperatingPolicy()) if schema.kind == "binary" else {}
+        operating = choose_threshold(y_val, p_val, policy) if schema.kind == "binary" else {}
         rows = {"train": len(y_train), "validation": len(y_val), "test": len(y_test)}
         manifest: dict[str, Any] = {
             "task": task.name, "labels": schema.name, "label_schema_version": schema.version,

@@ -70,6 +70,14 @@ def test_train_reads_a_dicom_folder_and_keeps_no_names(in_trained_home: Trained,
     assert "Synthetic" not in header_values and "P00001" not in header_values and "19600101" not in header_values
 
 
+def test_the_sensitivity_target_can_be_changed(in_trained_home: Trained, tmp_path: Path) -> None:
+    data = write_sample(tmp_path / "scans", 120, seed=4, size=28)
+    result = train(get_host(), Registry.from_settings(), TrainRequest(TASK, data, architecture="small-cnn", epochs=2,
+                                                                     params={"operating_target": 0.8}), quiet=True)
+    manifest = json.loads((Registry.from_settings().folder(result.version) / "manifest.json").read_text())
+    assert manifest["operating_point"]["target"] == 0.8 and "operating_target" not in manifest["params"]
+
+
 def test_train_from_npz_and_manifest(in_trained_home: Trained, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     images = (rng.random((80, 28, 28)) * 255).astype(np.uint8)
@@ -88,6 +96,7 @@ def test_train_from_npz_and_manifest(in_trained_home: Trained, tmp_path: Path) -
     (["--data", "{data}", "--weights", "{tmp}/w.pth"], "give a .safetensors file"),
     (["--data", "{data}", "--weights", "{tmp}/missing.safetensors"], "no such file"),
     (["--data", "{data}", "--option", "image_size=abc"], "image_size must be a whole number"),
+    (["--data", "{data}", "--param", "operating_target=1.5"], "give a rate between 0 and 1"),
 ])
 def test_cli_errors_are_one_line(trained: Trained, tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "w.pth").write_bytes(b"\x80\x04not really")
