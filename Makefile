@@ -33,6 +33,7 @@ benchmark: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/serving_throughput.py
+	$(BIN)/python benchmarks/healthcare_real.py
 
 clean:
 	rm -rf $(VENV) .aiaas
