@@ -36,8 +36,8 @@ def flatten(answer: dict[str, Any]) -> dict[str, Any]:
 
 def cell_columns(records: pd.DataFrame) -> pd.DataFrame:
     """The columns that fit in a table cell: an image's pixels or metadata do not."""
-    keep = [c for c in records.columns if records[c].map(lambda v: _scalar(v) or hasattr(v, "isoformat")).all()
-            or records[c].dtype != object]
+    keep = [c for c in records.columns
+            if records[c].dtype != object or records[c].map(lambda v: _scalar(v) or hasattr(v, "isoformat")).all()]
     return records[keep]
 
 

@@ -123,13 +123,13 @@ class TorchRuntime(ModelRuntime):
         by_suffix: dict[str, str] = {}
         for name in sorted(given, key=len):
             parts = name.split(".")
-            for start in range(len(parts)):
+            for start in range(max(len(parts) - 1, 1)):  # suffixes of two parts or more: "bn1.weight", not "weight"
                 by_suffix.setdefault(".".join(parts[start:]), name)
         own = model.state_dict()
         loaded, skipped = {}, []
         for key, tensor in own.items():
             parts = key.split(".")
-            source = next((by_suffix[".".join(parts[i:])] for i in range(len(parts)) if ".".join(parts[i:]) in by_suffix), None)
+            source = next((by_suffix[".".join(parts[i:])] for i in range(max(len(parts) - 1, 1)) if ".".join(parts[i:]) in by_suffix), None)
             if source is not None and tuple(given[source].shape) == tuple(tensor.shape):
                 loaded[key] = given[source].to(tensor.dtype)
             else:
