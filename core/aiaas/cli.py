@@ -29,6 +29,7 @@ DataOpt = Annotated[Path, typer.Option("--data", help="The data: a file or folde
 LabelOpt = Annotated[Optional[str], typer.Option("--label", help="The column holding the label (default: the task's).")]
 AdapterOpt = Annotated[Optional[str], typer.Option("--adapter", help="Read the data with this adapter instead of the task's default.")]
 OptionOpt = Annotated[Optional[list[str]], typer.Option("--option", help="An adapter option KEY=VALUE (repeatable).")]
+TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="For text tasks: the column holding the text.")]
 VersionOpt = Annotated[Optional[int], typer.Option("--version", help="A registered version (default: production).")]
 
 
@@ -49,6 +50,14 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = raw
     return out
+
+
+def _options(option: list[str] | None, text_column: str | None) -> dict[str, Any]:
+    """Adapter options; ``--text-column`` is the one every text task shares."""
+    options = _pairs(option, "--option")
+    if text_column:
+        options["text_column"] = text_column
+    return options
 
 
 def _print_json(data: Any) -> None:
@@ -128,6 +137,7 @@ def train(
     label: LabelOpt = None,
     adapter: AdapterOpt = None,
     option: OptionOpt = None,
+    text_column: TextColumnOpt = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", help="Architecture or fit parameter KEY=VALUE, e.g. learning_rate=0.001.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     promote: Annotated[bool, typer.Option("--promote", help="Serve this version once registered.")] = False,
@@ -138,7 +148,7 @@ def train(
     from aiaas.training import TrainRequest
     from aiaas.training import train as run_training
 
-    request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _pairs(option, "--option"), seed, promote,
+    request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
                            weights)
     result = run_training(get_host(), _registry(), request, quiet=as_json)
     summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted}
@@ -166,11 +176,11 @@ def _metrics_table(scores: dict[str, float]) -> None:
 
 @app.command()
 def evaluate(task: TaskArg, data: DataOpt, version: VersionOpt = None, label: LabelOpt = None, adapter: AdapterOpt = None,
-             option: OptionOpt = None, as_json: JsonFlag = False) -> None:
+             option: OptionOpt = None, text_column: TextColumnOpt = None, as_json: JsonFlag = False) -> None:
     """Score a registered version on labelled data and write a report."""
     from aiaas.evaluation import evaluate_version
 
-    used, scores, report = evaluate_version(get_host(), _registry(), task, data, version, label, adapter, _pairs(option, "--option"))
+    used, scores, report = evaluate_version(get_host(), _registry(), task, data, version, label, adapter, _options(option, text_column))
     if as_json:
         return _print_json({"task": task, "version": used, "metrics": scores, "report": str(report)})
     _metrics_table(scores)
@@ -185,11 +195,12 @@ def predict(
     version: VersionOpt = None,
     adapter: AdapterOpt = None,
     option: OptionOpt = None,
+    text_column: TextColumnOpt = None,
 ) -> None:
     """Score a file offline with the production (or a given) version."""
     from aiaas.scoring import score_file
 
-    n = score_file(get_host(), _registry(), task, input, output, version, adapter, _pairs(option, "--option"))
+    n = score_file(get_host(), _registry(), task, input, output, version, adapter, _options(option, text_column))
     console.print(f"scored {n} rows of {input} -> {output}")
 
 

@@ -62,7 +62,18 @@ METRICS: dict[str, MetricFn] = {
     "calibration_error": _calibration_error,
 }
 
-LOWER_IS_BETTER = {"brier", "calibration_error"}
+def _ordinal(fn: Callable[[np.ndarray, np.ndarray], float]) -> MetricFn:
+    """For ordered labels (ratings): label indices are ranks, so index distance is rating distance."""
+    return lambda y, p, t: float(fn(y, _labels(p, t)))
+
+
+METRICS.update({
+    "mean_absolute_error": _ordinal(lambda y, predicted: np.abs(y - predicted).mean()),
+    "off_by_one_accuracy": _ordinal(lambda y, predicted: (np.abs(y - predicted) <= 1).mean()),
+    "quadratic_weighted_kappa": _ordinal(lambda y, predicted: skm.cohen_kappa_score(y, predicted, weights="quadratic")),
+})
+
+LOWER_IS_BETTER = {"brier", "calibration_error", "mean_absolute_error"}
 
 DESCRIPTIONS = {
     "average_precision": "PR-AUC (average precision)",
@@ -71,6 +82,10 @@ DESCRIPTIONS = {
     "precision": "precision at the operating point",
     "recall": "recall (sensitivity) at the operating point",
     "sensitivity": "sensitivity at the operating point",
+    "macro_f1": "macro-averaged F1",
+    "mean_absolute_error": "mean absolute error (label steps)",
+    "off_by_one_accuracy": "accuracy within one label step",
+    "quadratic_weighted_kappa": "quadratic weighted kappa",
     "specificity": "specificity at the operating point",
     "balanced_accuracy": "balanced accuracy at the operating point",
     "calibration_error": "expected calibration error (10 bins)",

@@ -121,11 +121,11 @@ class Pipeline:
         model = runtime.load(directory, architecture, spec, manifest.get("params", {}))
         return cls(
             task=task,
-            labels=host.label_schema(task),
+            labels=host.label_schema(task, manifest.get("labels")),
             runtime_name=manifest["runtime"],
             runtime=runtime,
             model=model,
-            preprocessor=host.preprocessor(task),
+            preprocessor=host.preprocessor(task, architecture),
             pre_state=State.load(directory, PREPROCESSOR_STATE),
             postprocessor=host.postprocessor(task),
             manifest=manifest,

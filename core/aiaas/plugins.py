@@ -102,10 +102,10 @@ def validate_record(record: Any) -> None:
         raise InvalidRecord(f"{_describe(record)}: name must match {pattern.pattern}")
     for f in fields(record):
         value = getattr(record, f.name)
-        if f.name in ("impl", "builder", "load", "sample", "input_model", "output_model", "decode"):
+        if f.name in ("impl", "builder", "load", "sample", "input_model", "output_model", "decode", "choose_labels"):
             if isinstance(value, str) and not REF_PATH.match(value):
                 raise InvalidRecord(f"{_describe(record)}: {f.name}={value!r} is not 'module:attribute'")
-            if value is None and f.name != "decode":
+            if value is None and f.name not in ("decode", "choose_labels"):
                 raise InvalidRecord(f"{_describe(record)}: {f.name} is required")
     if isinstance(record, LabelSchema):
         if not record.labels and record.kind != "regression":
@@ -226,10 +226,11 @@ class Host:
             if missing and owner:
                 self._fail(self.plugins[owner], f"task {name!r} refers to unknown {', '.join(missing)}")
         for key, arch in list(c.architectures.items()):
-            if arch.task not in c.tasks:
-                owner = c.owner.get(("architectures", key))
-                if owner:
-                    self._fail(self.plugins[owner], f"architecture {arch.name!r} is for unknown task {arch.task!r}")
+            problem = (f"is for unknown task {arch.task!r}" if arch.task not in c.tasks else
+                       f"names unknown preprocessor {arch.preprocessor!r}" if arch.preprocessor and arch.preprocessor not in c.preprocessors else None)
+            owner = c.owner.get(("architectures", key))
+            if problem and owner:
+                self._fail(self.plugins[owner], f"architecture {arch.name!r} {problem}")
 
     # -- lookups -----------------------------------------------------------------
 
@@ -240,8 +241,12 @@ class Host:
             known = ", ".join(sorted(self.components.tasks)) or "none (install a vertical, e.g. aiaas-finance)"
             raise UserError(f"unknown task {name!r}; installed tasks: {known}") from None
 
-    def label_schema(self, task: Task) -> LabelSchema:
-        return self.components.label_schemas[task.labels]
+    def label_schema(self, task: Task, name: str | None = None) -> LabelSchema:
+        """The task's schema, or the one named (chosen from the data, recorded with a model)."""
+        try:
+            return self.components.label_schemas[name or task.labels]
+        except KeyError:
+            raise UserError(f"unknown label schema {name!r} for {task.name}; known: {', '.join(sorted(self.components.label_schemas))}") from None
 
     def adapter(self, task: Task, name: str | None = None, path: Any = None) -> DataAdapter:
         adapters = [a for a in self.components.adapters.values() if a.task == task.name]
@@ -290,8 +295,10 @@ class Host:
             return None
         return self.instance("explainer", record.name, record.impl)
 
-    def preprocessor(self, task: Task) -> Any:
-        return self.instance("preprocessor", task.preprocessor, self.components.preprocessors[task.preprocessor].impl)
+    def preprocessor(self, task: Task, architecture: Architecture | None = None) -> Any:
+        """The architecture's own preprocessor when it names one, else the task's."""
+        name = (architecture.preprocessor if architecture else None) or task.preprocessor
+        return self.instance("preprocessor", name, self.components.preprocessors[name].impl)
 
     def postprocessor(self, task: Task) -> Any:
         return self.instance("postprocessor", task.postprocessor, self.components.postprocessors[task.postprocessor].impl)

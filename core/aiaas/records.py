@@ -118,6 +118,11 @@ class Task:
     ``InvalidInput`` naming what is wrong. Without it a record is the instance's
     fields. ``upload_field`` names the field a ``multipart/form-data`` file part fills,
     so clients can upload files instead of base64 JSON.
+
+    ``choose_labels(raw_labels) -> schema name`` picks the label schema from the
+    training data (a sentiment task with or without a neutral class); without it the
+    task always uses ``labels``. ``explain_in_predict`` says whether ``/predict``
+    answers carry explanations unless the request says ``"explain": false``.
     """
 
     name: str
@@ -135,8 +140,10 @@ class Task:
     split: SplitPolicy = SplitPolicy()
     operating_point: OperatingPolicy | None = None
     label_column: str = "label"
+    choose_labels: Ref | None = None
     decode: Ref | None = None
     upload_field: str | None = None
+    explain_in_predict: bool = True
     quickstart: Quickstart = Quickstart()
     description: str = ""
 
@@ -195,7 +202,8 @@ class Architecture:
     ``builder(spec: ModelSpec, params: dict)`` returns the runtime's native model
     (a ``torch.nn.Module`` taking a dict of tensors, a Keras model with named
     inputs) whose outputs are logits; the runtime adds the activation and the loss
-    that the label kind calls for.
+    that the label kind calls for. ``preprocessor`` overrides the task's when the
+    model needs its own inputs (a pretrained encoder's tokenizer).
     """
 
     name: str
@@ -203,6 +211,7 @@ class Architecture:
     runtime: str
     builder: Ref
     params: dict[str, Any] = field(default_factory=dict)
+    preprocessor: str | None = None
     description: str = ""
 
 

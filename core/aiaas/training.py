@@ -25,7 +25,7 @@ from aiaas.metrics import compute, score_for_selection
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
 from aiaas.dataset import Dataset
-from aiaas.records import OperatingPolicy, Task
+from aiaas.records import LabelSchema, OperatingPolicy, Task, resolve
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FitConfig, ModelSpec
 from aiaas.splits import split
@@ -142,18 +142,18 @@ class Prepared:
     inputs: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
     spec: ModelSpec
     fingerprint: str
+    schema: LabelSchema
 
 
-def prepare(host: Host, task: Task, request: TrainRequest) -> Prepared:
-    """Load, encode labels, split by the task's policy, fit the preprocessor on train only."""
-    schema = host.label_schema(task)
+def prepare(host: Host, task: Task, request: TrainRequest, preprocessor: Any) -> Prepared:
+    """Load, pick the label schema, encode labels, split by the task's policy, fit the preprocessor on train only."""
     dataset = load_data(host, task.name, request.data, request.label, request.adapter, request.options)
+    schema = host.label_schema(task, resolve(task.choose_labels)(dataset.labels) if task.choose_labels else None)
     y = label_codec.encode(schema, dataset.labels, request.label or task.label_column)
     parts = split(dataset.records, y, task.split, request.seed)
     train_set, val_set, test_set = (dataset.take(ix) for ix in (parts.train, parts.validation, parts.test))
     if schema.kind == "binary" and y[parts.train].sum() == 0:
         raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
-    preprocessor = host.preprocessor(task)
     pre_state = preprocessor.fit(train_set.records, train_set.labels, options=request.options)
     x_train = preprocessor.transform(train_set.records, pre_state)
     x_val = preprocessor.transform(val_set.records, pre_state)
@@ -162,13 +162,13 @@ def prepare(host: Host, task: Task, request: TrainRequest) -> Prepared:
         outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
     )
     return Prepared(train_set, val_set, test_set, (y[parts.train], y[parts.validation], y[parts.test]), parts.description,
-                    pre_state, (x_train, x_val), spec, fingerprint(dataset))
+                    pre_state, (x_train, x_val), spec, fingerprint(dataset), schema)
 
 
 def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = False) -> TrainResult:
     task = host.task(request.task)
-    schema = host.label_schema(task)
     architecture = host.architecture(task, request.architecture, request.runtime)
+    preprocessor = host.preprocessor(task, architecture)
     params = {**architecture.params, **request.params}
     fit_params = {k: params.pop(k) for k in list(params) if k in FIT_KEYS}
     policy = operating_policy(task, params.pop("operating_target", None))
@@ -183,7 +183,8 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
 
     with new_progress(quiet) as progress:
         step = progress.add_task("preparing", total=4, status="loading data, fitting the preprocessor on the training split")
-        data = prepare(host, task, request)
+        data = prepare(host, task, request, preprocessor)
+        schema = data.schema
         (x_train, x_val), (y_train, y_val, y_test) = data.inputs, data.y
         progress.update(step, advance=1, status=f"building {architecture.name} on {architecture.runtime}")
         runtime = host.runtime(architecture.runtime)  # imports torch / tensorflow: after the data is known good
@@ -205,7 +206,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
             "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": data.train.notes,
             "initial_weights": initial,
         }
-        pipeline = Pipeline(task, schema, runtime.name, runtime, model, host.preprocessor(task), data.pre_state,
+        pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, data.pre_state,
                             host.postprocessor(task), manifest, host.explainer(task, runtime.name))
         manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, data.validation.records, p_val, y_val)
         p_test = pipeline.probabilities(data.test.records)

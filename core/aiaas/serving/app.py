@@ -78,7 +78,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
             model = None
             try:
                 pipeline = await run_in_threadpool(served.get, task.name)
-                input_model = pipeline.input_model
+                input_model, schema = pipeline.input_model, pipeline.labels
                 model = {"version": pipeline.version, "runtime": pipeline.runtime_name, "architecture": pipeline.manifest["architecture"]}
             except ModelUnavailable as exc:
                 model = {"version": registry.alias(task.name), "error": str(exc)}

@@ -62,7 +62,8 @@ def request_models(task: Task, max_instances: int) -> tuple[type[BaseModel], typ
     name = _camel(task)
     instance = resolve(task.input_model)
     answer = resolve(task.output_model)
-    request = create_model(f"{name}Request", instances=(list[instance], Field(min_length=1, max_length=max_instances)))
+    request = create_model(f"{name}Request", instances=(list[instance], Field(min_length=1, max_length=max_instances)),
+                           explain=(bool, Field(default=task.explain_in_predict, description="include explanations in /predict answers")))
     predict = create_model(f"{name}Predictions", predictions=(list[answer], ...), model=(ModelInfo, ...))
     explain = create_model(f"{name}Explanations", explanations=(list[dict[str, Any]], ...), model=(ModelInfo, ...))
     return request, predict, explain
@@ -96,20 +97,21 @@ async def read_uploads(request: Request, task: Task, limits: Limits) -> list[dic
         await form.close()
 
 
-async def read_instances(request: Request, task: Task, pipeline: Pipeline, limits: Limits) -> list[BaseModel]:
-    """The body's instances, validated by the served model's schema; 422s name the field."""
+async def read_instances(request: Request, task: Task, pipeline: Pipeline, limits: Limits) -> tuple[list[BaseModel], bool]:
+    """The body's instances, validated by the served model's schema (422s name the field),
+    and whether the answers should carry explanations (``"explain"``, else the task's default)."""
     raw = await request.body()  # kept by the request, so a multipart parse reads it from memory
     if len(raw) > limits.max_bytes:  # a chunked body carries no Content-Length for the middleware to check
         raise HTTPException(413, f"request body of {len(raw)} bytes is over the limit of {limits.max_bytes}")
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return _validate(pipeline, await read_uploads(request, task, limits))
+        return _validate(pipeline, await read_uploads(request, task, limits)), task.explain_in_predict
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RequestValidationError([{"loc": ["body"], "msg": f"body is not valid JSON: {exc}", "type": "json_invalid"}]) from None
     if not isinstance(body, dict) or "instances" not in body:
         raise RequestValidationError([{"loc": ["body", "instances"], "msg": 'body must be an object {"instances": [...]}', "type": "missing"}])
-    extra = sorted(set(body) - {"instances"})
+    extra = sorted(set(body) - {"instances", "explain"})
     if extra:
         raise RequestValidationError([{"loc": ["body", extra[0]], "msg": f"unknown field {extra[0]!r}", "type": "extra_forbidden"}])
     instances = body["instances"]
@@ -117,7 +119,10 @@ async def read_instances(request: Request, task: Task, pipeline: Pipeline, limit
         raise RequestValidationError([{"loc": ["body", "instances"], "msg": "instances must be a non-empty list", "type": "list_type"}])
     if len(instances) > limits.max_instances:
         raise _too_many(len(instances), limits)
-    return _validate(pipeline, instances)
+    explain = body.get("explain", task.explain_in_predict)
+    if not isinstance(explain, bool):
+        raise RequestValidationError([{"loc": ["body", "explain"], "msg": "explain must be true or false", "type": "bool_type"}])
+    return _validate(pipeline, instances), explain
 
 
 def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
@@ -132,7 +137,11 @@ def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
 
 
 def predict_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [answer.model_dump(mode="json") for answer in pipeline.predict(pd.DataFrame(rows))]
+    return [answer.model_dump(mode="json") for answer in pipeline.predict(pd.DataFrame(rows), explain=False)]
+
+
+def predict_explained_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [answer.model_dump(mode="json") for answer in pipeline.predict(pd.DataFrame(rows), explain=True)]
 
 
 def explain_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[Any]:
@@ -156,7 +165,9 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
     async def answer(request: Request, key: str, work: Work) -> JSONResponse:
         """Validate against the served version, then run ``work`` in a batch with concurrent requests."""
         pipeline = await run_in_threadpool(served.get, task.name)
-        instances = await read_instances(request, task, pipeline, limits)
+        instances, explain = await read_instances(request, task, pipeline, limits)
+        if work is predict_work and explain:
+            work = predict_explained_work
         rows = await run_in_threadpool(pipeline.rows_from, instances)  # decoding fails this request alone, before batching
         results = await batcher.run(task.name, pipeline, work, rows)
         return JSONResponse({key: results, "model": model_info(pipeline)})
