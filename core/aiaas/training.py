@@ -160,6 +160,7 @@ def prepare(host: Host, task: Task, request: TrainRequest, preprocessor: Any) ->
     spec = ModelSpec(
         inputs={k: tuple(v.shape[1:]) for k, v in x_train.items()},
         outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
+        hints=preprocessor.model_hints(pre_state) if hasattr(preprocessor, "model_hints") else {},
     )
     return Prepared(train_set, val_set, test_set, (y[parts.train], y[parts.validation], y[parts.test]), parts.description,
                     pre_state, (x_train, x_val), spec, fingerprint(dataset), schema)

@@ -1,4 +1,5 @@
-"""The core's explainers: feature ablation for tables (any runtime), Grad-CAM for images (PyTorch)."""
+"""The core's explainers: feature ablation for tables (any runtime); Grad-CAM for
+images and integrated-gradient token attributions for text (PyTorch)."""
 
 from __future__ import annotations
 
@@ -23,5 +24,13 @@ def register_explainers() -> list[Explainer]:
             runtimes=("torch",),
             description="Grad-CAM heatmap of the model's last convolutional stage (Captum), as a grayscale PNG "
             "the size of the input image.",
+        ),
+        Explainer(
+            name="token-attributions",
+            modality="text",
+            impl="aiaas.explainers.tokens:TokenAttributions",
+            runtimes=("torch",),
+            description="Integrated gradients on the token embeddings (Captum): each word's signed weight "
+            "towards the answered label.",
         ),
     ]

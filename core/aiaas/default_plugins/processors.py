@@ -22,6 +22,12 @@ def register_processors() -> list[Preprocessor | Postprocessor]:
             description="Resizes to a side fitted on the training split (or --option image_size=N), repeats "
             "grayscale into 3 channels, normalises per channel.",
         ),
+        Preprocessor(
+            name="text-vocab",
+            impl="aiaas.text.vocabulary:VocabularyPreprocessor",
+            description="Words -> ids from a vocabulary fitted on the training split (JSON), truncated or padded "
+            "to max_length (--option max_length=N).",
+        ),
         Postprocessor(
             name="classification",
             impl="aiaas.answers:ClassificationAnswer",

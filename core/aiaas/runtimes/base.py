@@ -19,12 +19,15 @@ Arrays = dict[str, "np.ndarray"]
 @dataclass(frozen=True)
 class ModelSpec:
     """Per-instance input shapes (``{"features": (31,)}``), the width of the final
-    layer and the label kind, which decides activation and loss."""
+    layer and the label kind, which decides activation and loss. ``hints`` are facts
+    of the fitted preprocessor a builder needs (``{"vocabulary_size": 5000}``): a
+    preprocessor offers them with ``model_hints(state) -> dict``."""
 
     inputs: dict[str, tuple[int, ...]]
     outputs: int
     kind: str
     dtypes: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,6 +39,7 @@ class ModelSpec:
             outputs=data["outputs"],
             kind=data["kind"],
             dtypes=data.get("dtypes", {}),
+            hints=data.get("hints", {}),
         )
 
 

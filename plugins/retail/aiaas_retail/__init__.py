@@ -1,0 +1,1 @@
+"""aiaas vertical for retail: product-review analysis (sentiment, star rating)."""
