@@ -5,7 +5,8 @@ Columns are found by name, or named with ``--text-column`` and ``--option
 title_column=/rating_column=/product_column=/date_column=``; the label is the core's
 ``--label``. Texts are cleaned (HTML entities decoded, tags dropped, whitespace
 collapsed); blank texts are dropped, and so are repeated texts, before the split,
-so no review sits in both training and test data (the notes say how many).
+so no review sits in both training and test data (the notes say how many). A file
+to score must have text in every row.
 
 Sentiment: the label column holds negative/neutral/positive, 0/1, or stars; with
 no label column, the rating column gives it (1-2 negative, 3 neutral, 4-5 positive).
@@ -100,6 +101,9 @@ def load_reviews(path: Path, options: LoadOptions, target: str) -> Dataset:
         raise InvalidInput(f"{path}: no label column {options.label!r} and no rating column to derive it from; "
                            f"the columns are {', '.join(frame.columns)}; name yours with --label")
     keep = records["text"].str.len() > 0
+    if not options.labelled and not keep.all():  # scoring answers every row, so a blank one is refused, as the API does
+        row = int((~keep).to_numpy().argmax())
+        raise InvalidInput(f"{path}: row {row + 2} has no text ({int((~keep).sum())} such row(s)); every review to score needs text")
     notes = []
     if (~keep).any():
         notes.append(f"dropped {int((~keep).sum())} blank review(s)")

@@ -79,6 +79,9 @@ def build(spec: ModelSpec, params: dict[str, Any]) -> Any:
     import torch
     from torch import nn
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
     class MiniLMClassifier(nn.Module):
         token_input = "input_ids"
@@ -117,7 +120,7 @@ def build(spec: ModelSpec, params: dict[str, Any]) -> Any:
                 with torch.no_grad():
                     fresh = self.encode(ids[missing], mask[missing])
                 for i, vector in zip(missing, fresh):
-                    if len(self._vectors) < 200_000:
+                    if len(self._vectors) < 50_000:
                         self._vectors[keys[i]] = vector
                     else:  # full: answer without remembering
                         return self.encode(ids, mask).detach()
@@ -125,9 +128,10 @@ def build(spec: ModelSpec, params: dict[str, Any]) -> Any:
 
         def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
             ids, mask = inputs["input_ids"], inputs["attention_mask"]
-            # Explanations need gradients through the encoder; training a frozen one does not.
-            needs_grad = torch.is_grad_enabled() and (self.fine_tune or not self.training)
-            pooled = self.encode(ids, mask) if needs_grad else self.cached(ids, mask)
+            # A frozen encoder's vectors are cached while training and predicting; explanations
+            # (which hook the embedding layer) and fine-tuning run it for real.
+            frozen_use = not self.fine_tune and (self.training or torch.is_inference_mode_enabled())
+            pooled = self.cached(ids, mask) if frozen_use else self.encode(ids, mask)
             return self.head(pooled)
 
     return MiniLMClassifier()
