@@ -34,6 +34,7 @@ benchmark: install
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/serving_throughput.py
 	$(BIN)/python benchmarks/healthcare_real.py
+	$(BIN)/python benchmarks/retail_real.py
 
 clean:
 	rm -rf $(VENV) .aiaas

