@@ -35,9 +35,12 @@ def model_folder() -> Path:
 
 @lru_cache(maxsize=1)
 def tokenizer() -> Any:
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(model_folder()), local_files_only=True)
+    folder = model_folder()
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise UserError("the minilm architecture needs transformers: pip install 'aiaas-retail[minilm]'") from None
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
 class MiniLMTokens:
