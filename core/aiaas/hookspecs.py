@@ -114,6 +114,9 @@ def register_architectures() -> Iterable[Architecture]:
             return [aiaas.Architecture(name="torch-mlp", task="finance/fraud", runtime="torch",
                                        builder="aiaas_finance.models.torch_mlp:build",
                                        params={"hidden": (64, 32), "dropout": 0.2})]
+
+    A model that needs its own inputs names its own preprocessor, which then replaces
+    the task's (``preprocessor="retail.minilm-tokens"`` for a pretrained encoder).
     """
 
 
