@@ -35,7 +35,8 @@ class Decoded:
 
 
 Decoder = Callable[[bytes, str, int], "Decoded | None"]
-"""(data, name, max_pixels) -> Decoded, or None when the bytes are not this decoder's format."""
+"""(data, name, max_pixels) -> Decoded, or None when the bytes are not this decoder's format.
+A ``format_name`` attribute names the format in refusals ("send PNG, JPEG or DICOM")."""
 
 
 def max_pixels() -> int:
@@ -59,13 +60,13 @@ def to_uint8(values: np.ndarray) -> np.ndarray:
     return np.round(scaled * 255).astype(np.uint8)
 
 
-def decode_pillow(data: bytes, name: str, limit: int) -> Decoded:
+def decode_pillow(data: bytes, name: str, limit: int, accepted: Sequence[str] = FORMATS) -> Decoded:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in FORMATS:
-                raise UnsupportedMedia(f"{name}: {image.format} images are not accepted; send PNG or JPEG")
+                raise UnsupportedMedia(f"{name}: {image.format} images are not accepted; send {', '.join(accepted)}")
             check_pixels(name, image.width * image.height, limit)
             image.load()
             if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -76,7 +77,7 @@ def decode_pillow(data: bytes, name: str, limit: int) -> Decoded:
                 pixels = np.asarray(image.convert("RGB"))
             return Decoded(np.ascontiguousarray(pixels), image.format)
     except UnidentifiedImageError:
-        raise UnsupportedMedia(f"{name}: not an image of an accepted type ({_accepted()})") from None
+        raise UnsupportedMedia(f"{name}: not an image of an accepted type ({', '.join(accepted)})") from None
     except Image.DecompressionBombError as exc:  # Pillow's own guard, which fires while opening
         raise TooLarge(f"{name}: image is over the limit of {limit:,} pixels (AIAAS_MAX_IMAGE_PIXELS): {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -90,13 +91,6 @@ def _is_gray(image: Any) -> bool:
     return bool((palette[:, 0] == palette[:, 1]).all() and (palette[:, 1] == palette[:, 2]).all())
 
 
-_extra_names: list[str] = []
-
-
-def _accepted() -> str:
-    return ", ".join([*FORMATS, *_extra_names])
-
-
 def decode_image(data: bytes, name: str, decoders: Sequence[Decoder] = (), limit: int | None = None) -> Decoded:
     """Pixels of one image file; ``decoders`` are tried before PNG and JPEG."""
     if not data:
@@ -106,13 +100,8 @@ def decode_image(data: bytes, name: str, decoders: Sequence[Decoder] = (), limit
         decoded = decoder(data, name, limit)
         if decoded is not None:
             return decoded
-    return decode_pillow(data, name, limit)
-
-
-def accept_format(name: str) -> None:
-    """Name a format a plugin's decoder adds, so refusals list it among the accepted types."""
-    if name not in _extra_names:
-        _extra_names.append(name)
+    accepted = [*FORMATS, *(getattr(d, "format_name", getattr(d, "__name__", "another format")) for d in decoders)]
+    return decode_pillow(data, name, limit, accepted)
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

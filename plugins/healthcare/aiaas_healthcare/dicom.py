@@ -19,10 +19,8 @@ import numpy as np
 
 from aiaas import InvalidInput
 from aiaas.errors import UnsupportedMedia
-from aiaas.vision.decode import Decoded, accept_format, check_pixels, to_uint8
+from aiaas.vision.decode import Decoded, check_pixels, to_uint8
 from aiaas_healthcare.deidentify import deidentify
-
-accept_format("DICOM")
 
 ECHOED = ("Modality", "BodyPartExamined", "ViewPosition", "PhotometricInterpretation", "Rows", "Columns", "BitsStored",
           "NumberOfFrames", "PixelSpacing", "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
@@ -117,3 +115,6 @@ def decode_dicom(data: bytes, name: str, limit: int) -> Decoded | None:
         raise InvalidInput(f"{name}: DICOM pixel data ({syntax.name}) cannot be decoded: {str(exc).splitlines()[0]}") from None
     pixels = display_pixels(ds, stored)
     return Decoded(pixels, "DICOM", metadata(ds), patient_id=str(ds.PatientID) or None)
+
+
+decode_dicom.format_name = "DICOM"  # type: ignore[attr-defined]
