@@ -87,8 +87,8 @@ def test_bad_files_get_a_4xx_naming_the_file(trained: Trained) -> None:
     png = _png(trained)
     cases = [
         ("truncated.png", png[: len(png) // 2], 422, "truncated.png: corrupt or truncated"),
-        ("notes.txt", b"just some text, not an image", 415, "notes.txt: not an image of an accepted type"),
-        ("anim.gif", _gif(), 415, "anim.gif: GIF images are not accepted"),
+        ("notes.txt", b"just some text, not an image", 415, "notes.txt: not an image of an accepted type (PNG, JPEG, DICOM)"),
+        ("anim.gif", _gif(), 415, "anim.gif: GIF images are not accepted; send PNG, JPEG, DICOM"),
         ("empty.png", b"", 422, "empty.png: the file is empty"),
         ("half.dcm", Path(get_testdata_file("CT_small.dcm")).read_bytes()[:20000], 422, "half.dcm"),
     ]
