@@ -78,14 +78,20 @@ def test_the_sensitivity_target_can_be_changed(in_trained_home: Trained, tmp_pat
     assert manifest["operating_point"]["target"] == 0.8 and "operating_target" not in manifest["params"]
 
 
-def test_train_from_npz_and_manifest(in_trained_home: Trained, tmp_path: Path) -> None:
+def test_train_and_predict_from_npz(in_trained_home: Trained, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     images = (rng.random((80, 28, 28)) * 255).astype(np.uint8)
     labels = rng.integers(0, 2, (80, 1))
     np.savez(tmp_path / "mnist.npz", train_images=images[:60], train_labels=labels[:60], val_images=images[60:], val_labels=labels[60:])
     result = runner.invoke(app, ["train", TASK, "--data", str(tmp_path / "mnist.npz"), "--arch", "small-cnn", "--epochs", "1", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output[result.output.index("{"):])["provenance"]["data"].endswith("mnist.npz")
+    version = json.loads(result.output[result.output.index("{"):])
+    assert version["provenance"]["data"].endswith("mnist.npz")
+    out = tmp_path / "scored.parquet"
+    scored = runner.invoke(app, ["predict", TASK, "--input", str(tmp_path / "mnist.npz"), "--output", str(out), "--version", str(version["version"])])
+    assert scored.exit_code == 0, scored.output
+    frame = pd.read_parquet(out)
+    assert len(frame) == 80 and frame["path"].iloc[0] == "mnist.npz:train[0]" and frame["path"].iloc[-1] == "mnist.npz:val[19]"
     result = runner.invoke(app, ["train", TASK, "--data", str(tmp_path / "mnist.npz"), "--option", "splits=test", "--epochs", "1"])
     assert isinstance(result.exception, InvalidInput) and "no split 'test'; it has train, val" in str(result.exception)
 
