@@ -1,11 +1,19 @@
-"""A kit for checking a plugin: load it into a host of its own, in a throw-away home.
+"""A kit for checking a plugin: load it into a host of its own, in a throw-away home,
+and train models once for a whole test session.
 
-    from aiaas.testing import host_with, isolated_home
+    from aiaas.testing import host_with, isolated_home, trained_models
 
     def test_my_plugin_registers(tmp_path):
         with isolated_home(tmp_path):
             host = host_with("insurance", my_plugin_module)
             assert "insurance/claims" in host.components.tasks
+
+    @pytest.fixture(scope="session")
+    def trained(tmp_path_factory):
+        root = tmp_path_factory.mktemp("claims")
+        data = write_claims(root, 2000, seed=0)
+        with trained_models(root / "home", data, {"mlp": TrainRequest("insurance/claims", data, promote=True)}) as models:
+            yield models          # models["mlp"].metrics, models.client().post(...)
 """
 
 from __future__ import annotations
@@ -13,11 +21,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiaas.plugins import Host, reset_host
+from aiaas.plugins import Host, get_host, reset_host
 from aiaas.settings import get_settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from aiaas.registry import Registry
+    from aiaas.training import TrainRequest, TrainResult
 
 
 @contextmanager
@@ -49,3 +64,43 @@ def host_with(name: str, module: Any, entry_points: bool = False) -> Host:
     if info.status != "ok":
         raise AssertionError(f"plugin {name} failed: {info.reason}")
     return host
+
+
+@dataclass
+class TrainedModels:
+    """Models trained once into ``home``, by the name their request was given."""
+
+    home: Path
+    data: Path
+    host: Host
+    registry: Registry
+    results: dict[str, TrainResult]
+
+    def __getitem__(self, name: str) -> TrainResult:
+        return self.results[name]
+
+    def client(self) -> TestClient:
+        """An HTTP client of an app serving this home's registry."""
+        from fastapi.testclient import TestClient
+
+        from aiaas.serving.app import create_app
+
+        return TestClient(create_app(self.host, self.registry, get_settings()))
+
+    @contextmanager
+    def inside(self) -> Iterator[TrainedModels]:
+        """Make this home the current one again (CLI code reads it from the environment)."""
+        with isolated_home(self.home, alias_ttl_seconds="0"):
+            yield self
+
+
+@contextmanager
+def trained_models(home: Path, data: Path, requests: dict[str, TrainRequest]) -> Iterator[TrainedModels]:
+    """Train each request, in order, in a home of its own (promote/rollback seen at once)."""
+    from aiaas.registry import Registry
+    from aiaas.training import train
+
+    with isolated_home(home, alias_ttl_seconds="0"):
+        host, registry = get_host(), Registry.from_settings()
+        results = {name: train(host, registry, request, quiet=True) for name, request in requests.items()}
+        yield TrainedModels(home, data, host, registry, results)

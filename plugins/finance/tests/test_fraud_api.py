@@ -150,7 +150,7 @@ def test_a_promoted_version_with_damaged_files_is_a_503_not_a_500(trained, tmp_p
     import aiaas.versions
 
     registry = Registry(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "artifacts")
-    good = trained.registry.folder(trained.torch.version)
+    good = trained.registry.folder(trained["torch"].version)
 
     def copy_without_weights(folder) -> None:  # noqa: ANN001
         shutil.copytree(good, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.safetensors"))

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("runtime", ["keras", "torch"])
 def test_trained_model_beats_a_model_that_learned_nothing(trained, runtime: str) -> None:
-    result = getattr(trained, runtime)
+    result = trained[runtime]
     fraud_rate = pd.read_csv(trained.data).is_fraud.mean()
     # A model with no signal scores PR-AUC near the fraud rate (about 0.01) and ROC-AUC near 0.5.
     assert result.metrics["average_precision"] > max(0.4, 20 * fraud_rate), result.metrics
@@ -38,7 +38,7 @@ def test_versions_record_runtime_metrics_and_provenance(trained) -> None:
 
 def test_artifacts_are_safetensors_keras_json_and_a_report(trained) -> None:
     allowed = {".json", ".safetensors", ".keras", ".html", ".png"}
-    for result in (trained.keras, trained.torch):
+    for result in (trained["keras"], trained["torch"]):
         folder = trained.registry.folder(result.version)
         files = [p for p in folder.rglob("*") if p.is_file()]
         assert {p.suffix for p in files} <= allowed, files
@@ -47,12 +47,12 @@ def test_artifacts_are_safetensors_keras_json_and_a_report(trained) -> None:
         report = (folder / "report" / "report.html").read_text()
         assert report.count("data:image/png;base64") >= 4
         assert {"pr_curve.png", "roc_curve.png", "confusion_matrix.png", "training.png"} <= {p.name for p in files}
-    with zipfile.ZipFile(trained.registry.folder(trained.keras.version) / "model.keras") as archive:
+    with zipfile.ZipFile(trained.registry.folder(trained["keras"].version) / "model.keras") as archive:
         assert {"config.json", "model.weights.h5"} <= set(archive.namelist())
 
 
 def test_preprocessor_statistics_come_from_the_training_split_only(trained) -> None:
-    folder = trained.registry.folder(trained.torch.version)
+    folder = trained.registry.folder(trained["torch"].version)
     manifest = json.loads((folder / "manifest.json").read_text())
     state = json.loads((folder / "preprocessor.json").read_text())
     amount = next(c for c in state["columns"] if c["name"] == "amount")
@@ -64,7 +64,7 @@ def test_preprocessor_statistics_come_from_the_training_split_only(trained) -> N
 
 
 def test_a_loaded_version_predicts_what_the_trained_one_did(trained) -> None:
-    for result in (trained.keras, trained.torch):
+    for result in (trained["keras"], trained["torch"]):
         pipeline = Pipeline.load(trained.host, trained.registry.folder(result.version), result.version.version)
         frame = derive_history(pd.read_csv(trained.data, dtype={"merchant_category": str})).drop(columns=["is_fraud"])
         p = pipeline.probabilities(frame)
@@ -78,7 +78,7 @@ def test_a_loaded_version_predicts_what_the_trained_one_did(trained) -> None:
 def test_probabilities_are_calibrated_despite_class_weights(trained) -> None:
     """Class weights inflate raw fraud probabilities about fifty-fold; Platt scaling on validation brings them back."""
     frame = derive_history(pd.read_csv(trained.data, dtype={"merchant_category": str}))
-    for result in (trained.keras, trained.torch):
+    for result in (trained["keras"], trained["torch"]):
         pipeline = Pipeline.load(trained.host, trained.registry.folder(result.version), result.version.version)
         p = pipeline.probabilities(frame.drop(columns=["is_fraud"]))
         assert 0.5 < p.mean() / frame.is_fraud.mean() < 2, (p.mean(), frame.is_fraud.mean())

@@ -18,16 +18,16 @@ from .conftest import TASK, Trained
 
 
 def test_small_cnn_learns_the_opacities(trained: Trained) -> None:
-    metrics = trained.result.metrics
+    metrics = trained["cnn"].metrics
     assert metrics["roc_auc"] > 0.9, metrics
     assert metrics["balanced_accuracy"] > 0.75, metrics
-    report = trained.result.report
+    report = trained["cnn"].report
     assert report.is_file() and "ROC-AUC" in report.read_text() and "<img" in report.read_text()
     assert (report.parent / "heatmaps.png").stat().st_size > 5000  # test images with their Grad-CAM maps
 
 
 def test_operating_point_is_chosen_for_95_percent_sensitivity(trained: Trained) -> None:
-    manifest = json.loads((trained.registry.folder(trained.result.version) / "manifest.json").read_text())
+    manifest = json.loads((trained.registry.folder(trained["cnn"].version) / "manifest.json").read_text())
     assert manifest["operating_point"]["policy"] == "sensitivity" and manifest["operating_point"]["target"] == 0.95
     assert manifest["operating_point"]["validation"]["recall"] >= 0.95
 

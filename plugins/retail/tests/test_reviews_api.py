@@ -61,5 +61,5 @@ def test_bad_reviews_get_a_422_naming_the_field(trained: Trained) -> None:
 
 
 def test_the_trained_models_beat_a_bar(trained: Trained) -> None:
-    assert trained.sentiment.metrics["accuracy"] > 0.8, trained.sentiment.metrics
-    assert trained.rating.metrics["quadratic_weighted_kappa"] > 0.8 and trained.rating.metrics["off_by_one_accuracy"] > 0.9, trained.rating.metrics
+    assert trained["sentiment"].metrics["accuracy"] > 0.8, trained["sentiment"].metrics
+    assert trained["rating"].metrics["quadratic_weighted_kappa"] > 0.8 and trained["rating"].metrics["off_by_one_accuracy"] > 0.9, trained["rating"].metrics

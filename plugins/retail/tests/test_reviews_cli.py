@@ -71,7 +71,7 @@ def test_minilm_trains_serves_and_explains(in_trained_home: Trained) -> None:
     (answer,) = response.json()["predictions"]
     assert answer["label"] == "positive" and answer["max_tokens"] == 128
     assert not any(w["word"].startswith("##") or w["word"] in ("[CLS]", "[SEP]") for w in answer["words"])
-    registry.promote(SENTIMENT, in_trained_home.sentiment.version.version)
+    registry.promote(SENTIMENT, in_trained_home["sentiment"].version.version)
 
 
 @pytest.mark.slow
