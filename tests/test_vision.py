@@ -94,8 +94,11 @@ def test_image_folder_and_manifest_adapters(tmp_path: Path) -> None:
     (tmp_path / "pets" / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(InvalidInput, match="broken.png.*skip_unreadable=true"):
         PLAIN.folder(tmp_path / "pets", LoadOptions())
-    skipped = PLAIN.folder(tmp_path / "pets", LoadOptions(extra={"skip_unreadable": "true"}))
+    skipped = PLAIN.folder(tmp_path / "pets", LoadOptions(extra={"skip_unreadable": True, "patient_regex": r"^([a-z]+)\d"}))
     assert len(skipped) == 6 and "broken.png" in skipped.notes[0]
+    assert set(skipped.records["patient_id"]) == {"cat", "dog"}  # a group id from each file's name
+    with pytest.raises(InvalidInput, match="patient_regex '\(' is not a regular expression"):
+        PLAIN.folder(tmp_path / "pets", LoadOptions(extra={"patient_regex": "("}))
 
     pd.DataFrame({"path": ["pets/cat/cat0.png", "pets/dog/dog1.png"], "label": ["cat", "dog"], "patient_id": ["a", "b"]}).to_csv(
         tmp_path / "m.csv", index=False)

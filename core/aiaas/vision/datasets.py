@@ -71,7 +71,10 @@ class ImageFiles:
 def _read_images(files: ImageFiles, paths: list[Path], options: LoadOptions) -> tuple[list[dict[str, Any]], list[int], list[str]]:
     """Records for the files that read, their positions in ``paths``, and notes on the ones skipped."""
     skip = _flag(options, "skip_unreadable")
-    pattern = re.compile(options.extra["patient_regex"]) if options.extra.get("patient_regex") else None
+    try:
+        pattern = re.compile(str(options.extra["patient_regex"])) if options.extra.get("patient_regex") else None
+    except re.error as exc:
+        raise InvalidInput(f"patient_regex {options.extra['patient_regex']!r} is not a regular expression ({exc})") from None
     rows, kept, notes = [], [], []
     with Progress(transient=True, disable=len(paths) < 200) as progress:
         bar = progress.add_task("reading images", total=len(paths))
