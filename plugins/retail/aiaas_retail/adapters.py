@@ -86,8 +86,8 @@ def load_reviews(path: Path, options: LoadOptions, target: str) -> Dataset:
     if "title" in records:
         records["title"] = records["title"].fillna("").astype(str).map(clean)
     label_name = options.label if options.label and options.label in frame.columns else None
-    if label_name is not None and label_name in used:  # the rating task's label is the rating column
-        records = records.drop(columns=[r for r in ("rating",) if r in records and _column(frame, "rating", options) == label_name])
+    if "rating" in records and label_name is not None and _column(frame, "rating", options) == label_name:
+        records = records.drop(columns=["rating"])  # the rating task's label is the rating column, not also an input
     for column in frame.columns:  # the file's other columns ride along (offline scoring writes them back)
         if column not in used and column != label_name and column not in records:
             records[column] = frame[column]
