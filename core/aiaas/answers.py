@@ -28,12 +28,17 @@ class ClassificationAnswer:
         return {}
 
     def answer(self, batch: Batch) -> list[Classification]:
-        names = batch.pipeline.labels.names
-        p = batch.probabilities
-        if p.ndim == 1:  # binary: the positive label's probability
-            positive = batch.pipeline.labels.positive or names[1]
-            negative = next(n for n in names if n != positive)
-            return [Classification(label=positive if q >= batch.pipeline.threshold else negative,
-                                   probabilities={negative: round(1 - float(q), 6), positive: round(float(q), 6)}) for q in p]
-        return [Classification(label=names[int(np.argmax(row))], probabilities={n: round(float(v), 6) for n, v in zip(names, row)})
-                for row in p]
+        return calls(batch.pipeline, batch.probabilities)
+
+
+def calls(pipeline: Pipeline, p: np.ndarray) -> list[Classification]:
+    """Each instance's label (binary: at the operating threshold) and probability per label;
+    richer answers build on it."""
+    names = pipeline.labels.names
+    if p.ndim == 1:  # binary: the positive label's probability
+        positive = pipeline.labels.positive or names[1]
+        negative = next(n for n in names if n != positive)
+        return [Classification(label=positive if q >= pipeline.threshold else negative,
+                               probabilities={negative: round(1 - float(q), 6), positive: round(float(q), 6)}) for q in p]
+    return [Classification(label=names[int(np.argmax(row))], probabilities={n: round(float(v), 6) for n, v in zip(names, row)})
+            for row in p]

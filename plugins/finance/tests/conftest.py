@@ -22,10 +22,3 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
         "torch": TrainRequest("finance/fraud", data, runtime="torch", epochs=12),
     }) as models:
         yield models
-
-
-@pytest.fixture
-def in_trained_home(trained: Trained) -> Iterator[Trained]:
-    """Run CLI code against the shared registry."""
-    with trained.inside():
-        yield trained

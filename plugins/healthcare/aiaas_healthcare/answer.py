@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aiaas.answers import calls
 from aiaas_healthcare.schemas import Finding, Heatmap, ImageFindings, OperatingPoint
 
 if TYPE_CHECKING:
@@ -31,24 +32,18 @@ class FindingsAnswer:
             target = pipeline.manifest.get("operating_point", {}).get("target")
             operating = OperatingPoint(threshold=round(pipeline.threshold, 6), target_sensitivity=target, **pipeline.post_state)
         out = []
-        for i, record in enumerate(batch.records.to_dict(orient="records")):
-            if p.ndim == 1:
-                positive = pipeline.labels.positive or names[1]
-                negative = next(n for n in names if n != positive)
-                q = float(p[i])
-                probabilities = {negative: round(1 - q, 6), positive: round(q, 6)}
-                findings = [Finding(label=positive, probability=round(q, 6), present=q >= pipeline.threshold)]
-                decision = positive if q >= pipeline.threshold else negative
+        positive = pipeline.labels.positive or names[1]
+        for i, (record, call) in enumerate(zip(batch.records.to_dict(orient="records"), calls(pipeline, p))):
+            if p.ndim == 1:  # one finding: the positive label
+                findings = [Finding(label=positive, probability=call.probabilities[positive], present=call.label == positive)]
             else:
-                probabilities = {n: round(float(v), 6) for n, v in zip(names, p[i])}
-                decision = names[int(np.argmax(p[i]))]
-                findings = [Finding(label=n, probability=v, present=n == decision)
-                            for n, v in sorted(probabilities.items(), key=lambda kv: -kv[1])]
+                findings = [Finding(label=n, probability=v, present=n == call.label)
+                            for n, v in sorted(call.probabilities.items(), key=lambda kv: -kv[1])]
             explanation = heatmaps[i]
             out.append(ImageFindings(
                 filename=str(record.get("path") or "image"),
-                decision=decision,
-                probabilities=probabilities,
+                decision=call.label,
+                probabilities=call.probabilities,
                 findings=findings,
                 operating_point=operating,
                 heatmap=Heatmap(label=explanation["label"], **explanation["heatmap"]) if explanation else None,

@@ -21,9 +21,3 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     request = TrainRequest(TASK, data / "manifest.csv", architecture="small-cnn", epochs=14, promote=True)
     with trained_models(root / "home", data, {"cnn": request}) as models:
         yield models
-
-
-@pytest.fixture
-def in_trained_home(trained: Trained) -> Iterator[Trained]:
-    with trained.inside():
-        yield trained

@@ -134,6 +134,9 @@ def test_a_patients_name_never_reaches_an_answer_or_a_log(trained: Trained, capl
     files = [("files", (f"scan{i}.dcm", Path(get_testdata_file(n)).read_bytes(), "application/dicom")) for i, n in enumerate(names)]
     responses = [client.post(PREDICT, files=files), client.post(EXPLAIN, files=files), client.get("/v1/tasks")]
     assert all(r.status_code == 200 for r in responses)
+    for answer in responses[0].json()["predictions"]:  # what is echoed is the de-identified header, not merely a selection
+        metadata = answer["metadata"]
+        assert metadata["PatientID"].startswith("anon-") and metadata["StudyInstanceUID"].startswith("2.25.")
     seen = " ".join(r.text for r in responses) + caplog.text
     for person in names.values():
         for part in person.split("^"):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aiaas.answers import calls
 from aiaas_retail.schemas import ReviewAnalysis, WordWeight
 
 if TYPE_CHECKING:
@@ -26,22 +27,13 @@ class ReviewAnswer:
         words = batch.explanations if batch.explain and pipeline.explainer is not None else [None] * len(p)
         stars = names if all(n.isdigit() for n in names) else None
         out = []
-        for i in range(len(p)):
-            if p.ndim == 1:
-                positive = pipeline.labels.positive or names[1]
-                negative = next(n for n in names if n != positive)
-                q = float(p[i])
-                probabilities = {negative: round(1 - q, 6), positive: round(q, 6)}
-                label = positive if q >= pipeline.threshold else negative
-            else:
-                probabilities = {n: round(float(v), 6) for n, v in zip(names, p[i])}
-                label = names[int(np.argmax(p[i]))]
+        for i, call in enumerate(calls(pipeline, p)):
             explanation = words[i]
             out.append(ReviewAnalysis(
-                label=label,
-                probabilities=probabilities,
-                confidence=probabilities[label],
-                stars=round(float(sum(int(n) * v for n, v in probabilities.items())), 2) if stars else None,
+                label=call.label,
+                probabilities=call.probabilities,
+                confidence=call.probabilities[call.label],
+                stars=round(float(sum(int(n) * v for n, v in call.probabilities.items())), 2) if stars else None,
                 truncated=bool(counts[i] > limit),
                 tokens=int(counts[i]),
                 max_tokens=limit,

@@ -23,9 +23,3 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
         "rating": TrainRequest(RATING, data, epochs=8, promote=True),
     }) as models:
         yield models
-
-
-@pytest.fixture
-def in_trained_home(trained: Trained) -> Iterator[Trained]:
-    with trained.inside():
-        yield trained
