@@ -1,7 +1,8 @@
 """From logits to calibrated probabilities and an operating threshold.
 
 Training with class weights inflates a rare class's raw probabilities, so binary
-models get Platt scaling fitted on the validation split; the operating threshold
+models (and per-step binary sequence models) get Platt scaling fitted on the
+validation split; the operating threshold
 is then chosen on the calibrated validation probabilities by the task's policy.
 """
 
@@ -16,14 +17,14 @@ from aiaas.records import OperatingPolicy
 
 def activate(logits: np.ndarray, kind: str) -> np.ndarray:
     """Binary: (n,) probability of the positive label; multiclass: (n, k) softmax;
-    multilabel: (n, k) sigmoids; regression: (n,) values."""
+    multilabel: (n, k) sigmoids; sequence: (n, steps) sigmoids; regression: (n,) values."""
     if kind == "binary":
         return _sigmoid(logits.reshape(len(logits), -1)[:, 0])
     if kind == "multiclass":
         shifted = logits - logits.max(axis=-1, keepdims=True)
         e = np.exp(shifted)
         return e / e.sum(axis=-1, keepdims=True)
-    if kind == "multilabel":
+    if kind in ("multilabel", "sequence"):
         return _sigmoid(logits)
     return logits.reshape(len(logits), -1)[:, 0]
 
@@ -44,6 +45,8 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> dict[str, float] | None:
 
 
 def calibrated(logits: np.ndarray, kind: str, platt: dict[str, float] | None) -> np.ndarray:
+    if kind == "sequence" and platt:
+        return _sigmoid(platt["a"] * logits + platt["b"])
     if kind == "binary" and platt:
         return _sigmoid(platt["a"] * logits.reshape(len(logits), -1)[:, 0] + platt["b"])
     return activate(logits, kind)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,25 +12,11 @@ import numpy as np
 
 from aiaas import metrics as metric_fns
 from aiaas.records import LabelSchema
+from aiaas.reports import figure_png
 
 if TYPE_CHECKING:
     from aiaas.plugins import Host
     from aiaas.registry import Registry
-
-
-def _figure_png(draw: Any) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.8, 4.0), dpi=100)
-    draw(ax)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, history: list[dict[str, float]] | None,
@@ -40,8 +25,12 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
     from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
     out: dict[str, bytes] = {}
+    kind = labels.kind
+    if kind == "sequence":  # the scored steps, as one binary problem
+        y, p = metric_fns.observed(y, p)
+        kind = "binary"
     two_classes = len(np.unique(y)) == 2
-    if labels.kind == "binary" and two_classes:
+    if kind == "binary" and two_classes:
         precision, recall, _ = precision_recall_curve(y, p)
         fpr, tpr, _ = roc_curve(y, p)
 
@@ -65,10 +54,10 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
             ax.plot(xs, ys, marker="o")
             ax.set(xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
 
-        out.update({"pr_curve.png": _figure_png(pr), "roc_curve.png": _figure_png(roc), "calibration.png": _figure_png(reliability)})
-    if labels.kind in ("binary", "multiclass"):
+        out.update({"pr_curve.png": figure_png(pr), "roc_curve.png": figure_png(roc), "calibration.png": figure_png(reliability)})
+    if kind in ("binary", "multiclass"):
         predicted = (p >= threshold).astype(int) if p.ndim == 1 else p.argmax(axis=1)
-        names = labels.names if labels.kind == "multiclass" else tuple(n for n in labels.names if n != labels.positive) + (labels.positive or labels.names[1],)
+        names = labels.names if kind == "multiclass" else tuple(n for n in labels.names if n != labels.positive) + (labels.positive or labels.names[1],)
         matrix = confusion_matrix(y, predicted, labels=list(range(len(names))))
 
         def confusion(ax: Any) -> None:
@@ -77,10 +66,10 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
                 ax.text(j, i, str(v), ha="center", va="center", color="white" if v > matrix.max() / 2 else "black")
             ax.set_xticks(range(len(names)), names)
             ax.set_yticks(range(len(names)), names)
-            title = f"Confusion at threshold {threshold:.3f}" if labels.kind == "binary" else "Confusion (test)"
+            title = f"Confusion at threshold {threshold:.3f}" if kind == "binary" else "Confusion (test)"
             ax.set(xlabel="predicted", ylabel="true", title=title)
 
-        out["confusion_matrix.png"] = _figure_png(confusion)
+        out["confusion_matrix.png"] = figure_png(confusion)
     if history:
 
         def curve(ax: Any) -> None:
@@ -94,7 +83,7 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
             ax.legend(loc="upper left")
             twin.legend(loc="lower right")
 
-        out["training.png"] = _figure_png(curve)
+        out["training.png"] = figure_png(curve)
     return out
 
 
@@ -124,17 +113,17 @@ td{{border:1px solid #ccc;padding:4px 10px}}figure{{display:inline-block;margin:
 def evaluate_version(host: Host, registry: Registry, task: str, data: Path, version: int | None, label: str | None,
                      adapter: str | None, options: dict[str, Any]) -> tuple[int | None, dict[str, float], Path]:
     """Score a registered version on labelled data at its own operating point; write a report."""
-    from aiaas.loading import load_data
+    from aiaas.loading import instances, load_data
     from aiaas.labels import encode
     from aiaas.settings import get_settings
     from aiaas.versions import load_version
 
     pipeline = load_version(host, registry, task, version)
-    dataset = load_data(host, task, data, label, adapter, options)
+    dataset = instances(pipeline.preprocessor, load_data(host, task, data, label, adapter, options), pipeline.pre_state)
     y = encode(pipeline.labels, dataset.labels, label or pipeline.task.label_column)
     p = pipeline.probabilities(dataset.records)
     scores = metric_fns.compute(pipeline.task.metrics, y, p, pipeline.threshold)
-    from aiaas.vision.gallery import report_figures
+    from aiaas.reports import report_figures
 
     folder = get_settings().home / "reports" / task.replace("/", "__") / f"v{pipeline.version}-{datetime.now():%Y%m%d-%H%M%S}"
     images = {**plots(pipeline.labels, y, p, pipeline.threshold, None), **report_figures(pipeline, dataset.records, y, p)}

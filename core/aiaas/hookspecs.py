@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from aiaas.plugins import Host
+    from aiaas.serving.service import Service
     from aiaas.records import (
         Architecture,
         DataAdapter,
@@ -150,8 +151,10 @@ def register_runtimes() -> Iterable[Runtime]:
 
 
 @hookspec
-def register_routes(router: APIRouter, host: Host) -> None:
-    """Add HTTP routes a vertical needs beyond predict and explain.
+def register_routes(router: APIRouter, host: Host, service: Service) -> None:
+    """Add HTTP routes a vertical needs beyond predict and explain. ``service`` reaches
+    the registry's database (``service.registry.engine``) and answers through the
+    production model (``await service.predict(task, rows)``); take only the arguments you use.
 
     Example::
 

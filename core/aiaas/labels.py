@@ -14,8 +14,11 @@ _FALSE = {"0", "0.0", "false", "no", "n", "f"}
 
 def encode(schema: LabelSchema, raw: pd.Series, column: str) -> np.ndarray:
     """Binary: 1 for the positive label, else 0; multiclass: the label's index;
-    regression: the value. Accepts label names (any case) or, for binary, 0/1 and
-    true/false; anything else is refused naming the values."""
+    regression: the value; sequence: a ``(n, steps)`` array of 0/1 per step, -1 where
+    a step is not scored or is padding. Accepts label names (any case) or, for binary,
+    0/1 and true/false; anything else is refused naming the values."""
+    if schema.kind == "sequence":
+        return _steps(raw, column)
     if raw.isna().any():
         row = int(np.flatnonzero(raw.isna().to_numpy())[0])
         raise InvalidInput(f"label column {column!r} is empty in {int(raw.isna().sum())} row(s), first at row {row}")
@@ -43,3 +46,18 @@ def encode(schema: LabelSchema, raw: pd.Series, column: str) -> np.ndarray:
         f"label column {column!r} has values {unexpected} that are not labels of {schema.name} ({', '.join(schema.names)})"
     )
 
+
+
+def _steps(raw: pd.Series, column: str) -> np.ndarray:
+    """Per-step binary targets of sequence records, padded with -1 to the longest."""
+    from aiaas.sequences import pad
+
+    rows = []
+    for i, steps in enumerate(raw):
+        if not isinstance(steps, (list, tuple, np.ndarray)):
+            raise InvalidInput(f"label column {column!r} holds {type(steps).__name__} at row {i}; a sequence task's label is a list per record")
+        row = [-1 if v is None or (isinstance(v, float) and np.isnan(v)) else int(v) for v in steps]
+        if any(v not in (-1, 0, 1) for v in row):
+            raise InvalidInput(f"label column {column!r} has step values other than 0 and 1 at row {i}")
+        rows.append(row)
+    return pad(rows, value=-1, dtype="int64")

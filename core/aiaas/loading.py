@@ -32,6 +32,13 @@ def load_data(host: Host, task_name: str, path: Path, label: str | None, adapter
     return dataset
 
 
+def instances(preprocessor: Any, dataset: Dataset, state: Any) -> Dataset:
+    """The model instances of labelled records: the same rows, unless the preprocessor cuts
+    them (``training_instances``: a long sequence becomes windows)."""
+    cut = getattr(preprocessor, "training_instances", None)
+    return cut(dataset, state) if cut else dataset
+
+
 def fingerprint(dataset: Dataset) -> str:
     """A hash of the records and labels; array cells (an image's pixels) are hashed by their bytes."""
     digest = hashlib.sha256()

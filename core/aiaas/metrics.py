@@ -1,7 +1,8 @@
 """Metrics a task can name, computed with scikit-learn.
 
 Each takes the true label indices, the probabilities (``calibration.activate``'s
-shape) and the operating threshold (binary tasks). Higher is better for every
+shape) and the operating threshold (binary tasks); sequence targets are scored as
+one binary problem over their scored steps (``observed``). Higher is better for every
 metric used to pick the best epoch; ``LOWER_IS_BETTER`` lists the exceptions.
 """
 
@@ -13,6 +14,19 @@ import numpy as np
 from sklearn import metrics as skm
 
 MetricFn = Callable[[np.ndarray, np.ndarray, float], float]
+
+
+def observed(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sequence targets ``(n, steps)`` with -1 where unscored -> the scored steps as one
+    flat binary problem; other label kinds pass through."""
+    if y.ndim != 2:
+        return y, p
+    width = min(y.shape[1], p.shape[1])
+    if (y[:, width:] >= 0).any():
+        raise ValueError(f"scored steps beyond the {width} predicted")
+    y, p = y[:, :width], p[:, :width]
+    mask = y >= 0
+    return y[mask].astype(int), p[mask]
 
 
 def _labels(p: np.ndarray, threshold: float) -> np.ndarray:
@@ -60,6 +74,7 @@ METRICS: dict[str, MetricFn] = {
     "macro_f1": lambda y, p, t: float(skm.f1_score(y, _labels(p, t), average="macro", zero_division=0)),
     "brier": lambda y, p, t: float(skm.brier_score_loss(y, p)),
     "calibration_error": _calibration_error,
+    "rmse": lambda y, p, t: float(np.sqrt(np.mean((p - y) ** 2))),
 }
 
 def _ordinal(fn: Callable[[np.ndarray, np.ndarray], float]) -> MetricFn:
@@ -73,7 +88,7 @@ METRICS.update({
     "quadratic_weighted_kappa": _ordinal(lambda y, predicted: skm.cohen_kappa_score(y, predicted, weights="quadratic")),
 })
 
-LOWER_IS_BETTER = {"brier", "calibration_error", "mean_absolute_error"}
+LOWER_IS_BETTER = {"brier", "calibration_error", "mean_absolute_error", "rmse"}
 
 DESCRIPTIONS = {
     "average_precision": "PR-AUC (average precision)",
@@ -89,6 +104,7 @@ DESCRIPTIONS = {
     "specificity": "specificity at the operating point",
     "balanced_accuracy": "balanced accuracy at the operating point",
     "calibration_error": "expected calibration error (10 bins)",
+    "rmse": "root mean squared error of the probability",
 }
 
 
@@ -96,11 +112,13 @@ def compute(names: tuple[str, ...] | list[str], y: np.ndarray, p: np.ndarray, th
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
+    y, p = observed(y, p)
     return {name: METRICS[name](y, p, threshold) for name in names}
 
 
 def score_for_selection(name: str, y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> float:
     """The metric turned so that higher is better (for early stopping)."""
+    y, p = observed(y, p)
     value = METRICS[name](y, p, threshold)
     if np.isnan(value):
         return float("-inf")

@@ -80,7 +80,11 @@ class Pipeline:
         return resolve(self.task.output_model)
 
     def probabilities(self, records: pd.DataFrame) -> np.ndarray:
-        inputs = self.preprocessor.transform(records, self.pre_state)
+        return self.run(self.preprocessor.transform(records, self.pre_state))
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Calibrated probabilities for model inputs a postprocessor or explainer built
+        itself (a knowledge-tracing answer asks about every skill at once)."""
         with self._lock:  # runtimes are not all safe to call from many threads at once
             logits = self.runtime.predict_logits(self.model, inputs)
         return calibrated(logits, self.labels.kind, self.manifest.get("calibration"))

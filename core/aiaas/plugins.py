@@ -102,10 +102,10 @@ def validate_record(record: Any) -> None:
         raise InvalidRecord(f"{_describe(record)}: name must match {pattern.pattern}")
     for f in fields(record):
         value = getattr(record, f.name)
-        if f.name in ("impl", "builder", "load", "sample", "input_model", "output_model", "decode", "choose_labels"):
+        if f.name in ("impl", "builder", "load", "sample", "input_model", "output_model", "decode", "choose_labels", "report"):
             if isinstance(value, str) and not REF_PATH.match(value):
                 raise InvalidRecord(f"{_describe(record)}: {f.name}={value!r} is not 'module:attribute'")
-            if value is None and f.name not in ("decode", "choose_labels"):
+            if value is None and f.name not in ("decode", "choose_labels", "report"):
                 raise InvalidRecord(f"{_describe(record)}: {f.name} is required")
     if isinstance(record, LabelSchema):
         if not record.labels and record.kind != "regression":

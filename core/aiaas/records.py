@@ -47,7 +47,8 @@ class Label:
 @dataclass(frozen=True)
 class LabelSchema:
     """What a task predicts. ``labels`` are in output order; ``positive`` is the
-    label a binary task scores (its probability is the model's output)."""
+    label a binary task scores (its probability is the model's output). A
+    ``sequence`` task scores one binary outcome per step (``labels`` name the two)."""
 
     name: str
     kind: LabelKind
@@ -63,7 +64,7 @@ class LabelSchema:
     @property
     def outputs(self) -> int:
         """Width of the model's final layer (one logit for binary and regression)."""
-        return 1 if self.kind in ("binary", "regression") else len(self.labels)
+        return 1 if self.kind in ("binary", "regression", "sequence") else len(self.labels)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,8 @@ class Task:
     training data (a sentiment task with or without a neutral class); without it the
     task always uses ``labels``. ``explain_in_predict`` says whether ``/predict``
     answers carry explanations unless the request says ``"explain": false``.
+    ``report(pipeline, records, y, probabilities) -> {"name.png": bytes}`` adds figures
+    to the evaluation report.
     """
 
     name: str
@@ -145,6 +148,7 @@ class Task:
     upload_field: str | None = None
     explain_in_predict: bool = True
     quickstart: Quickstart = Quickstart()
+    report: Ref | None = None
     description: str = ""
 
     @property

@@ -65,7 +65,7 @@ def split(records: pd.DataFrame, y: np.ndarray, policy: SplitPolicy, seed: int =
         return Split(index[~in_test & ~in_val], index[in_val], index[in_test], f"by group ({column!r}): each in one split")
     from sklearn.model_selection import train_test_split
 
-    stratify = y if y.dtype.kind in "iu" and np.bincount(y).min() >= 3 else None
+    stratify = y if y.ndim == 1 and y.dtype.kind in "iu" and np.bincount(y).min() >= 3 else None
     rest, test = train_test_split(np.arange(n), test_size=n_test, random_state=seed, stratify=stratify)
     stratify_rest = y[rest] if stratify is not None else None
     train, val = train_test_split(rest, test_size=n_val, random_state=seed, stratify=stratify_rest)

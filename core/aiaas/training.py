@@ -18,10 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aiaas import labels as label_codec
 from aiaas.calibration import calibrated, choose_threshold, fit_platt
-from aiaas.loading import fingerprint, load_data
+from aiaas.loading import fingerprint, instances, load_data
 from aiaas.errors import InvalidInput, UserError
 from aiaas.evaluation import plots, write_report
-from aiaas.metrics import compute, score_for_selection
+from aiaas.metrics import compute, observed, score_for_selection
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
 from aiaas.dataset import Dataset
@@ -30,7 +30,7 @@ from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FitConfig, ModelSpec
 from aiaas.splits import split
 from aiaas.state import State, json_safe
-from aiaas.vision.gallery import report_figures
+from aiaas.reports import report_figures
 
 FIT_KEYS = {f.name for f in fields(FitConfig)} | {"patience"}
 
@@ -155,6 +155,11 @@ def prepare(host: Host, task: Task, request: TrainRequest, preprocessor: Any) ->
     if schema.kind == "binary" and y[parts.train].sum() == 0:
         raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
     pre_state = preprocessor.fit(train_set.records, train_set.labels, options=request.options)
+    if hasattr(preprocessor, "training_instances"):  # records become model instances after the split (sequence windows)
+        train_set, val_set, test_set = (instances(preprocessor, s, pre_state) for s in (train_set, val_set, test_set))
+        ys = tuple(label_codec.encode(schema, s.labels, request.label or task.label_column) for s in (train_set, val_set, test_set))
+    else:
+        ys = (y[parts.train], y[parts.validation], y[parts.test])
     x_train = preprocessor.transform(train_set.records, pre_state)
     x_val = preprocessor.transform(val_set.records, pre_state)
     spec = ModelSpec(
@@ -162,7 +167,7 @@ def prepare(host: Host, task: Task, request: TrainRequest, preprocessor: Any) ->
         outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
         hints=preprocessor.model_hints(pre_state) if hasattr(preprocessor, "model_hints") else {},
     )
-    return Prepared(train_set, val_set, test_set, (y[parts.train], y[parts.validation], y[parts.test]), parts.description,
+    return Prepared(train_set, val_set, test_set, ys, parts.description,
                     pre_state, (x_train, x_val), spec, fingerprint(dataset), schema)
 
 
@@ -196,7 +201,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
 
         progress.update(step, advance=1, status="calibrating and evaluating on the test split")
         val_logits = runtime.predict_logits(model, x_val)
-        platt = fit_platt(val_logits, y_val) if schema.kind == "binary" else None
+        platt = fit_platt(*reversed(observed(y_val, val_logits))) if schema.kind in ("binary", "sequence") else None
         p_val = calibrated(val_logits, schema.kind, platt)
         operating = choose_threshold(y_val, p_val, policy) if schema.kind == "binary" else {}
         rows = {"train": len(y_train), "validation": len(y_val), "test": len(y_test)}
@@ -222,7 +227,8 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
             (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
             write_report(folder / "report", f"{task.name} — {architecture.name} on {runtime.name}",
                          {"data": str(request.data), "rows": rows, "split": data.split,
-                          "operating point": operating or "n/a", "epochs run": len(history)}, scores, images)
+                          "operating point": operating or "n/a", "epochs run": len(history),
+                          **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}, scores, images)
 
         progress.update(step, advance=1, status="registering")
         extra = {"data": str(request.data), "seed": request.seed, "device": runtime.device(), "split": data.split}

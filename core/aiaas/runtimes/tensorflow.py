@@ -23,7 +23,21 @@ from aiaas.runtimes.base import Arrays, FitConfig, ModelRuntime, ModelSpec, Trai
 MODEL_FILE = "model.keras"
 
 
+class ScoredStepsLoss(keras.losses.Loss):
+    """Binary cross-entropy over the scored steps of sequence targets (-1 marks the rest);
+    the batch's mean is per scored step, however the steps fall across sequences."""
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        scored = keras.ops.cast(y_true >= 0, "float32")
+        target = keras.ops.maximum(keras.ops.cast(y_true, "float32"), 0.0)
+        steps = keras.ops.maximum(y_pred, 0) - y_pred * target + keras.ops.log1p(keras.ops.exp(-keras.ops.abs(y_pred)))
+        rows = keras.ops.cast(keras.ops.shape(y_true)[0], "float32")
+        return keras.ops.sum(steps * scored, axis=-1) * rows / keras.ops.maximum(keras.ops.sum(scored), 1.0)
+
+
 def loss_for(kind: str) -> keras.losses.Loss:
+    if kind == "sequence":
+        return ScoredStepsLoss()
     if kind in ("binary", "multilabel"):
         return keras.losses.BinaryCrossentropy(from_logits=True)
     if kind == "multiclass":
@@ -82,5 +96,9 @@ class KerasRuntime(ModelRuntime):
         model.save(directory / MODEL_FILE)
 
     def load(self, directory: Path, architecture: Architecture, spec: ModelSpec, params: dict[str, Any]) -> Any:
-        # safe_mode refuses lambda layers and other deserialised code.
+        # safe_mode refuses lambda layers and other deserialised code; the builder's module is
+        # imported first so the custom layers it registers (keras.saving.register_keras_serializable) load.
+        from aiaas.records import resolve
+
+        resolve(architecture.builder)
         return keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)

@@ -38,6 +38,10 @@ def loss_fn(kind: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
         return torch.nn.functional.cross_entropy(logits, targets.long(), reduction="none")
     if kind == "multilabel":
         return torch.nn.functional.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none").mean(-1)
+    if kind == "sequence":  # scored steps only (-1 marks the rest); the batch's mean is per scored step
+        scored = (targets >= 0).float()
+        steps = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets.clamp(min=0).float(), reduction="none")
+        return (steps * scored).sum(-1) * len(targets) / scored.sum().clamp(min=1)
     return torch.nn.functional.mse_loss(logits.reshape(-1), targets.float(), reduction="none")
 
 

@@ -18,6 +18,7 @@ from aiaas.records import resolve
 from aiaas.registry import Registry
 from aiaas.serving.batcher import Batcher
 from aiaas.serving.routes import Limits, task_router
+from aiaas.serving.service import Service
 from aiaas.settings import Settings, get_settings
 from aiaas.versions import ServedModels
 
@@ -100,7 +101,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         app.include_router(router)
     plugin_router = APIRouter()
-    host.call_extension_hook("register_routes", router=plugin_router, host=host)
+    host.call_extension_hook("register_routes", router=plugin_router, host=host,
+                             service=Service(host, registry, served, batcher, settings))
     app.include_router(plugin_router)
     _document_request_bodies(app, extra_schemas)
     return app

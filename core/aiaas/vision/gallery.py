@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -59,8 +59,3 @@ def heatmap_gallery(pipeline: Pipeline, records: pd.DataFrame, y: np.ndarray, p:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
-
-
-def report_figures(pipeline: Pipeline, records: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
-    gallery = heatmap_gallery(pipeline, records, y, p) if pipeline.task.modality == "image" else None
-    return {"heatmaps.png": gallery} if gallery else {}

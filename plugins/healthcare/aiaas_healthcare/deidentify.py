@@ -22,13 +22,9 @@ answer's metadata says when a file declares it (Burned In Annotation YES).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
-import secrets
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
+
+from aiaas.secrets import keyed_digest
 
 METHOD = "PS3.15 E.1 Basic Profile (aiaas)"  # LO: at most 64 characters
 
@@ -77,34 +73,8 @@ an empty-able Type 2 attribute is stricter than emptying it and loses nothing a 
 KEEP_UIDS_ENDING = ("ClassUID", "TransferSyntaxUID", "CodingSchemeUID", "ImplementationClassUID")
 
 
-def _home() -> Path:
-    from aiaas.settings import get_settings
-
-    return get_settings().home
-
-
-@lru_cache(maxsize=4)
-def _key_at(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_bytes(secrets.token_bytes(32))
-        partial.chmod(0o600)
-        try:
-            os.link(partial, path)  # first writer wins; a concurrent process reads the same key
-        except FileExistsError:
-            pass
-        finally:
-            partial.unlink()
-    return path.read_bytes()
-
-
-def key() -> bytes:
-    return _key_at((_home() / "secrets" / "deidentify.key").resolve())
-
-
 def _digest(kind: str, value: str) -> bytes:
-    return hmac.new(key(), f"{kind}:{value}".encode(), hashlib.sha256).digest()
+    return keyed_digest("deidentify", kind, value)
 
 
 def pseudonym(patient_id: str) -> str:

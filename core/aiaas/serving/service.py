@@ -1,0 +1,33 @@
+"""What a plugin's own routes reach of the running service (``register_routes(router, host, service)``):
+the registry and its database, the served models and the batcher, so a route answers
+through the same model path as ``/predict``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiaas.plugins import Host
+from aiaas.registry import Registry
+from aiaas.serving.batcher import Batcher
+from aiaas.settings import Settings
+from aiaas.versions import ServedModels
+
+
+@dataclass(frozen=True)
+class Service:
+    host: Host
+    registry: Registry
+    served: ServedModels
+    batcher: Batcher
+    settings: Settings
+
+    async def predict(self, task: str, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Answers for records (already decoded) from the production model, batched with
+        concurrent requests, and the model that gave them. Raises NoModel (503)."""
+        from fastapi.concurrency import run_in_threadpool
+
+        from aiaas.serving.routes import model_info, predict_work
+
+        pipeline = await run_in_threadpool(self.served.get, task)
+        return await self.batcher.run(task, pipeline, predict_work, rows), model_info(pipeline)

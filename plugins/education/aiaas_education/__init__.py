@@ -1,0 +1,1 @@
+"""aiaas-education: knowledge tracing on learners ' answer logs."""

@@ -1,0 +1,1 @@
+"""Knowledge-tracing models: DKT on Keras and PyTorch, SAKT on PyTorch."""
