@@ -35,6 +35,7 @@ benchmark: install
 	$(BIN)/python benchmarks/serving_throughput.py
 	$(BIN)/python benchmarks/healthcare_real.py
 	$(BIN)/python benchmarks/retail_real.py
+	$(BIN)/python benchmarks/education_real.py
 
 clean:
 	rm -rf $(VENV) .aiaas

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 from aiaas.errors import UnsupportedMedia
 from aiaas.pipeline import Pipeline
 from aiaas.records import Task, resolve
+from aiaas.state import json_safe
 from aiaas.serving.batcher import Batcher, Work
 from aiaas.versions import ServedModels
 
@@ -133,7 +134,8 @@ def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
         for error in errors:  # never echo a whole uploaded image back
             if isinstance(error.get("input"), (str, bytes)) and len(error["input"]) > 120:
                 error["input"] = f"{error['input'][:40]!r}... ({len(error['input'])} characters)"
-        raise RequestValidationError(jsonable_encoder(errors, custom_encoder={Exception: str})) from None
+        # NaN or infinity in an echoed input would make the 422 itself unserialisable (strict JSON has neither)
+        raise RequestValidationError(json_safe(jsonable_encoder(errors, custom_encoder={Exception: str}))) from None
 
 
 def predict_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ def states(pipeline: Pipeline, records: pd.DataFrame) -> list[KnowledgeState]:
     pre, state = pipeline.preprocessor, pipeline.pre_state
     vocabulary = pre.vocabulary(state)
     rows = records.to_dict("records")
-    histories = [pre.history(r, state) for r in rows]
+    histories = [pre.history(r, state, i) for i, r in enumerate(rows)]
     inputs, starts = pre.probe(histories, state)
     p = pipeline.run(inputs)
     band = tuple(pipeline.post_state.get("practice_band", PRACTICE_BAND))
@@ -57,7 +57,7 @@ def states(pipeline: Pipeline, records: pd.DataFrame) -> list[KnowledgeState]:
         mastery = {skill: round(float(v), 4) for skill, v in zip(vocabulary.values, p[i, first : first + len(vocabulary.values)])}
         estimate = None
         if history.next_id is not None:
-            estimate = NextEstimate(skill=history.next_skill, item=record.get("next_item"), probability=round(float(p[i, starts[i]]), 4),
+            estimate = NextEstimate(skill=history.next_skill, item=history.next_item, probability=round(float(p[i, starts[i]]), 4),
                                     known_skill=history.next_skill in vocabulary)
         out.append(KnowledgeState(
             learner=str(record.get("learner", "")), mastery=mastery, next=estimate, recommended=recommend(mastery, band),  # type: ignore[arg-type]

@@ -91,10 +91,11 @@ class LearnerStore:
 
     def erase(self, learner: str) -> int:
         key = pseudonym(learner)
+        sqlite = self.engine.dialect.name == "sqlite"
         with self._lock(key), Session(self.engine) as session:
             erased = session.execute(delete(StoredAnswer).where(StoredAnswer.learner == key)).rowcount
             session.commit()
-        if self.engine.dialect.name == "sqlite":
+        if sqlite:
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(erased or 0)

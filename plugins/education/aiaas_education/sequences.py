@@ -45,6 +45,7 @@ class History:
     given: int
     next_skill: str | None
     next_id: int | None
+    next_item: str | None = None
 
     @property
     def used(self) -> int:
@@ -53,6 +54,11 @@ class History:
     @property
     def truncated(self) -> bool:
         return self.used < self.given
+
+
+def _text(value: Any) -> str | None:
+    """A field of a batch record: pandas turns a missing value into NaN when other rows have one."""
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 class AnswerSequences:
@@ -87,17 +93,19 @@ class AnswerSequences:
     def training_instances(self, dataset: Dataset, state: State) -> Dataset:
         return expand(dataset, int(state.meta["window"]), int(state.meta["stride"]))
 
-    def history(self, record: dict[str, Any], state: State) -> History:
+    def history(self, record: dict[str, Any], state: State, at: int | None = None) -> History:
+        """``at``: the record's index in the request, for a 422 that names it."""
         vocabulary, window = self.vocabulary(state), int(state.meta["window"])
         skills, correct = list(record["skill"]), list(record["correct"])
         given = len(skills)
-        next_skill = record.get("next_skill")
-        if next_skill is None and record.get("next_item") is not None:
-            next_skill = state.meta["item_skill"].get(str(record["next_item"]))
+        next_skill, next_item = _text(record.get("next_skill")), _text(record.get("next_item"))
+        if next_skill is None and next_item is not None:
+            next_skill = state.meta["item_skill"].get(next_item)
             if next_skill is None:
-                raise InvalidInput(f"next item {record['next_item']!r} is not one the model saw in training; give next.skill", ("next", "item"))
+                raise InvalidInput(f"next item {next_item!r} is not one the model saw in training; give next.skill",
+                                   (*(() if at is None else (at,)), "next", "item"))
         return History(vocabulary.ids(skills[-window:]), np.asarray(correct[-window:], dtype=np.int32), given,
-                       None if next_skill is None else str(next_skill), None if next_skill is None else vocabulary.id(next_skill))
+                       next_skill, None if next_skill is None else vocabulary.id(next_skill), next_item)
 
     def _arrays(self, rows: list[tuple[History, list[int]]]) -> dict[str, np.ndarray]:
         """Each history followed by query-only steps asking about the given skill ids."""
@@ -109,7 +117,7 @@ class AnswerSequences:
 
     def transform(self, records: pd.DataFrame, state: State) -> dict[str, np.ndarray]:
         """Each answer is a query; a record naming its next skill gets one more step asking about it."""
-        histories = [self.history(r, state) for r in records.to_dict("records")]
+        histories = [self.history(r, state, i) for i, r in enumerate(records.to_dict("records"))]
         return self._arrays([(h, [] if h.next_id is None else [h.next_id]) for h in histories])
 
     def probe(self, histories: list[History], state: State) -> tuple[dict[str, np.ndarray], list[int]]:

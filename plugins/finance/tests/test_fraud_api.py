@@ -177,3 +177,12 @@ def _as_new(trained):  # noqa: ANN001, ANN202
 
     row = trained.registry.get("finance/fraud", 2)
     return NewVersion(row.task, row.runtime, row.architecture, row.metrics, row.data_fingerprint, row.provenance)
+
+
+def test_nan_and_infinity_get_a_422_not_a_500(trained) -> None:
+    """Regression: a 422 echoing NaN as the bad input could not be written as JSON and became a 500."""
+    for value in ("NaN", "Infinity"):
+        body = json.dumps({"instances": [{**ORDINARY, "amount": 0}]}).replace('"amount": 0', f'"amount": {value}')
+        response = trained.client().post("/v1/finance/fraud/predict", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", "instances", 0, "amount"]

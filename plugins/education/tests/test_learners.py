@@ -1,0 +1,114 @@
+"""Learner state kept by the service: appends, reads after a restart, order under
+concurrency, and erasure that leaves nothing behind."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from aiaas.registry import Registry
+from aiaas.serving.app import create_app
+from aiaas.settings import get_settings
+from aiaas.testing import TrainedModels
+from aiaas_education.learners import LearnerStore, StoredAnswer, pseudonym
+from aiaas_education.schemas import Answer
+
+from .conftest import TASK
+
+URL = f"/v1/{TASK}/learners"
+
+
+def _stored_bytes(home: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in home.glob("registry.db*"))
+
+
+def test_appends_update_mastery_and_survive_a_restart(trained: TrainedModels) -> None:
+    with trained.inside():
+        client = trained.client()
+        first = client.post(f"{URL}/maya/answers", json={"answers": [{"skill": "fractions", "correct": 0}]})
+        assert first.status_code == 200, first.text
+        second = client.post(f"{URL}/maya/answers", json={"answers": [{"skill": "fractions", "correct": 1}] * 5})
+        assert second.json()["stored_answers"] == 6 and second.json()["state"]["answers_given"] == 6
+        assert second.json()["state"]["mastery"]["fractions"] > first.json()["state"]["mastery"]["fractions"]
+        sent_whole = client.post(f"/v1/{TASK}/predict", json={"instances": [
+            {"learner": "maya", "history": [{"skill": "fractions", "correct": c} for c in [0, 1, 1, 1, 1, 1]]}]})
+        assert second.json()["state"]["mastery"] == sent_whole.json()["predictions"][0]["mastery"]
+
+        restarted = TestClient(create_app(trained.host, Registry.from_settings(), get_settings()))
+        again = restarted.get(f"{URL}/maya")
+        assert again.status_code == 200 and again.json()["state"]["mastery"] == second.json()["state"]["mastery"]
+        assert restarted.get(f"{URL}/nobody").status_code == 404
+
+
+def test_bad_appends_get_a_422_and_store_nothing(trained: TrainedModels) -> None:
+    with trained.inside():
+        client = trained.client()
+        for body in ({"answers": []}, {"answers": [{"skill": "x", "correct": 3}]}, {"answers": {"skill": "x"}},
+                     {"answers": [{"skill": "x", "correct": 1}], "extra": 1}, {"answer": []}):
+            response = client.post(f"{URL}/zed/answers", json=body)
+            assert response.status_code == 422, body
+        assert client.get(f"{URL}/zed").status_code == 404
+
+
+def test_concurrent_appends_keep_their_order(tmp_path: Path) -> None:
+    registry = Registry(f"sqlite:///{tmp_path / 'service.db'}", tmp_path / "artifacts")
+    store = LearnerStore(registry.engine)
+    barrier = threading.Barrier(8)
+
+    def append(block: int) -> None:
+        barrier.wait()
+        for _ in range(3):
+            store.append("kid", [Answer(skill=f"s{block}", correct=i % 2, item=f"{block}-{i}") for i in range(5)])
+
+    threads = [threading.Thread(target=append, args=(b,)) for b in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows, total = store.history("kid", 1000)
+    assert total == 8 * 3 * 5 and [r.step for r in rows] == list(range(1, total + 1))
+    for start in range(0, total, 5):  # each append's answers stay together and in their order
+        block = rows[start : start + 5]
+        assert len({r.skill for r in block}) == 1 and [r.item.split("-")[1] for r in block] == ["0", "1", "2", "3", "4"]
+
+
+def _insecure_default(connection, _record) -> None:  # noqa: ANN001
+    connection.execute("PRAGMA secure_delete=OFF")  # as SQLite builds without SQLITE_SECURE_DELETE start
+
+
+def test_erasure_leaves_nothing_behind(trained: TrainedModels) -> None:
+    engine = trained.registry.engine
+    event.listen(engine, "connect", _insecure_default, insert=True)  # before the registry's own settings
+    engine.dispose()
+    try:
+        _erase_and_look(trained)
+    finally:
+        event.remove(engine, "connect", _insecure_default)
+        engine.dispose()
+
+
+def _erase_and_look(trained: TrainedModels) -> None:
+    with trained.inside():
+        client = trained.client()
+        raw_id, key = "pupil-4411-7th-grade", pseudonym("pupil-4411-7th-grade")
+        for _ in range(3):
+            client.post(f"{URL}/{raw_id}/answers", json={"answers": [{"skill": "ratios", "correct": 1, "item": "ratios-q7"}] * 40})
+        stored = _stored_bytes(trained.home)
+        assert key.encode() in stored  # the learner is stored, under the pseudonym only
+        assert raw_id.encode() not in stored
+
+        response = client.delete(f"{URL}/{raw_id}")
+        assert response.status_code == 200 and response.json()["erased_answers"] == 120
+        assert client.get(f"{URL}/{raw_id}").status_code == 404
+        store = LearnerStore(trained.registry.engine)
+        assert store.history(raw_id, 10) == ([], 0)
+        from sqlalchemy import func, select
+        from sqlalchemy.orm import Session
+
+        with Session(store.engine) as session:
+            assert session.scalar(select(func.count()).select_from(StoredAnswer).where(StoredAnswer.learner == key)) == 0
+        assert key.encode() not in _stored_bytes(trained.home)  # not in the database file, its journal or free pages
+        assert client.delete(f"{URL}/{raw_id}").json()["erased_answers"] == 0
