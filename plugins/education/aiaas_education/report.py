@@ -78,7 +78,8 @@ def _heatmaps(pipeline: Pipeline, records: pd.DataFrame) -> bytes:
 
     def draw(axes: Any) -> None:
         for ax, (record, steps, practised, grid) in zip(axes if isinstance(axes, list) else [axes], panels):
-            ax.imshow(grid, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1)
+            image = ax.imshow(grid, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1)
+            ax.figure.colorbar(image, ax=ax, fraction=0.03, label="P(correct next)")
             ax.set_yticks(range(len(practised)), [s[:20] for s in practised], fontsize=7)
             marks = [f"{'✓' if c else '✗'}" for c in record["correct"][:steps]]
             ax.set_xticks(range(1, steps + 1), marks, fontsize=6)

@@ -159,3 +159,22 @@ def test_scoring_a_log_answers_each_learner(in_trained_home: TrainedModels, tmp_
     assert len(scored) == pd.read_csv(in_trained_home.data).user_id.nunique()
     assert {"learner", "mastery.addition", "answers_used"} <= set(scored.columns)
     assert np.all((scored["mastery.addition"] > 0) & (scored["mastery.addition"] < 1))
+
+
+def test_evaluate_scores_every_answer_of_a_labelled_log(in_trained_home: TrainedModels) -> None:
+    from typer.testing import CliRunner
+
+    from aiaas.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", TASK, "--data", str(in_trained_home.data), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output[result.output.index("{"):])
+    assert scores["metrics"]["roc_auc"] > 0.72 and scores["metrics"]["rmse"] < 0.46
+
+
+def test_the_api_documents_the_learner_routes(trained: TrainedModels) -> None:
+    client = trained.client()
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {f"/v1/{TASK}/learners/{{learner}}", f"/v1/{TASK}/learners/{{learner}}/answers", f"/v1/{TASK}/predict"} <= set(paths)
+    listed = {t["task"]: t for t in client.get("/v1/tasks").json()}[TASK]
+    assert listed["label_kind"] == "sequence" and listed["model"]["architecture"] == "dkt"
