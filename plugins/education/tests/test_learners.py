@@ -3,8 +3,12 @@ concurrency, and erasure that leaves nothing behind."""
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -53,9 +57,19 @@ def test_bad_appends_get_a_422_and_store_nothing(trained: TrainedModels) -> None
         assert client.get(f"{URL}/zed").status_code == 404
 
 
-def test_concurrent_appends_keep_their_order(tmp_path: Path) -> None:
-    registry = Registry(f"sqlite:///{tmp_path / 'service.db'}", tmp_path / "artifacts")
-    store = LearnerStore(registry.engine)
+POSTGRES = os.environ.get("AIAAS_TEST_POSTGRES_URL")  # e.g. postgresql+psycopg://user:pw@127.0.0.1/aiaas_test
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES, reason="set AIAAS_TEST_POSTGRES_URL"))])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LearnerStore]:
+    url = f"sqlite:///{tmp_path / 'service.db'}" if request.param == "sqlite" else POSTGRES
+    store = LearnerStore(Registry(url, tmp_path / "artifacts").engine)  # type: ignore[arg-type]
+    store.erase("kid")
+    yield store
+    store.erase("kid")
+
+
+def test_concurrent_appends_keep_their_order(store: LearnerStore) -> None:
     barrier = threading.Barrier(8)
 
     def append(block: int) -> None:

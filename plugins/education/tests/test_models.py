@@ -3,6 +3,7 @@ asking about a skill after the history reads the state after the whole history."
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,3 +65,24 @@ def test_questions_after_the_history_read_the_final_state(model: tuple[str, Any]
     padded = _run(name, net, {"skill": np.pad(skill, ((0, 0), (0, 3))), "correct": np.pad(correct, ((0, 0), (0, 3))),
                               "query": np.pad(query, ((0, 0), (0, 3)))})
     np.testing.assert_allclose(out, padded[:, :6], atol=1e-5)  # padding to a longer batch changes nothing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch,runtime", [("dkt", "torch"), ("sakt", "torch")])
+def test_torch_models_train_save_and_serve(arch: str, runtime: str, tmp_path: Path) -> None:
+    from aiaas.testing import trained_models
+    from aiaas.training import TrainRequest
+    from aiaas.versions import load_version
+    from aiaas_education.simulator import write_sample
+
+    data = write_sample(tmp_path / "sample", 5000, seed=7)
+    request = TrainRequest("education/knowledge-tracing", data, architecture=arch, runtime=runtime, epochs=4, promote=True,
+                           options={"window": 40}, params={"batch_size": 16})
+    with trained_models(tmp_path / "home", data, {arch: request}) as models:
+        assert models[arch].metrics["roc_auc"] > 0.65
+        assert (models.registry.folder(models[arch].version) / "model.safetensors").is_file()
+        pipeline = load_version(models.host, models.registry, "education/knowledge-tracing")
+        assert pipeline.manifest["architecture"] == arch and pipeline.runtime_name == "torch"
+        body = {"instances": [{"learner": "a", "history": [{"skill": "addition", "correct": 1}] * 3, "next": {"skill": "addition"}}]}
+        answer = models.client().post("/v1/education/knowledge-tracing/predict", json=body).json()["predictions"][0]
+        assert answer["next"]["probability"] == pytest.approx(answer["mastery"]["addition"], abs=1e-3)
