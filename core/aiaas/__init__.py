@@ -10,7 +10,7 @@ import pluggy
 
 hookimpl = pluggy.HookimplMarker("aiaas")
 
-from aiaas.dataset import Dataset, LoadOptions  # noqa: E402
+from aiaas.dataset import Dataset, LoadOptions, int_option  # noqa: E402
 from aiaas.errors import InvalidInput, NoModel, UserError  # noqa: E402
 from aiaas.records import (  # noqa: E402
     Architecture,
@@ -54,5 +54,6 @@ __all__ = [
     "Task",
     "UserError",
     "hookimpl",
+    "int_option",
     "resolve",
 ]

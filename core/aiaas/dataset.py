@@ -21,6 +21,19 @@ class LoadOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def int_option(options: dict[str, Any], key: str, default: int, low: int) -> int:
+    """A whole-number ``--option`` at least ``low``; a bad value is a one-line error naming it."""
+    from aiaas.errors import InvalidInput
+
+    try:
+        value = int(options.get(key, default))
+    except (TypeError, ValueError):
+        raise InvalidInput(f"--option {key} must be a whole number, got {options.get(key)!r}") from None
+    if value < low:
+        raise InvalidInput(f"--option {key} must be at least {low}, got {value}")
+    return value
+
+
 @dataclass
 class Dataset:
     """A task's canonical records, one row per instance, and their raw labels."""

@@ -15,29 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aiaas.errors import InvalidInput
+from aiaas.dataset import int_option
 from aiaas.state import State
 from aiaas.text import documents, words
 
 PAD, UNKNOWN = "<pad>", "<unk>"
 
 
-def _int_option(options: dict[str, Any], key: str, default: int, low: int) -> int:
-    try:
-        value = int(options.get(key, default))
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{key} must be a whole number, got {options.get(key)!r}") from None
-    if value < low:
-        raise InvalidInput(f"{key} must be at least {low}, got {value}")
-    return value
-
-
 class VocabularyPreprocessor:
     def fit(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> State:
         options = options or {}
-        max_length = _int_option(options, "max_length", 200, 4)
-        min_count = _int_option(options, "min_count", 2, 1)
-        max_vocab = _int_option(options, "max_vocab", 20_000, 10)
+        max_length = int_option(options, "max_length", 200, 4)
+        min_count = int_option(options, "min_count", 2, 1)
+        max_vocab = int_option(options, "max_vocab", 20_000, 10)
         counts = Counter(word for document in documents(records) for word in words(document))
         vocabulary = [w for w, c in counts.most_common(max_vocab) if c >= min_count]
         return State({"max_length": max_length, "vocabulary": [PAD, UNKNOWN, *vocabulary]})

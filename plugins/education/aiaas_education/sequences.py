@@ -22,18 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aiaas import Dataset, InvalidInput, State
+from aiaas import Dataset, InvalidInput, State, int_option
 from aiaas.sequences import PAD, UNKNOWN, IdVocabulary, expand, pad
-
-
-def _int_option(options: dict[str, Any], key: str, default: int, low: int) -> int:
-    try:
-        value = int(options.get(key, default))
-    except (TypeError, ValueError):
-        raise InvalidInput(f"--option {key} must be a whole number, got {options.get(key)!r}") from None
-    if value < low:
-        raise InvalidInput(f"--option {key} must be at least {low}, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -67,11 +57,11 @@ class AnswerSequences:
 
     def fit(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> State:
         options = options or {}
-        window = _int_option(options, "window", 200, 4)
-        stride = _int_option(options, "stride", max(window // 2, 1), 1)
+        window = int_option(options, "window", 200, 4)
+        stride = int_option(options, "stride", max(window // 2, 1), 1)
         if stride > window:
             raise InvalidInput(f"--option stride={stride} is longer than the window ({window})")
-        min_count = _int_option(options, "min_skill_count", 3, 1)
+        min_count = int_option(options, "min_skill_count", 3, 1)
         vocabulary = IdVocabulary.fit((s for steps in records["skill"] for s in steps), min_count=min_count)
         item_skill: dict[str, str] = {}
         if "item" in records:
