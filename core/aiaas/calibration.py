@@ -2,8 +2,8 @@
 
 Training with class weights inflates a rare class's raw probabilities, so binary
 models (and per-step binary sequence models) get Platt scaling fitted on the
-validation split; the operating threshold
-is then chosen on the calibrated validation probabilities by the task's policy.
+validation split; the operating threshold is then chosen on the calibrated
+validation probabilities by the task's policy.
 """
 
 from __future__ import annotations

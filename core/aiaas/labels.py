@@ -47,7 +47,6 @@ def encode(schema: LabelSchema, raw: pd.Series, column: str) -> np.ndarray:
     )
 
 
-
 def _steps(raw: pd.Series, column: str) -> np.ndarray:
     """Per-step binary targets of sequence records, padded with -1 to the longest."""
     from aiaas.sequences import pad

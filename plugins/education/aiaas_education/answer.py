@@ -39,11 +39,11 @@ class KnowledgeStateAnswer:
         return {"practice_band": list(PRACTICE_BAND)}
 
     def answer(self, batch: Batch) -> list[KnowledgeState]:
-        pipeline = batch.pipeline
-        return states(pipeline, batch.records)
+        return states(batch.pipeline, batch.records)
 
 
 def states(pipeline: Pipeline, records: pd.DataFrame) -> list[KnowledgeState]:
+    """One model call asks, after each history, about the next skill and every known skill."""
     pre, state = pipeline.preprocessor, pipeline.pre_state
     vocabulary = pre.vocabulary(state)
     rows = records.to_dict("records")
