@@ -246,9 +246,16 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    insecure_open: Annotated[bool, typer.Option("--insecure-open", help="Serve a non-loopback address with no API key.")] = False,
 ) -> None:
-    """Serve the HTTP API (interactive docs at /docs)."""
+    """Serve the HTTP API (interactive docs at /docs). Beyond loopback it needs an API key (`aiaas keys create`)."""
     import uvicorn
+
+    from aiaas.cli_access import refuse_open_exposure
+
+    refuse_open_exposure(host, insecure_open)
+    if insecure_open:
+        errors.print(f"[yellow]warning:[/] serving {host} with no API key checks unless keys exist: anyone who reaches it may use it")
 
     console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run("aiaas.serving.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
@@ -265,6 +272,12 @@ def quickstart(
 
     for line in ensure_models(get_host(), _registry(), rows, epochs, only):
         console.print(line)
+
+
+from aiaas.cli_access import audit, keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+app.command()(audit)
 
 
 def main() -> None:

@@ -136,21 +136,33 @@ class Registry:
                     session.rollback()
         raise RuntimeError(f"could not allocate a version number for {new.task}")
 
-    def promote(self, task: str, version: int, alias: str = PRODUCTION) -> ModelVersion:
+    def promote(self, task: str, version: int, alias: str = PRODUCTION, actor: str | None = None) -> ModelVersion:
+        """``actor`` (a key's name, ``cli:USER`` by default) goes to the audit record."""
         row = self.get(task, version)
-        self._event(task, alias, "promote", version)
+        self._event(task, alias, "promote", version, actor)
         return row
 
-    def rollback(self, task: str, alias: str = PRODUCTION) -> ModelVersion:
+    def rollback(self, task: str, alias: str = PRODUCTION, actor: str | None = None) -> ModelVersion:
         stack = self._stack(task, alias)
         if len(stack) < 2:
             raise UserError(f"{task} has no earlier {alias} version to roll back to")
-        self._event(task, alias, "rollback", stack[-2])
+        self._event(task, alias, "rollback", stack[-2], actor)
         return self.get(task, stack[-2])
 
-    def _event(self, task: str, alias: str, action: str, version: int) -> None:
+    @property
+    def audit(self) -> Any:
+        from aiaas.audit import Audit
+
+        if "_audit" not in self.__dict__:
+            self.__dict__["_audit"] = Audit(self.engine)
+        return self.__dict__["_audit"]
+
+    def _event(self, task: str, alias: str, action: str, version: int, actor: str | None) -> None:
+        from aiaas.audit import cli_actor
+
         with Session(self.engine) as session, session.begin():
             session.add(AliasEvent(task=task, alias=alias, action=action, version=version, at=datetime.now(UTC)))
+        self.audit.record(actor or cli_actor(), action, task, alias=alias, version=version)
 
     # -- reading ------------------------------------------------------------------
 

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     batch_max_instances: int = 256
     """Most instances the server joins from concurrent requests into one model call; 1 turns batching off."""
     alias_ttl_seconds: float = 1.0
-    """How long a server trusts its cached view of which version serves a task."""
+    """How long a server trusts its cached view of which version serves a task (and of each API key)."""
+    public_docs: bool = False
+    """Serve /docs and /openapi.json without a key even when keys are enforced."""
 
     @property
     def registry_url(self) -> str:

@@ -16,6 +16,9 @@ from aiaas.errors import InvalidInput, ModelUnavailable, NoModel, UserError
 from aiaas.plugins import Host, get_host
 from aiaas.records import resolve
 from aiaas.registry import Registry
+from aiaas.keys import KeyStore
+from aiaas.serving.access import Access
+from aiaas.serving.admin import admin_router
 from aiaas.serving.batcher import Batcher
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
@@ -36,6 +39,16 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.state.host, app.state.registry, app.state.served, app.state.batcher = host, registry, served, batcher
 
     _add_error_handlers(app)
+
+    access = Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs)
+
+    @app.middleware("http")
+    async def check_key(request: Request, call_next: Any) -> Any:
+        caller, refusal = await run_in_threadpool(access.check, request.url.path, request.headers.get("authorization"))
+        if refusal is not None:
+            return refusal
+        request.state.caller = caller
+        return await call_next(request)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
@@ -100,6 +113,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes), batcher)
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         app.include_router(router)
+    app.include_router(admin_router(host, registry))
     plugin_router = APIRouter()
     host.call_extension_hook("register_routes", router=plugin_router, host=host,
                              service=Service(host, registry, served, batcher, settings))

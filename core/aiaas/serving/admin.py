@@ -1,0 +1,56 @@
+"""Model management over HTTP for admin keys: versions, promote, rollback, the audit record.
+Each change is recorded in the audit table under the calling key's name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiaas.plugins import Host
+from aiaas.registry import Registry
+
+
+class Promotion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, description="the registered version to serve")
+
+
+def _actor(request: Request) -> str:
+    caller = getattr(request.state, "caller", None)
+    return f"key:{caller.name}" if caller else "open-access"
+
+
+def admin_router(host: Host, registry: Registry) -> APIRouter:
+    router = APIRouter(prefix="/admin", tags=["admin"])
+
+    def task_name(industry: str, task: str) -> str:
+        return host.task(f"{industry}/{task}").name  # an unknown task is a 400 naming the installed ones
+
+    @router.get("/models", summary="Registered versions of every task, and which one serves")
+    async def models() -> dict[str, Any]:
+        rows = await run_in_threadpool(registry.versions)
+        serving = {name: await run_in_threadpool(registry.alias, name) for name in {row.task for row in rows}}
+        return {"versions": [{**row.to_json(), "production": serving.get(row.task) == row.version} for row in rows]}
+
+    @router.post("/models/{industry}/{task}/promote", summary="Serve a version of a task")
+    async def promote(industry: str, task: str, body: Promotion, request: Request) -> dict[str, Any]:
+        name = task_name(industry, task)
+        row = await run_in_threadpool(registry.promote, name, body.version, actor=_actor(request))
+        return {"task": name, "production": row.version}
+
+    @router.post("/models/{industry}/{task}/rollback", summary="Serve the version served before")
+    async def rollback(industry: str, task: str, request: Request) -> dict[str, Any]:
+        name = task_name(industry, task)
+        row = await run_in_threadpool(registry.rollback, name, actor=_actor(request))
+        return {"task": name, "production": row.version}
+
+    @router.get("/audit", summary="The most recent changes: who did what, when")
+    async def audit(limit: int = 100) -> dict[str, Any]:
+        events = await run_in_threadpool(registry.audit.events, max(1, min(limit, 10_000)))
+        return {"events": [event.to_json() for event in events]}
+
+    return router
