@@ -103,7 +103,7 @@ class Pipeline:
     def rows_from(self, instances: list[BaseModel]) -> list[dict[str, Any]]:
         """One record per validated API instance, through the task's ``decode`` when it has one."""
         if self.task.decode is None:
-            return [instance.model_dump() for instance in instances]
+            return [_utc_naive(instance.model_dump()) for instance in instances]
         decode = resolve(self.task.decode)
         rows = []
         for i, instance in enumerate(instances):
@@ -136,3 +136,11 @@ class Pipeline:
             explainer=host.explainer(task, manifest["runtime"]),
             version=version,
         )
+
+
+def _utc_naive(record: dict[str, Any]) -> dict[str, Any]:
+    """Times with a zone become UTC without one, so instances that mix zones (or mix zoned
+    and plain times) make one column of one kind."""
+    from datetime import UTC, datetime
+
+    return {k: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v for k, v in record.items()}

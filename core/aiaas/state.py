@@ -35,10 +35,16 @@ class State:
 
 
 def json_safe(value: Any) -> Any:
-    """NaN and infinities become null: strict JSON (PostgreSQL's json type, browsers) has no NaN.
+    """NaN and infinities become null, lone surrogates escapes: strict JSON (PostgreSQL's json type, browsers) has no NaN.
     A metric is NaN when, say, a test split holds a single class."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate cannot be written as UTF-8
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aiaas.keys import Caller, KeyStore, digest
 
@@ -102,3 +104,21 @@ class Access:
                 bucket.tokens -= 1
                 return 0
             return max(1, math.ceil((1 - bucket.tokens) / caller.rate))
+
+
+class KeyCheck:
+    """The ASGI middleware that applies ``Access`` to every HTTP request; the caller is
+    left in ``request.state.caller`` for the routes (the audit record, the logs)."""
+
+    def __init__(self, app: ASGIApp, access: Access) -> None:
+        self.app, self.access = app, access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        caller, refusal = await run_in_threadpool(self.access.check, scope["path"], header or None)
+        if refusal is not None:
+            return await refusal(scope, receive, send)
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)

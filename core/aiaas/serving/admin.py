@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.plugins import Host
 from aiaas.registry import Registry
+from aiaas.serving.limits import strict_json_body
 
 
 class Promotion(BaseModel):
@@ -36,7 +37,7 @@ def admin_router(host: Host, registry: Registry) -> APIRouter:
         serving = {name: await run_in_threadpool(registry.alias, name) for name in {row.task for row in rows}}
         return {"versions": [{**row.to_json(), "production": serving.get(row.task) == row.version} for row in rows]}
 
-    @router.post("/models/{industry}/{task}/promote", summary="Serve a version of a task")
+    @router.post("/models/{industry}/{task}/promote", summary="Serve a version of a task", dependencies=[Depends(strict_json_body)])
     async def promote(industry: str, task: str, body: Promotion, request: Request) -> dict[str, Any]:
         name = task_name(industry, task)
         row = await run_in_threadpool(registry.promote, name, body.version, actor=_actor(request))

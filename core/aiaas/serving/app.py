@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -17,12 +19,14 @@ from aiaas.plugins import Host, get_host
 from aiaas.records import resolve
 from aiaas.registry import Registry
 from aiaas.keys import KeyStore
-from aiaas.serving.access import Access
+from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
 from aiaas.serving.batcher import Batcher
+from aiaas.serving.limits import BodyLimit
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
 from aiaas.settings import Settings, get_settings
+from aiaas.state import json_safe
 from aiaas.versions import ServedModels
 
 log = logging.getLogger("aiaas.serving")
@@ -40,22 +44,9 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
 
     _add_error_handlers(app)
 
-    access = Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs)
-
-    @app.middleware("http")
-    async def check_key(request: Request, call_next: Any) -> Any:
-        caller, refusal = await run_in_threadpool(access.check, request.url.path, request.headers.get("authorization"))
-        if refusal is not None:
-            return refusal
-        request.state.caller = caller
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_request_bytes:
-            return JSONResponse({"detail": f"request body of {length} bytes is over the limit of {settings.max_request_bytes}"}, status_code=413)
-        return await call_next(request)
+    # The request path: keys and scopes first, then the body limit (the last added runs first).
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -135,6 +126,15 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UserError)
     async def user_error(_request: Request, exc: UserError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # an echoed NaN or a lone surrogate must not make the 422 itself unwritable
+        return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors(), custom_encoder={Exception: str}))}, status_code=422)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": "body is nested too deeply", "type": "json_invalid"}]}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

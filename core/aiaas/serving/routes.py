@@ -10,13 +10,12 @@ the task's batcher, which joins them with concurrent requests -> one DataFrame -
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -26,8 +25,8 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 from aiaas.errors import UnsupportedMedia
 from aiaas.pipeline import Pipeline
 from aiaas.records import Task, resolve
-from aiaas.state import json_safe
 from aiaas.serving.batcher import Batcher, Work
+from aiaas.serving.limits import parse_json, require_json
 from aiaas.versions import ServedModels
 
 
@@ -101,15 +100,12 @@ async def read_uploads(request: Request, task: Task, limits: Limits) -> list[dic
 async def read_instances(request: Request, task: Task, pipeline: Pipeline, limits: Limits) -> tuple[list[BaseModel], bool]:
     """The body's instances, validated by the served model's schema (422s name the field),
     and whether the answers should carry explanations (``"explain"``, else the task's default)."""
-    raw = await request.body()  # kept by the request, so a multipart parse reads it from memory
-    if len(raw) > limits.max_bytes:  # a chunked body carries no Content-Length for the middleware to check
-        raise HTTPException(413, f"request body of {len(raw)} bytes is over the limit of {limits.max_bytes}")
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    raw = await request.body()  # kept by the request, so a multipart parse reads it from memory (BodyLimit caps it)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
         return _validate(pipeline, await read_uploads(request, task, limits)), task.explain_in_predict
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestValidationError([{"loc": ["body"], "msg": f"body is not valid JSON: {exc}", "type": "json_invalid"}]) from None
+    require_json(content_type)
+    body = parse_json(raw)
     if not isinstance(body, dict) or "instances" not in body:
         raise RequestValidationError([{"loc": ["body", "instances"], "msg": 'body must be an object {"instances": [...]}', "type": "missing"}])
     extra = sorted(set(body) - {"instances", "explain"})
@@ -134,8 +130,7 @@ def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
         for error in errors:  # never echo a whole uploaded image back
             if isinstance(error.get("input"), (str, bytes)) and len(error["input"]) > 120:
                 error["input"] = f"{error['input'][:40]!r}... ({len(error['input'])} characters)"
-        # NaN or infinity in an echoed input would make the 422 itself unserialisable (strict JSON has neither)
-        raise RequestValidationError(json_safe(jsonable_encoder(errors, custom_encoder={Exception: str}))) from None
+        raise RequestValidationError(errors) from None
 
 
 def predict_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Integer, String, UniqueConstraint, delete, func, select
@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from aiaas.secrets import keyed_digest
+from aiaas.serving.limits import strict_json_body
 from aiaas_education.schemas import MAX_HISTORY, Answer
 
 TASK = "education/knowledge-tracing"
@@ -117,7 +118,8 @@ def add_learner_routes(router: APIRouter, service: Any) -> None:
         state = {**answers[0], "answers_given": total, "truncated": total > answers[0]["answers_used"]}
         return {"learner": learner, "stored_answers": total, "state": state, "model": model}
 
-    @router.post(base + "/answers", tags=tags, summary="Append a learner's new answers; answers the updated knowledge state")
+    @router.post(base + "/answers", tags=tags, summary="Append a learner's new answers; answers the updated knowledge state",
+                 dependencies=[Depends(strict_json_body)])
     async def append(learner: LearnerId, body: NewAnswers) -> dict[str, Any]:
         await run_in_threadpool(service.served.get, TASK)  # no model: 503 before anything is stored
         await run_in_threadpool(store.append, learner, body.answers)

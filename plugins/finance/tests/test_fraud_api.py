@@ -186,3 +186,32 @@ def test_nan_and_infinity_get_a_422_not_a_500(trained) -> None:
         response = trained.client().post("/v1/finance/fraud/predict", content=body, headers={"content-type": "application/json"})
         assert response.status_code == 422, response.text
         assert response.json()["detail"][0]["loc"] == ["body", "instances", 0, "amount"]
+
+
+@pytest.mark.parametrize("field,raw,words", [
+    ("amount", "1e309", "not a finite number"),
+    ("country", '"\\ud800"', "lone surrogate"),
+    ("country", '"U\\u0000S"', "control characters"),
+])
+def test_values_json_cannot_carry_get_a_422(trained, field: str, raw: str, words: str) -> None:
+    """Regression: each of these gave a 500."""
+    body = json.dumps({"instances": [{**ORDINARY, field: "PLACEHOLDER"}]}).replace('"PLACEHOLDER"', raw)
+    response = trained.client().post("/v1/finance/fraud/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "instances", 0, field] and words in response.json()["detail"][0]["msg"]
+
+
+def test_deep_nesting_non_json_bodies_and_mixed_time_zones(trained) -> None:
+    """Regression: deep nesting and instances mixing time zones gave 500s; a text/plain body was parsed as JSON."""
+    client = trained.client()
+    deep = '{"instances": ' + "[" * 2000 + "]" * 2000 + "}"
+    response = client.post("/v1/finance/fraud/predict", content=deep, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "nested" in response.json()["detail"][0]["msg"]
+    response = client.post("/v1/finance/fraud/predict", content=json.dumps({"instances": [ORDINARY]}), headers={"content-type": "text/plain"})
+    assert response.status_code == 415 and "application/json" in response.json()["detail"][0]["msg"]
+    mixed = [{**ORDINARY, "timestamp": "2026-03-14T02:13:00Z"}, {**ORDINARY, "timestamp": "2026-03-14T04:13:00+02:00"},
+             {**ORDINARY, "timestamp": "2026-03-14T02:13:00"}]
+    response = client.post("/v1/finance/fraud/predict", json={"instances": mixed})
+    assert response.status_code == 200, response.text
+    scores = [p["fraud_probability"] for p in response.json()["predictions"]]
+    assert scores[0] == scores[1] == scores[2]  # the same moment, however it is written
