@@ -18,6 +18,7 @@ import pandas as pd
 
 from aiaas.calibration import calibrated
 from aiaas.errors import InvalidInput
+from aiaas.integrity import MANIFEST
 from aiaas.records import LabelSchema, Task, resolve
 from aiaas.runtimes.base import ModelSpec
 from aiaas.state import State
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
     from aiaas.plugins import Host
 
-MANIFEST = "manifest.json"
 PREPROCESSOR_STATE = "preprocessor"
 
 

@@ -10,10 +10,12 @@ Which version serves is an event log per task: ``promote`` pushes a version,
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from aiaas.errors import UserError
 from aiaas.state import json_safe
 
 PRODUCTION = "production"
+INCOMING = ".incoming-"
+"""Prefix of a version folder still being written (followed by the writer's process id)."""
 
 
 class Base(DeclarativeBase):
@@ -103,21 +107,48 @@ class Registry:
     # -- writing ------------------------------------------------------------------
 
     def register(self, new: NewVersion, write: Callable[[Path], None]) -> ModelVersion:
-        """Write a version's files with ``write(folder)``, then its row: all or nothing."""
+        """Write a version's files with ``write(folder)``, then its row: all or nothing. The
+        row records the manifest's SHA-256, which records every other file's."""
+        from aiaas.integrity import MANIFEST, sha256
+
+        self.remove_leftovers()
         task_dir = self.artifacts / new.task.replace("/", "__")
         task_dir.mkdir(parents=True, exist_ok=True)
         name = uuid.uuid4().hex
-        incoming = task_dir / f".incoming-{name}"
+        incoming = task_dir / f"{INCOMING}{os.getpid()}-{name}"
         final = task_dir / name
         incoming.mkdir()
         try:
             write(incoming)
+            if (incoming / MANIFEST).is_file():
+                new = replace(new, provenance={**new.provenance, "manifest_sha256": sha256(incoming / MANIFEST)})
             incoming.rename(final)
             return self._insert(new, final)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
             shutil.rmtree(final, ignore_errors=True)
             raise
+
+    def remove_leftovers(self, orphan_age_seconds: float = 3600) -> list[Path]:
+        """Remove what killed runs left: folders still being written by a process that is gone,
+        and complete folders no row points to (once they are older than a registration takes)."""
+        if not self.artifacts.is_dir():
+            return []
+        with Session(self.engine) as session:
+            known = set(session.scalars(select(ModelVersion.artifact_dir)).all())
+        removed = []
+        for task_dir in (d for d in self.artifacts.iterdir() if d.is_dir()):
+            for folder in (d for d in task_dir.iterdir() if d.is_dir()):
+                relative = folder.relative_to(self.artifacts).as_posix()
+                if folder.name.startswith(INCOMING):
+                    pid = folder.name[len(INCOMING):].split("-")[0]
+                    stale = not (pid.isdigit() and _alive(int(pid)))
+                else:
+                    stale = relative not in known and time.time() - folder.stat().st_mtime > orphan_age_seconds
+                if stale:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.append(folder)
+        return removed
 
     def _insert(self, new: NewVersion, folder: Path) -> ModelVersion:
         for _attempt in range(5):  # two trainings finishing at once race for the number
@@ -203,6 +234,16 @@ class Registry:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -21,6 +21,7 @@ from aiaas.calibration import calibrated, choose_threshold, fit_platt
 from aiaas.loading import fingerprint, instances, load_data
 from aiaas.errors import InvalidInput, UserError
 from aiaas.evaluation import plots, write_report
+from aiaas.integrity import file_digests
 from aiaas.metrics import compute, observed, score_for_selection
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
@@ -224,11 +225,12 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         def write(folder: Path) -> None:
             runtime.save(model, folder)
             data.pre_state.save(folder, PREPROCESSOR_STATE)
-            (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
             write_report(folder / "report", f"{task.name} — {architecture.name} on {runtime.name}",
                          {"data": str(request.data), "rows": rows, "split": data.split,
                           "operating point": operating or "n/a", "epochs run": len(history),
                           **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}, scores, images)
+            manifest["files"] = file_digests(folder)  # checked before the version serves
+            (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
 
         progress.update(step, advance=1, status="registering")
         extra = {"data": str(request.data), "seed": request.seed, "device": runtime.device(), "split": data.split}

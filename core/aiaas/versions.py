@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from aiaas.errors import ModelUnavailable, NoModel, UserError
+from aiaas.integrity import verify
 from aiaas.pipeline import Pipeline
 from aiaas.plugins import Host
 from aiaas.registry import Registry
@@ -26,8 +27,10 @@ def load_version(host: Host, registry: Registry, task: str, version: int | None 
                 f"or promote a version with `aiaas promote {task} VERSION`"
             )
     row = registry.get(task, version)
+    folder = registry.folder(row)
+    verify(folder, row.provenance.get("manifest_sha256"), f"{task} version {version}")
     try:
-        return Pipeline.load(host, registry.folder(row), version)
+        return Pipeline.load(host, folder, version)
     except FileNotFoundError as exc:
         raise UserError(f"{task} version {version}: its files are missing from the artifact store ({exc.filename})") from exc
 

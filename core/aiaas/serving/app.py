@@ -36,6 +36,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     host = host or get_host()
     settings = settings or get_settings()
     registry = registry or Registry(settings.registry_url, settings.artifacts)
+    registry.remove_leftovers()  # what killed training runs left behind
     served = ServedModels(host, registry, settings.alias_ttl_seconds)
     app = FastAPI(title="aiaas", version=aiaas.__version__,
                   description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")

@@ -1,0 +1,83 @@
+"""A version's files are checked before it serves, and what killed runs leave behind is removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from aiaas.integrity import ArtifactDamaged
+from aiaas.registry import NewVersion, Registry
+from aiaas.serving.app import create_app
+from aiaas.settings import get_settings
+from aiaas.testing import host_with
+from aiaas.training import TrainRequest, train
+from aiaas.versions import load_version
+
+from .test_third_party_plugin import insurance_plugin, write_claims
+
+CLAIM = {"amount": 30.0, "policy_age_years": 15, "region": "north"}
+
+
+@pytest.fixture
+def trained(aiaas_home: Path, tmp_path: Path):  # noqa: ANN201
+    host = host_with("insurance", insurance_plugin())
+    registry = Registry.from_settings()
+    result = train(host, registry, TrainRequest("insurance/claims", write_claims(tmp_path, 400, 0), epochs=2, promote=True), quiet=True)
+    return host, registry, registry.folder(result.version)
+
+
+def test_every_file_is_recorded_and_checked(trained) -> None:  # noqa: ANN001
+    host, registry, folder = trained
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {"model.safetensors", "preprocessor.json", "report/report.html"} <= set(manifest["files"])
+    load_version(host, registry, "insurance/claims")  # untouched: loads
+
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF  # a few bytes changed: the weights still load, but give other answers
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactDamaged, match="insurance/claims version 1: file model.safetensors does not match"):
+        load_version(host, registry, "insurance/claims")
+    response = TestClient(create_app(host, registry, get_settings())).post("/v1/insurance/claims/predict", json={"instances": [CLAIM]})
+    assert response.status_code == 503 and "model.safetensors" in response.json()["detail"]
+
+
+def test_a_rewritten_manifest_is_caught_too(trained) -> None:  # noqa: ANN001
+    host, registry, folder = trained
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "preprocessor.json").write_text("{}")
+    manifest["files"]["preprocessor.json"] = "0" * 64
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactDamaged, match="manifest.json does not match"):
+        load_version(host, registry, "insurance/claims")
+
+
+def test_a_missing_file_is_named(trained) -> None:  # noqa: ANN001
+    host, registry, folder = trained
+    (folder / "report" / "report.html").unlink()
+    with pytest.raises(ArtifactDamaged, match="file report/report.html is missing"):
+        load_version(host, registry, "insurance/claims")
+
+
+def test_leftovers_of_killed_runs_are_removed(aiaas_home: Path) -> None:
+    registry = Registry.from_settings()
+    task_dir = registry.artifacts / "finance__fraud"
+    dead = task_dir / ".incoming-999999999-abc"  # its writer is gone
+    live = task_dir / f".incoming-{os.getpid()}-def"  # a run still writing
+    old_orphan, new_orphan = task_dir / "0123old", task_dir / "0123new"  # complete, but no row points to them
+    for folder in (dead, live, old_orphan, new_orphan):
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"half")
+    past = time.time() - 2 * 3600
+    os.utime(old_orphan, (past, past))
+    row = registry.register(NewVersion("finance/fraud", "torch", "torch-mlp", {}, "sha256:x", {}), lambda folder: None)
+    assert not dead.exists() and not old_orphan.exists()
+    assert live.exists() and new_orphan.exists() and registry.folder(row).exists()
+    live.rename(task_dir / ".incoming-999999998-def")
+    create_app(registry=registry)  # start-up cleans too
+    assert not (task_dir / ".incoming-999999998-def").exists() and registry.folder(row).exists()
