@@ -14,25 +14,13 @@ from aiaas.integrity import ArtifactDamaged
 from aiaas.registry import NewVersion, Registry
 from aiaas.serving.app import create_app
 from aiaas.settings import get_settings
-from aiaas.testing import host_with
-from aiaas.training import TrainRequest, train
 from aiaas.versions import load_version
-
-from .test_third_party_plugin import insurance_plugin, write_claims
 
 CLAIM = {"amount": 30.0, "policy_age_years": 15, "region": "north"}
 
 
-@pytest.fixture
-def trained(aiaas_home: Path, tmp_path: Path):  # noqa: ANN201
-    host = host_with("insurance", insurance_plugin())
-    registry = Registry.from_settings()
-    result = train(host, registry, TrainRequest("insurance/claims", write_claims(tmp_path, 400, 0), epochs=2, promote=True), quiet=True)
-    return host, registry, registry.folder(result.version)
-
-
-def test_every_file_is_recorded_and_checked(trained) -> None:  # noqa: ANN001
-    host, registry, folder = trained
+def test_every_file_is_recorded_and_checked(claims_model) -> None:  # noqa: ANN001
+    host, registry, folder = claims_model
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {"model.safetensors", "preprocessor.json", "report/report.html"} <= set(manifest["files"])
     load_version(host, registry, "insurance/claims")  # untouched: loads
@@ -47,8 +35,8 @@ def test_every_file_is_recorded_and_checked(trained) -> None:  # noqa: ANN001
     assert response.status_code == 503 and "model.safetensors" in response.json()["detail"]
 
 
-def test_a_rewritten_manifest_is_caught_too(trained) -> None:  # noqa: ANN001
-    host, registry, folder = trained
+def test_a_rewritten_manifest_is_caught_too(claims_model) -> None:  # noqa: ANN001
+    host, registry, folder = claims_model
     manifest = json.loads((folder / "manifest.json").read_text())
     (folder / "preprocessor.json").write_text("{}")
     manifest["files"]["preprocessor.json"] = "0" * 64
@@ -57,8 +45,8 @@ def test_a_rewritten_manifest_is_caught_too(trained) -> None:  # noqa: ANN001
         load_version(host, registry, "insurance/claims")
 
 
-def test_a_missing_file_is_named(trained) -> None:  # noqa: ANN001
-    host, registry, folder = trained
+def test_a_missing_file_is_named(claims_model) -> None:  # noqa: ANN001
+    host, registry, folder = claims_model
     (folder / "report" / "report.html").unlink()
     with pytest.raises(ArtifactDamaged, match="file report/report.html is missing"):
         load_version(host, registry, "insurance/claims")

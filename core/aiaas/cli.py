@@ -258,7 +258,10 @@ def serve(
         errors.print(f"[yellow]warning:[/] serving {host} with no API key checks unless keys exist: anyone who reaches it may use it")
 
     console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run("aiaas.serving.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    from aiaas.serving.observe import LOG_CONFIG
+
+    uvicorn.run("aiaas.serving.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                access_log=False, log_config=LOG_CONFIG)  # aiaas writes its own JSON access log
 
 
 @app.command()

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     """Most pixels (width x height x frames) an image may decode to: a guard against decompression bombs."""
     batch_max_instances: int = 256
     """Most instances the server joins from concurrent requests into one model call; 1 turns batching off."""
+    max_queue_rows: int = 512
+    """Most rows that may wait for a task's model; past it a request gets 503 with Retry-After at once."""
+    request_timeout_seconds: float = 10.0
+    """A request's deadline when it sends no X-Request-Timeout: past it, it is dropped before the model runs."""
     alias_ttl_seconds: float = 1.0
     """How long a server trusts its cached view of which version serves a task (and of each API key)."""
     public_docs: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiaas.errors import ModelUnavailable, NoModel, UserError
@@ -59,8 +60,8 @@ class ServedModels:
     interval rather than one per request.
     """
 
-    def __init__(self, host: Host, registry: Registry, ttl: float) -> None:
-        self.host, self.registry, self.ttl = host, registry, ttl
+    def __init__(self, host: Host, registry: Registry, ttl: float, on_failure: Callable[[str], None] | None = None) -> None:
+        self.host, self.registry, self.ttl, self.on_failure = host, registry, ttl, on_failure
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -82,6 +83,8 @@ class ServedModels:
                     entry = _Entry(version, now, pipeline=load_version(self.host, self.registry, task, version))
                 except Exception as exc:
                     log.exception("%s version %s failed to load", task, version)
+                    if self.on_failure:
+                        self.on_failure(task)
                     entry = _Entry(version, now, error=f"{task} version {version} is promoted but failed to load: {exc}")
             entry.checked = now
             self._entries[task] = entry

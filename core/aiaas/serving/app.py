@@ -10,7 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 import aiaas
@@ -21,8 +22,9 @@ from aiaas.registry import Registry
 from aiaas.keys import KeyStore
 from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
-from aiaas.serving.batcher import Batcher
+from aiaas.serving.batcher import Batcher, Overloaded
 from aiaas.serving.limits import BodyLimit
+from aiaas.serving.observe import Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
 from aiaas.settings import Settings, get_settings
@@ -37,17 +39,26 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     settings = settings or get_settings()
     registry = registry or Registry(settings.registry_url, settings.artifacts)
     registry.remove_leftovers()  # what killed training runs left behind
-    served = ServedModels(host, registry, settings.alias_ttl_seconds)
+    metrics = Metrics()
+    served = ServedModels(host, registry, settings.alias_ttl_seconds, on_failure=lambda task: metrics.load_failures.labels(task).inc())
     app = FastAPI(title="aiaas", version=aiaas.__version__,
                   description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")
-    batcher = Batcher(settings.batch_max_instances)
+    batcher = Batcher(settings.batch_max_instances, settings.max_queue_rows,
+                      on_batch=lambda task, rows: metrics.batch_rows.labels(task).observe(rows))
     app.state.host, app.state.registry, app.state.served, app.state.batcher = host, registry, served, batcher
 
     _add_error_handlers(app)
 
-    # The request path: keys and scopes first, then the body limit (the last added runs first).
+    # The request path: request id, metrics and access log; keys and scopes; the body limit (the last added runs first).
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
+    app.add_middleware(Observe, metrics=metrics)
+    app.state.metrics = metrics
+
+    @app.get("/metrics", tags=["service"], include_in_schema=False)
+    def prometheus() -> Response:
+        """Prometheus metrics (an admin key when keys are in force)."""
+        return Response(metrics_text(metrics, batcher), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -102,7 +113,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
 
     extra_schemas: list[type[BaseModel]] = []
     for task in host.components.tasks.values():
-        router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes), batcher)
+        router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds), batcher)
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         app.include_router(router)
     app.include_router(admin_router(host, registry))
@@ -132,6 +143,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # an echoed NaN or a lone surrogate must not make the 422 itself unwritable
         return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors(), custom_encoder={Exception: str}))}, status_code=422)
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+        request.app.state.metrics.shed.labels(route_labels(request.url.path)[0], exc.reason).inc()
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RecursionError)
     async def too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:

@@ -8,11 +8,17 @@ No timer is involved, so batching never adds waiting to a lone request.
 
 A batch that fails is retried request by request, so one request's bad data
 cannot fail the others that happened to share its batch.
+
+Load shedding: at most ``max_queue`` rows wait per task; a request that would pass
+that is refused at once (``Overloaded``, a 503 with ``Retry-After``) rather than
+queued behind work it cannot wait for. A request whose deadline passes while it
+waits is dropped before the model runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,54 +29,92 @@ Work = Callable[[Any, list[Any]], list[Any]]
 """(pipeline, instances) -> one result per instance."""
 
 
+class Overloaded(Exception):
+    """The task's queue is full, or the request's deadline passed before the model ran."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass
 class _Pending:
     pipeline: Any
     work: Work
     instances: list[Any]
+    deadline: float = float("inf")
     done: asyncio.Future[list[Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class Batcher:
-    def __init__(self, max_size: int) -> None:
-        self.max_size = max_size
+    def __init__(self, max_size: int, max_queue: int = 1_000_000, on_batch: Callable[[str, int], None] | None = None) -> None:
+        self.max_size, self.max_queue = max_size, max_queue
+        self.on_batch = on_batch  # (task, rows) for each model call: metrics
+        self.waiting: dict[str, int] = {}
+        """Rows admitted and not yet answered, per task."""
         self._queues: dict[str, asyncio.Queue[_Pending]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
 
-    async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any]) -> list[Any]:
-        if self.max_size <= 1:
-            return await run_in_threadpool(work, pipeline, instances)
-        pending = _Pending(pipeline, work, instances)
-        self._queue(key).put_nowait(pending)
-        return await pending.done
+    async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any], deadline: float = float("inf")) -> list[Any]:
+        """``deadline``: a ``time.monotonic()`` after which the request is not worth answering."""
+        waiting = self.waiting.get(key, 0)
+        if waiting and waiting + len(instances) > self.max_queue:
+            raise Overloaded(f"{key} is at capacity ({waiting} rows waiting); retry shortly", "queue_full")
+        self.waiting[key] = waiting + len(instances)
+        try:
+            if self.max_size <= 1:
+                self._check(key, deadline)
+                return await run_in_threadpool(self._counted(key, work), pipeline, instances)
+            pending = _Pending(pipeline, work, instances, deadline)
+            self._queue(key).put_nowait(pending)
+            return await pending.done
+        finally:
+            self.waiting[key] -= len(instances)
+
+    def _check(self, key: str, deadline: float) -> None:
+        if time.monotonic() > deadline:
+            raise Overloaded(f"{key}: the request's deadline passed before the model ran", "deadline")
+
+    def _counted(self, key: str, work: Work) -> Work:
+        def run(pipeline: Any, instances: list[Any]) -> list[Any]:
+            if self.on_batch:
+                self.on_batch(key, len(instances))
+            return work(pipeline, instances)
+
+        return run
 
     def _queue(self, key: str) -> asyncio.Queue[_Pending]:
         loop = asyncio.get_running_loop()
         worker = self._workers.get(key)
         if worker is None or worker.done() or worker.get_loop() is not loop:
             self._queues[key] = asyncio.Queue()
-            self._workers[key] = loop.create_task(self._serve(self._queues[key]), name=f"batcher {key}")
+            self._workers[key] = loop.create_task(self._serve(key, self._queues[key]), name=f"batcher {key}")
         return self._queues[key]
 
-    async def _serve(self, queue: asyncio.Queue[_Pending]) -> None:
+    async def _serve(self, key: str, queue: asyncio.Queue[_Pending]) -> None:
         while True:
             batch = [await queue.get()]
             size = len(batch[0].instances)
             while size < self.max_size and not queue.empty():
                 batch.append(queue.get_nowait())
                 size += len(batch[-1].instances)
+            now = time.monotonic()
+            for late in [p for p in batch if p.deadline < now]:
+                batch.remove(late)
+                if not late.done.done():
+                    late.done.set_exception(Overloaded(f"{key}: the request's deadline passed before the model ran", "deadline"))
             # One model call per (version, kind of work); a promote between requests splits the batch.
             groups: dict[tuple[int, Work], list[_Pending]] = {}
             for pending in batch:
                 groups.setdefault((id(pending.pipeline), pending.work), []).append(pending)
             for group in groups.values():
-                await self._answer(group)
+                await self._answer(key, group)
 
-    async def _answer(self, group: list[_Pending]) -> None:
+    async def _answer(self, key: str, group: list[_Pending]) -> None:
         first = group[0]
         instances = [instance for pending in group for instance in pending.instances]
         try:
-            results = await run_in_threadpool(first.work, first.pipeline, instances)
+            results = await run_in_threadpool(self._counted(key, first.work), first.pipeline, instances)
         except Exception:
             if len(group) == 1:
                 return await self._answer_alone(first)

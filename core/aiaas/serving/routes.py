@@ -10,6 +10,7 @@ the task's batcher, which joins them with concurrent requests -> one DataFrame -
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,6 +35,22 @@ from aiaas.versions import ServedModels
 class Limits:
     max_instances: int
     max_bytes: int
+    timeout: float = 10.0
+
+
+def request_timeout(request: Request, limits: Limits) -> float:
+    """Seconds the client will wait (``X-Request-Timeout``), at most the server's own timeout."""
+    given = request.headers.get("x-request-timeout")
+    if given is None:
+        return limits.timeout
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise RequestValidationError([{"loc": ["header", "x-request-timeout"], "msg": "give the seconds you will wait, a positive number",
+                                       "type": "float_parsing"}])
+    return min(seconds, limits.timeout)
 
 
 class ModelInfo(BaseModel):
@@ -151,7 +168,7 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
     content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}
     errors_doc: dict[int | str, dict[str, Any]] = {413: {"description": "the body (or an image's pixel count) is over the limit"},
                                                    422: {"description": "an instance does not fit the schema; detail names the field"},
-                                                   503: {"description": "no model of this task is promoted"}}
+                                                   503: {"description": "no model of this task is promoted, or the task is at capacity (see Retry-After)"}}
     if task.upload_field:
         content["multipart/form-data"] = {"schema": {"type": "object", "properties": {
             "files": {"type": "array", "items": {"type": "string", "format": "binary"},
@@ -161,12 +178,14 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
 
     async def answer(request: Request, key: str, work: Work) -> JSONResponse:
         """Validate against the served version, then run ``work`` in a batch with concurrent requests."""
+        deadline = time.monotonic() + request_timeout(request, limits)
         pipeline = await run_in_threadpool(served.get, task.name)
+        request.state.model_version = pipeline.version
         instances, explain = await read_instances(request, task, pipeline, limits)
         if work is predict_work and explain:
             work = predict_explained_work
         rows = await run_in_threadpool(pipeline.rows_from, instances)  # decoding fails this request alone, before batching
-        results = await batcher.run(task.name, pipeline, work, rows)
+        results = await batcher.run(task.name, pipeline, work, rows, deadline)
         return JSONResponse({key: results, "model": model_info(pipeline)})
 
     @router.post("/predict", summary=f"Predict: {task.description or task.name}", openapi_extra=body_doc,

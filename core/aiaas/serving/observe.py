@@ -1,0 +1,108 @@
+"""What the team running the service sees: Prometheus metrics at ``/metrics``, a request
+id on every request (``X-Request-ID``, taken when the client sends a sane one, else
+made, and echoed), and one JSON access-log line per request on the ``aiaas.access``
+logger. Bodies and keys are never logged; the caller appears by its key's name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("aiaas.access")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+KNOWN = {"/healthz", "/readyz", "/metrics", "/v1/tasks", "/docs", "/openapi.json"}
+
+
+class Metrics:
+    """The service's metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("aiaas_requests", "HTTP requests by task, route, status and model version",
+                                ["task", "route", "status", "version"], registry=r)
+        self.latency = Histogram("aiaas_request_seconds", "Time to answer a request", ["task", "route"], registry=r,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.batch_rows = Histogram("aiaas_batch_rows", "Rows per model call", ["task"], registry=r,
+                                    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
+        self.queue_rows = Gauge("aiaas_queue_rows", "Rows admitted and waiting for an answer", ["task"], registry=r)
+        self.shed = Counter("aiaas_shed", "Requests refused or dropped under load", ["task", "reason"], registry=r)
+        self.refused = Counter("aiaas_refused", "Requests refused at the door (401, 403, 429)", ["status"], registry=r)
+        self.load_failures = Counter("aiaas_model_load_failures", "Promoted versions that failed to load", ["task"], registry=r)
+
+
+def route_labels(path: str) -> tuple[str, str]:
+    """(task, route) for a path, with a bounded set of values (no label per made-up path)."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 4 and parts[0] == "v1":
+        return f"{parts[1]}/{parts[2]}", "/".join(parts[3:4]) if parts[3] != "learners" else "learners"
+    if parts[0] == "admin":
+        return "", "admin"
+    return "", path if path in KNOWN else "other"
+
+
+class Observe:
+    """ASGI middleware: request id, metrics and the access log for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+
+        async def tagged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged)
+        finally:
+            seconds = time.perf_counter() - started
+            task, route = route_labels(scope["path"])
+            version = state.get("model_version")
+            self.metrics.requests.labels(task, route, str(status), str(version or "")).inc()
+            self.metrics.latency.labels(task, route).observe(seconds)
+            if status in (401, 403, 429):
+                self.metrics.refused.labels(str(status)).inc()
+            caller = state.get("caller")
+            access_log.info(json.dumps({
+                "request_id": request_id, "method": scope["method"], "path": scope["path"], "status": status,
+                "ms": round(seconds * 1000, 2), "task": task or None, "version": version, "key": getattr(caller, "name", None),
+            }))
+
+
+# ``aiaas serve``'s logging: uvicorn's own messages as usual, the access log as one JSON object per line.
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1, "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(message)s"}, "default": {"format": "%(levelname)s:     %(message)s"}},
+    "handlers": {"access": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"},
+                 "default": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
+    "loggers": {"aiaas.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+                "uvicorn": {"handlers": ["default"], "level": "INFO"}, "aiaas": {"handlers": ["default"], "level": "INFO"}},
+}
+
+
+def metrics_text(metrics: Metrics, batcher: Any) -> bytes:
+    from prometheus_client import generate_latest
+
+    for task, rows in list(batcher.waiting.items()):
+        metrics.queue_rows.labels(task).set(rows)
+    return generate_latest(metrics.registry)
