@@ -144,3 +144,16 @@ def test_serving_beyond_loopback_needs_a_key_or_an_explicit_open(aiaas_home: Pat
         refuse_open_exposure("::", False)
     KeyStore(Registry.from_settings().engine).create("ops", "admin")
     refuse_open_exposure("0.0.0.0", False)
+
+
+def test_keys_and_the_audit_record_on_each_database(database_url: str, tmp_path: Path) -> None:
+    registry = Registry(database_url, tmp_path / "artifacts")
+    keys = KeyStore(registry.engine)
+    assert not keys.configured()
+    _, secret = keys.create("db-check", "finance/fraud", expires_in_days=30, rate=5)
+    caller = keys.caller(secret)
+    assert caller is not None and caller.scope == "finance/fraud" and caller.rate == 5 and caller.allows("finance", "fraud")
+    keys.revoke("db-check")
+    assert keys.caller(secret) is None and keys.configured()
+    registry.audit.record("key:ops", "promote", "finance/fraud", version=3)
+    assert [(e.actor, e.detail["version"]) for e in registry.audit.events()] == [("key:ops", 3)]
