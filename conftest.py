@@ -38,6 +38,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     from sqlalchemy import create_engine
 
     from aiaas import audit, keys  # noqa: F401  (their tables are on the registry's metadata)
+    from aiaas.monitoring import predictions  # noqa: F401
     from aiaas.registry import Base
 
     engine = create_engine(POSTGRES)  # type: ignore[arg-type]

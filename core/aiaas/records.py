@@ -125,7 +125,9 @@ class Task:
     task always uses ``labels``. ``explain_in_predict`` says whether ``/predict``
     answers carry explanations unless the request says ``"explain": false``.
     ``report(pipeline, records, y, probabilities) -> {"name.png": bytes}`` adds figures
-    to the evaluation report.
+    to the evaluation report. The prediction log stores each instance unless
+    ``log_inputs`` is False (then only its SHA-256), and never the answer fields in
+    ``log_omit`` (a heatmap, an echoed learner id).
     """
 
     name: str
@@ -149,6 +151,8 @@ class Task:
     explain_in_predict: bool = True
     quickstart: Quickstart = Quickstart()
     report: Ref | None = None
+    log_inputs: bool = True
+    log_omit: tuple[str, ...] = ()
     description: str = ""
 
     @property

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     """A request's deadline when it sends no X-Request-Timeout: past it, it is dropped before the model runs."""
     alias_ttl_seconds: float = 1.0
     """How long a server trusts its cached view of which version serves a task (and of each API key)."""
+    prediction_log: bool = True
+    """Record every /predict answer (for feedback and ``aiaas monitor``)."""
+    prediction_log_days: float = 30.0
+    """How long logged predictions and feedback are kept."""
     public_docs: bool = False
     """Serve /docs and /openapi.json without a key even when keys are enforced."""
 

@@ -20,6 +20,7 @@ from aiaas.plugins import Host, get_host
 from aiaas.records import resolve
 from aiaas.registry import Registry
 from aiaas.keys import KeyStore
+from aiaas.monitoring.predictions import PredictionLog
 from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
 from aiaas.serving.batcher import Batcher, Overloaded
@@ -111,9 +112,12 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
             })
         return out
 
+    predictions = PredictionLog(registry.engine, settings.prediction_log_days) if settings.prediction_log else None
+    app.state.predictions = predictions
     extra_schemas: list[type[BaseModel]] = []
     for task in host.components.tasks.values():
-        router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds), batcher)
+        router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds), batcher,
+                             predictions)
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         app.include_router(router)
     app.include_router(admin_router(host, registry))

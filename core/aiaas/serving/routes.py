@@ -11,23 +11,24 @@ the task's batcher, which joins them with concurrent requests -> one DataFrame -
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from aiaas.errors import UnsupportedMedia
+from aiaas.errors import InvalidInput, UnsupportedMedia
+from aiaas.monitoring.predictions import PredictionLog, new_id
 from aiaas.pipeline import Pipeline
-from aiaas.records import Task, resolve
+from aiaas.records import LabelSchema, Task, resolve
 from aiaas.serving.batcher import Batcher, Work
-from aiaas.serving.limits import parse_json, require_json
+from aiaas.serving.limits import parse_json, require_json, strict_json_body
 from aiaas.versions import ServedModels
 
 
@@ -65,6 +66,26 @@ def model_info(pipeline: Pipeline) -> dict[str, Any]:
             "architecture": pipeline.manifest["architecture"]}
 
 
+def true_label(labels: LabelSchema, value: str | int | bool) -> str:
+    """A feedback label as one of the schema's label names (0/1 for a yes/no or per-step task)."""
+    import numpy as np
+
+    from aiaas.labels import encode
+
+    if labels.kind == "regression":
+        return str(float(value))
+    binary = labels if labels.kind != "sequence" else replace(labels, kind="binary")
+    try:
+        index = int(encode(binary, pd.Series([str(int(value)) if isinstance(value, bool) else str(value)]), "label")[0])
+    except InvalidInput:
+        raise RequestValidationError([{"loc": ["body", "label"], "type": "enum",
+                                       "msg": f"{value!r} is not a label of {labels.name} ({', '.join(labels.names)})"}]) from None
+    if binary.kind == "binary":
+        positive = binary.positive or binary.names[1]
+        return positive if index == 1 else next(n for n in binary.names if n != positive)
+    return binary.names[int(np.clip(index, 0, len(binary.names) - 1))]
+
+
 def _camel(task: Task) -> str:
     return "".join(part.capitalize() for part in task.name.replace("-", "/").replace("_", "/").split("/"))
 
@@ -81,7 +102,9 @@ def request_models(task: Task, max_instances: int) -> tuple[type[BaseModel], typ
     answer = resolve(task.output_model)
     request = create_model(f"{name}Request", instances=(list[instance], Field(min_length=1, max_length=max_instances)),
                            explain=(bool, Field(default=task.explain_in_predict, description="include explanations in /predict answers")))
-    predict = create_model(f"{name}Predictions", predictions=(list[answer], ...), model=(ModelInfo, ...))
+    logged = create_model(f"{name}Prediction", __base__=answer,
+                          prediction_id=(str | None, Field(default=None, description="quote it to send feedback on this answer")))
+    predict = create_model(f"{name}Predictions", predictions=(list[logged], ...), model=(ModelInfo, ...))
     explain = create_model(f"{name}Explanations", explanations=(list[dict[str, Any]], ...), model=(ModelInfo, ...))
     return request, predict, explain
 
@@ -162,7 +185,27 @@ def explain_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[Any]:
     return jsonable_encoder(pipeline.explain(pd.DataFrame(rows)))
 
 
-def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batcher) -> APIRouter:
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prediction_id: str = Field(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")
+    label: str | int | bool = Field(description="the true outcome: one of the task's labels (or 0/1 for a yes/no task)")
+
+
+def _record(predictions: PredictionLog | None, request: Request, task: Task, pipeline: Pipeline, instances: list[BaseModel],
+            results: list[dict[str, Any]]) -> None:
+    """Give each answer its prediction id and put it in the prediction log."""
+    if predictions is None:
+        return
+    caller = getattr(request.state, "caller", None)
+    for instance, result in zip(instances, results):
+        result["prediction_id"] = new_id()
+        predictions.record(prediction_id=result["prediction_id"], request_id=getattr(request.state, "request_id", ""), task=task.name,
+                           version=pipeline.version or 0, key=getattr(caller, "name", None), answer=result,
+                           instance=instance.model_dump(), log_inputs=task.log_inputs, omit=task.log_omit)
+
+
+def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batcher, predictions: PredictionLog | None = None) -> APIRouter:
     router = APIRouter(prefix=f"/v1/{task.name}", tags=[task.name])
     request_model, predict_model, explain_model = request_models(task, limits.max_instances)
     content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}
@@ -186,6 +229,8 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
             work = predict_explained_work
         rows = await run_in_threadpool(pipeline.rows_from, instances)  # decoding fails this request alone, before batching
         results = await batcher.run(task.name, pipeline, work, rows, deadline)
+        if key == "predictions":
+            _record(predictions, request, task, pipeline, instances, results)
         return JSONResponse({key: results, "model": model_info(pipeline)})
 
     @router.post("/predict", summary=f"Predict: {task.description or task.name}", openapi_extra=body_doc,
@@ -197,6 +242,20 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
                  responses={200: {"model": explain_model}, **errors_doc})
     async def explain(request: Request) -> JSONResponse:
         return await answer(request, "explanations", explain_work)
+
+    @router.post("/feedback", summary=f"Record the true outcome of a {task.name} prediction", status_code=201,
+                 dependencies=[Depends(strict_json_body)], responses={404: {"description": "no logged prediction of this task has that id"}})
+    async def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:
+        if predictions is None:
+            raise HTTPException(404, "the prediction log is off (AIAAS_PREDICTION_LOG=false), so feedback cannot be matched")
+        logged = await run_in_threadpool(predictions.find, body.prediction_id)
+        if logged is None or logged.task != task.name:
+            raise HTTPException(404, f"no logged {task.name} prediction has id {body.prediction_id}")
+        pipeline = await run_in_threadpool(served.get, task.name)
+        label = true_label(pipeline.labels, body.label)
+        caller = getattr(request.state, "caller", None)
+        await run_in_threadpool(predictions.add_feedback, logged, label, getattr(caller, "name", None))
+        return {"prediction_id": body.prediction_id, "label": label, "version": logged.version}
 
     router.extra_schemas = [request_model]  # type: ignore[attr-defined]
     return router

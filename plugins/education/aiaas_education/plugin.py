@@ -31,6 +31,7 @@ def register_tasks() -> list[Task]:
         split=SplitPolicy(kind="group", columns=("learner",)), label_column="correct",
         sample="aiaas_education.simulator:write_sample", report="aiaas_education.report:figures",
         quickstart=Quickstart(rows=24_000, epochs=12),
+        log_inputs=False, log_omit=("learner",),  # learners are often minors: the prediction log keeps no ids or histories
         description="Knowledge tracing: from a learner's past answers, the probability of answering each skill "
                     "correctly next (mastery), the next item's chance and the skills to practise next.",
     )]

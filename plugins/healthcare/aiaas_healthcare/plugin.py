@@ -42,6 +42,7 @@ def register_tasks() -> list[Task]:
             decode="aiaas_healthcare.images:decode_instance",
             upload_field="image",
             quickstart=Quickstart(rows=600, epochs=6),
+            log_inputs=False, log_omit=("heatmap", "metadata", "filename"),  # the prediction log keeps no pixels or patient data
             description="Chest radiograph, normal or pneumonia: probability, the call at a 95%-sensitivity operating "
             "point, a Grad-CAM heatmap. Not for diagnostic use.",
         )

@@ -1,0 +1,152 @@
+"""The prediction log and feedback.
+
+Every answer of ``/predict`` gets a ``prediction_id`` and is recorded (request id,
+task, version, time, key name, the answer, and the instance or only its SHA-256 as
+the task decides: ``Task.log_inputs``; fields in ``Task.log_omit`` are never stored,
+so a medical task keeps no pixels or patient data). Rows are written by a background
+thread in batches, so a request never waits for the database; rows older than
+``AIAAS_PREDICTION_LOG_DAYS`` are deleted. Feedback (``POST .../feedback``) records the
+true outcome of a logged prediction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, delete, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from aiaas.registry import Base
+from aiaas.state import json_safe
+
+log = logging.getLogger("aiaas.monitoring")
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(100))
+    task: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[str] = mapped_column(String(32), index=True)
+    task: Mapped[str] = mapped_column(String(200), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):  # an uploaded file stands in by its hash
+        return "sha256:" + hashlib.sha256(value).hexdigest()
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def as_json(instance: Any) -> Any:
+    return json.loads(json.dumps(instance, sort_keys=True, default=_jsonable))
+
+
+def fingerprint(instance: Any) -> str:
+    return hashlib.sha256(json.dumps(instance, sort_keys=True, default=_jsonable).encode()).hexdigest()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class PredictionLog:
+    """Collects rows from the request path and writes them from a thread of its own."""
+
+    def __init__(self, engine: Engine, retention_days: float, flush_seconds: float = 0.5) -> None:
+        self.engine, self.retention_days, self.flush_seconds = engine, retention_days, flush_seconds
+        Base.metadata.create_all(engine, tables=[Prediction.__table__, Feedback.__table__])  # type: ignore[list-item]
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100_000)
+        self._written = threading.Condition()
+        self._pending = 0
+        self._thread = threading.Thread(target=self._run, name="aiaas prediction log", daemon=True)
+        self._thread.start()
+        self._last_cleanup = 0.0
+
+    def record(self, *, prediction_id: str, request_id: str, task: str, version: int, key: str | None,
+               answer: dict[str, Any], instance: Any, log_inputs: bool, omit: tuple[str, ...]) -> None:
+        row = {"id": prediction_id, "request_id": request_id, "task": task, "version": version, "at": datetime.now(UTC), "key": key,
+               "answer": json_safe({k: v for k, v in answer.items() if k not in omit}),
+               "inputs": json_safe(as_json(instance)) if log_inputs else None, "fingerprint": fingerprint(instance)}
+        try:
+            with self._written:
+                self._pending += 1
+            self._queue.put_nowait(row)
+        except queue.Full:  # the database is far behind: count it lost rather than slow the answers
+            with self._written:
+                self._pending -= 1
+            log.warning("prediction log is full; a prediction of %s was not recorded", task)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every recorded row is written (feedback and tests need it)."""
+        deadline = time.monotonic() + timeout
+        with self._written:
+            while self._pending and time.monotonic() < deadline:
+                self._written.wait(0.05)
+
+    def _run(self) -> None:
+        while True:
+            rows = [self._queue.get()]
+            time.sleep(self.flush_seconds if self._queue.qsize() < 500 else 0)
+            while not self._queue.empty() and len(rows) < 5000:
+                rows.append(self._queue.get_nowait())
+            try:
+                with Session(self.engine) as session, session.begin():
+                    session.execute(insert(Prediction), rows)
+                self._cleanup()
+            except Exception:
+                log.exception("could not write %d prediction log rows", len(rows))
+            with self._written:
+                self._pending -= len(rows)
+                self._written.notify_all()
+
+    def _cleanup(self) -> None:
+        if time.monotonic() - self._last_cleanup < 3600:
+            return
+        self._last_cleanup = time.monotonic()
+        cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(Prediction).where(Prediction.at < cutoff))
+            session.execute(delete(Feedback).where(Feedback.at < cutoff))
+
+    def find(self, prediction_id: str) -> Prediction | None:
+        self.flush()
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(Prediction, prediction_id)
+
+    def add_feedback(self, prediction: Prediction, label: str, key: str | None) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(Feedback(prediction_id=prediction.id, task=prediction.task, label=label, at=datetime.now(UTC), key=key))
+
+    def since(self, task: str, start: datetime) -> tuple[list[Prediction], dict[str, str]]:
+        """Logged predictions of a task since ``start``, and the latest feedback label per prediction."""
+        self.flush()
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = list(session.scalars(select(Prediction).where(Prediction.task == task, Prediction.at >= start).order_by(Prediction.at)))
+            labels = {f.prediction_id: f.label for f in session.scalars(
+                select(Feedback).where(Feedback.task == task, Feedback.at >= start).order_by(Feedback.id))}
+        return rows, labels
