@@ -42,8 +42,14 @@ def window(values: np.ndarray, center: float, width: float, function: str = "LIN
     return np.clip((values - (center - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0) if width > 1 else (values > center - 0.5).astype(float)
 
 
-def _first(value: Any) -> float:
-    return float(value[0]) if hasattr(value, "__len__") and not isinstance(value, str) else float(value)
+def _first(value: Any, keyword: str) -> float:
+    try:
+        number = float(value[0]) if hasattr(value, "__len__") and not isinstance(value, str) else float(value)
+    except (TypeError, ValueError, IndexError):
+        raise InvalidInput(f"{keyword} {str(value)[:40]!r} is not a number") from None
+    if not np.isfinite(number):
+        raise InvalidInput(f"{keyword} {str(value)[:40]!r} is not a finite number")
+    return number
 
 
 def display_pixels(ds: Any, stored: np.ndarray) -> np.ndarray:
@@ -54,6 +60,8 @@ def display_pixels(ds: Any, stored: np.ndarray) -> np.ndarray:
         stored = stored[0]
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric == "PALETTE COLOR":
+        if "RedPaletteColorLookupTableDescriptor" not in ds and "PaletteColorLookupTableSequence" not in ds:
+            raise InvalidInput("PhotometricInterpretation is PALETTE COLOR but the file has no palette lookup tables")
         return to_uint8(apply_color_lut(stored, ds))
     if photometric.startswith("YBR"):
         return to_uint8(convert_color_space(stored, photometric, "RGB"))
@@ -62,7 +70,7 @@ def display_pixels(ds: Any, stored: np.ndarray) -> np.ndarray:
     values = apply_modality_lut(stored, ds).astype("float64")
     if "WindowCenter" in ds and "WindowWidth" in ds:
         function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
-        levels = window(values, _first(ds.WindowCenter), _first(ds.WindowWidth), function)
+        levels = window(values, _first(ds.WindowCenter, "WindowCenter"), _first(ds.WindowWidth, "WindowWidth"), function)
     elif "VOILUTSequence" in ds:
         levels = to_uint8(apply_voi_lut(stored, ds, index=0)) / 255.0
     else:
@@ -113,7 +121,12 @@ def decode_dicom(data: bytes, name: str, limit: int) -> Decoded | None:
         stored = ds.pixel_array
     except Exception as exc:
         raise InvalidInput(f"{name}: DICOM pixel data ({syntax.name}) cannot be decoded: {str(exc).splitlines()[0]}") from None
-    pixels = display_pixels(ds, stored)
+    try:
+        pixels = display_pixels(ds, stored)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:  # pydicom's LUT code on inconsistent headers
+        raise InvalidInput(f"{name}: the DICOM display attributes cannot be applied ({type(exc).__name__}: {exc})") from None
     return Decoded(pixels, "DICOM", metadata(ds), patient_id=str(ds.PatientID) or None)
 
 

@@ -110,3 +110,31 @@ def test_decoded_metadata_is_the_deidentified_version() -> None:
     text = repr(decoded.metadata)
     assert "CompressedSamples" not in text and "1CT1" not in text
     assert decoded.metadata["PatientIdentityRemoved"] == "YES" and decoded.patient_id.startswith("anon-")
+
+
+def _saved(change) -> bytes:  # noqa: ANN001
+    import io
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.WindowCenter, ds.WindowWidth = "40", "400"
+    change(ds)
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+def _text_window_center(ds) -> None:  # noqa: ANN001
+    del ds.WindowCenter
+    ds.add_new(0x00281050, "LO", "abc")  # written as text by a broken writer
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda ds: setattr(ds, "PhotometricInterpretation", "PALETTE COLOR"), "PALETTE COLOR but the file has no palette lookup tables"),
+    (_text_window_center, "WindowCenter 'abc' is not a number"),
+])
+def test_inconsistent_display_attributes_are_named_not_a_500(change, words: str) -> None:  # noqa: ANN001
+    """Regression: these gave a 500."""
+    from aiaas_healthcare.dicom import decode_dicom
+
+    with pytest.raises(InvalidInput, match=words):
+        decode_dicom(_saved(change), "scan.dcm", 50_000_000)
