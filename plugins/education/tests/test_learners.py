@@ -61,7 +61,7 @@ POSTGRES = os.environ.get("AIAAS_TEST_POSTGRES_URL")  # e.g. postgresql+psycopg:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES, reason="set AIAAS_TEST_POSTGRES_URL"))])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LearnerStore]:
+def store(request: pytest.FixtureRequest, tmp_path: Path, aiaas_home: Path) -> Iterator[LearnerStore]:
     url = f"sqlite:///{tmp_path / 'service.db'}" if request.param == "sqlite" else POSTGRES
     store = LearnerStore(Registry(url, tmp_path / "artifacts").engine)  # type: ignore[arg-type]
     store.erase("kid")
