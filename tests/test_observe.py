@@ -118,3 +118,22 @@ def test_the_batcher_sheds_and_drops_late_requests_before_the_model_runs() -> No
     assert first == [1] and fits == [3]
     assert isinstance(late, Overloaded) and late.reason == "deadline"
     assert 2 not in ran  # dropped before the model ran
+
+
+def test_one_broken_task_does_not_take_the_others_out_of_rotation(claims_model) -> None:  # noqa: ANN001
+    from aiaas.registry import NewVersion
+    from aiaas.testing import host_with
+
+    from .test_third_party_plugin import insurance_plugin
+
+    _, registry, _ = claims_model
+    host = host_with("insurance", insurance_plugin(), entry_points=True)  # the installed verticals too
+    broken = registry.register(NewVersion("finance/fraud", "torch", "torch-mlp", {}, "sha256:x", {}), lambda folder: None)
+    registry.promote("finance/fraud", broken.version)
+    client = TestClient(create_app(host, registry, get_settings()))
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["tasks"]["insurance/claims"]["status"] == "serving"
+    assert "failed to load" in ready.json()["tasks"]["finance/fraud"]["status"]
+    assert client.get("/readyz/insurance/claims").status_code == 200
+    assert client.get("/readyz/finance/fraud").status_code == 503
+    assert client.get("/readyz/retail/review-rating").json()["status"] == "no promoted model"

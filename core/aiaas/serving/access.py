@@ -3,8 +3,8 @@
 With no key ever made the service is open, as on a laptop (``aiaas serve`` refuses
 a non-loopback address in that state). Once any key exists (revoked ones count, so
 revoking the last key locks the service rather than opening it), every route except
-``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <key>``: 401 without a
-valid key, 403 outside the key's scope, 429 with ``Retry-After`` over its rate.
+``/healthz`` and ``/readyz`` (and its per-task form) needs ``Authorization: Bearer <key>``:
+401 without a valid key, 403 outside the key's scope, 429 with ``Retry-After`` over its rate.
 Task routes ``/v1/{industry}/{task}/...`` need the industry, the task or admin;
 ``/admin/...`` and ``/metrics`` need admin; ``/v1/tasks`` and the docs any key
 (the docs none with ``AIAAS_PUBLIC_DOCS=true``). Keys are looked up at most once per
@@ -74,7 +74,7 @@ class Access:
 
     def check(self, path: str, authorization: str | None) -> tuple[Caller | None, JSONResponse | None]:
         """The caller, or the response that refuses the request."""
-        if path in OPEN or not self.enforced() or (self.public_docs and path in DOCS):
+        if path in OPEN or path.startswith("/readyz/") or not self.enforced() or (self.public_docs and path in DOCS):
             return None, None
         scheme, _, key = (authorization or "").partition(" ")
         caller = self._caller(key.strip()) if scheme.lower() == "bearer" and key.strip() else None

@@ -66,25 +66,35 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         """The process is up."""
         return {"status": "ok"}
 
+    async def task_status(name: str) -> tuple[str, dict[str, Any]]:
+        try:
+            pipeline = await run_in_threadpool(served.get, name)
+            return "serving", {"version": pipeline.version, "status": "serving"}
+        except ModelUnavailable as exc:
+            return "failed", {"version": registry.alias(name), "status": str(exc)}
+        except NoModel:
+            return "none", {"version": None, "status": "no promoted model"}
+
     @app.get("/readyz", tags=["service"])
     async def readyz() -> JSONResponse:
-        """The registry answers and every promoted model loads."""
-        status: dict[str, Any] = {}
-        ready = True
+        """Ready unless the registry is unreachable or every promoted model fails to load: one broken
+        task does not take the others out of rotation. Each task's state is listed;
+        ``/readyz/{industry}/{task}`` answers for one task."""
         try:
             await run_in_threadpool(registry.ping)
         except Exception as exc:
             return JSONResponse({"ready": False, "registry": f"unreachable: {type(exc).__name__}"}, status_code=503)
-        for name in host.components.tasks:
-            try:
-                pipeline = await run_in_threadpool(served.get, name)
-                status[name] = {"version": pipeline.version, "status": "serving"}
-            except ModelUnavailable as exc:
-                ready = False
-                status[name] = {"version": registry.alias(name), "status": str(exc)}
-            except NoModel:
-                status[name] = {"version": None, "status": "no promoted model"}
-        return JSONResponse({"ready": ready, "tasks": status}, status_code=200 if ready else 503)
+        states = {name: await task_status(name) for name in host.components.tasks}
+        promoted = [state for state, _ in states.values() if state != "none"]
+        ready = not promoted or "serving" in promoted
+        return JSONResponse({"ready": ready, "tasks": {name: body for name, (_, body) in states.items()}}, status_code=200 if ready else 503)
+
+    @app.get("/readyz/{industry}/{task}", tags=["service"])
+    async def task_ready(industry: str, task: str) -> JSONResponse:
+        """200 while this task serves, 503 otherwise: for a load balancer that routes by task."""
+        name = host.task(f"{industry}/{task}").name
+        state, body = await task_status(name)
+        return JSONResponse({"task": name, **body}, status_code=200 if state == "serving" else 503)
 
     @app.get("/v1/tasks", tags=["service"])
     async def list_tasks() -> list[dict[str, Any]]:
