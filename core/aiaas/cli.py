@@ -278,9 +278,11 @@ def quickstart(
 
 
 from aiaas.cli_access import audit, keys_app  # noqa: E402
+from aiaas.cli_monitor import monitor  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
 app.command()(audit)
+app.command()(monitor)
 
 
 def main() -> None:

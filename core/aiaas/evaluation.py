@@ -87,7 +87,8 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
     return out
 
 
-def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[str, float], images: dict[str, bytes]) -> Path:
+def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[str, float], images: dict[str, bytes],
+                 heading: str = "Metrics on held-out data") -> Path:
     """report.html (plots embedded, so the one file can be mailed) plus the PNG files."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in images.items():
@@ -103,7 +104,7 @@ def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[s
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
 td{{border:1px solid #ccc;padding:4px 10px}}figure{{display:inline-block;margin:0 1em 1em 0}}</style></head>
-<body><h1>{html.escape(title)}</h1><h2>Metrics on held-out data</h2><table>{rows}</table>
+<body><h1>{html.escape(title)}</h1><h2>{html.escape(heading)}</h2><table>{rows}</table>
 <h2>About this model</h2><table>{fact_rows}</table><h2>Plots</h2>{figures}</body></html>"""
     path = folder / "report.html"
     path.write_text(page)

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     """Record every /predict answer (for feedback and ``aiaas monitor``)."""
     prediction_log_days: float = 30.0
     """How long logged predictions and feedback are kept."""
+    monitor_interval_seconds: float = 300.0
+    """How often a server recomputes the drift gauges on /metrics from the last day of predictions (0: never)."""
     public_docs: bool = False
     """Serve /docs and /openapi.json without a key even when keys are enforced."""
 

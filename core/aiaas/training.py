@@ -23,6 +23,7 @@ from aiaas.errors import InvalidInput, UserError
 from aiaas.evaluation import plots, write_report
 from aiaas.integrity import file_digests
 from aiaas.metrics import compute, observed, score_for_selection
+from aiaas.monitoring.reference import reference, score_of
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
 from aiaas.dataset import Dataset
@@ -216,6 +217,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, data.pre_state,
                             host.postprocessor(task), manifest, host.explainer(task, runtime.name))
         manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, data.validation.records, p_val, y_val)
+        manifest["reference"] = reference(data.train.records, score_of(observed(y_val, p_val)[1]))  # what drift is measured against
         p_test = pipeline.probabilities(data.test.records)
         scores = compute(task.metrics, y_test, p_test, pipeline.threshold)
         manifest["metrics"] = scores

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -20,6 +21,7 @@ from aiaas.plugins import Host, get_host
 from aiaas.records import resolve
 from aiaas.registry import Registry
 from aiaas.keys import KeyStore
+from aiaas.monitoring.monitor import DriftGauges
 from aiaas.monitoring.predictions import PredictionLog
 from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
@@ -124,6 +126,10 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
 
     predictions = PredictionLog(registry.engine, settings.prediction_log_days) if settings.prediction_log else None
     app.state.predictions = predictions
+    if predictions is not None:
+        app.state.drift = DriftGauges(host, registry, predictions, metrics.drift, settings.monitor_interval_seconds, timedelta(days=1))
+        if settings.monitor_interval_seconds > 0:
+            app.state.drift.start()
     extra_schemas: list[type[BaseModel]] = []
     for task in host.components.tasks.values():
         router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds), batcher,

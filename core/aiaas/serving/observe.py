@@ -36,6 +36,8 @@ class Metrics:
         self.queue_rows = Gauge("aiaas_queue_rows", "Rows admitted and waiting for an answer", ["task"], registry=r)
         self.shed = Counter("aiaas_shed", "Requests refused or dropped under load", ["task", "reason"], registry=r)
         self.refused = Counter("aiaas_refused", "Requests refused at the door (401, 403, 429)", ["status"], registry=r)
+        self.drift = Gauge("aiaas_drift_psi", "Drift of an input feature (or the score) against training, as PSI", ["task", "feature"],
+                           registry=r)
         self.load_failures = Counter("aiaas_model_load_failures", "Promoted versions that failed to load", ["task"], registry=r)
 
 

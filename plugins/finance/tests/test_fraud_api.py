@@ -215,3 +215,25 @@ def test_deep_nesting_non_json_bodies_and_mixed_time_zones(trained) -> None:
     assert response.status_code == 200, response.text
     scores = [p["fraud_probability"] for p in response.json()["predictions"]]
     assert scores[0] == scores[1] == scores[2]  # the same moment, however it is written
+
+
+def test_aiaas_monitor_reports_metrics_from_feedback_and_drift(in_trained_home, tmp_path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from aiaas.cli import app
+
+    client = in_trained_home.client()
+    night = [{**ORDINARY, "amount": 3000.0 + i, "channel": "online", "card_present": False} for i in range(30)]
+    day = [{**ORDINARY, "amount": 20.0 + i} for i in range(30)]
+    answers = client.post("/v1/finance/fraud/predict", json={"instances": night + day}).json()["predictions"]
+    for i, answer in enumerate(answers):  # the risky half turned out to be fraud
+        client.post("/v1/finance/fraud/feedback", json={"prediction_id": answer["prediction_id"], "label": "fraud" if i < 30 else "legit"})
+    client.app.state.predictions.flush()
+    result = CliRunner().invoke(app, ["monitor", "finance/fraud", "--since", "1d"])
+    assert result.exit_code == 0, result.output
+    assert "roc_auc" in result.output and "amount" in result.output and "report:" in result.output
+    result = CliRunner().invoke(app, ["monitor", "finance/fraud", "--since", "1d", "--json"])
+    summary = json.loads(result.output)
+    (version,) = [v for v in summary["versions"] if v["version"] == summary["production"]]
+    assert version["feedback"] == 60 and version["metrics"]["roc_auc"] > 0.8
+    assert summary["drift"]["amount"] > 0.1 and "PSI" in open(summary["report"]).read()
