@@ -48,3 +48,13 @@ def test_no_server_error_and_answers_fit_their_schema(api: schemathesis.schemas.
 
         run()
     assert any("/predict" in label for label in tried) and any("/admin" in label for label in tried)
+
+
+def test_values_that_overflow_the_model_get_a_422(api: schemathesis.schemas.BaseSchema) -> None:
+    """Regression (found by this fuzzer): 1.86e39 in a float field made the answer NaN, a 500."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api.app)
+    for value in (1.8645145393514888e39, 1e300, -1e300):
+        response = client.post("/v1/insurance/claims/predict", json={"instances": [{"amount": 0.0, "policy_age_years": value, "region": ""}]})
+        assert response.status_code == 422, (value, response.text)

@@ -81,3 +81,17 @@ def test_task_schema_is_kept_when_the_data_has_its_columns(frame: pd.DataFrame) 
     pre = TabularPreprocessor()
     assert pre.input_model(pre.fit(frame, None), Default) is Default
     assert pre.input_model(pre.fit(frame.assign(V2=1.0), None), Default) is not Default
+
+
+def test_numbers_past_the_features_range_are_named_not_answered_with_nan() -> None:
+    """Regression (found by schemathesis): a number past float32's range made the answer NaN, a 500."""
+    from aiaas import InvalidInput
+    from aiaas.tabular import TabularPreprocessor
+
+    frame = pd.DataFrame({"amount": [10.0, 20.0, 30.0] * 20, "region": ["a", "b", "c"] * 20})
+    pre = TabularPreprocessor()
+    state = pre.fit(frame)
+    with pytest.raises(InvalidInput, match="out of the range") as caught:
+        pre.transform(pd.DataFrame({"amount": [5.0, 1e300], "region": ["a", "a"]}), state)
+    assert caught.value.loc == (1, "amount")
+    assert np.isfinite(pre.transform(pd.DataFrame({"amount": [1e30], "region": ["a"]}), state)["features"]).all()

@@ -80,7 +80,12 @@ class Pipeline:
         return resolve(self.task.output_model)
 
     def probabilities(self, records: pd.DataFrame) -> np.ndarray:
-        return self.run(self.preprocessor.transform(records, self.pre_state))
+        p = self.run(self.preprocessor.transform(records, self.pre_state))
+        unanswerable = ~np.isfinite(p.reshape(len(p), -1)).all(axis=1)
+        if unanswerable.any():  # values so far from training that the model's arithmetic overflowed
+            raise InvalidInput("the model cannot give a number for this instance: its values are far outside what it was trained on",
+                               (int(np.flatnonzero(unanswerable)[0]),))
+        return p
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Calibrated probabilities for model inputs a postprocessor or explainer built

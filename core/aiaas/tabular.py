@@ -140,7 +140,15 @@ class TabularPreprocessor:
             _encode(c, records[c["name"]] if c["name"] in records else pd.Series([None] * len(records), dtype="object"))
             for c in columns
         ]
-        return {"features": np.concatenate(parts, axis=1).astype("float32")}
+        with np.errstate(over="ignore", invalid="ignore"):
+            parts32 = [part.astype("float32") for part in parts]
+        for c, part in zip(columns, parts32):
+            bad = ~np.isfinite(part).all(axis=1)
+            if bad.any():  # a number past float32's range (or made infinite by encoding) would answer NaN
+                row = int(np.flatnonzero(bad)[0])
+                value = records[c["name"]].iloc[row] if c["name"] in records else None
+                raise InvalidInput(f"{value!r} is out of the range this model reads for {c['name']!r}", (row, c["name"]))
+        return {"features": np.concatenate(parts32, axis=1)}
 
     # -- what the served API and explanations need -----------------------------
 
