@@ -36,6 +36,7 @@ benchmark: install
 	$(BIN)/python benchmarks/healthcare_real.py
 	$(BIN)/python benchmarks/retail_real.py
 	$(BIN)/python benchmarks/education_real.py
+	$(BIN)/python benchmarks/overload.py
 
 clean:
 	rm -rf $(VENV) .aiaas

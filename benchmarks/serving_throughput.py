@@ -64,7 +64,8 @@ def wrk(url: str, script: Path | None, seconds: int, connections: int) -> tuple[
 
 def measure(home: Path, batch: int, seconds: int, connections: int, script: Path) -> dict[str, tuple[float, str]]:
     port = free_port()
-    env = {**os.environ, "AIAAS_HOME": str(home), "AIAAS_BATCH_MAX_INSTANCES": str(batch), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "AIAAS_HOME": str(home), "AIAAS_BATCH_MAX_INSTANCES": str(batch), "OMP_NUM_THREADS": "1",
+           "AIAAS_MAX_QUEUE_SECONDS": "1e9", "AIAAS_MAX_QUEUE_ROWS": "1000000"}  # batching alone: no shedding (see overload.py)
     server = subprocess.Popen(["taskset", "-c", "0", str(BIN / "aiaas"), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     """Most instances the server joins from concurrent requests into one model call; 1 turns batching off."""
     max_queue_rows: int = 512
     """Most rows that may wait for a task's model; past it a request gets 503 with Retry-After at once."""
+    max_queue_seconds: float = 0.5
+    """Most time the rows waiting for a task's model may take at its recent speed before requests are shed: lower it for
+    tighter latency of what is admitted, at the cost of throughput (smaller batches)."""
     request_timeout_seconds: float = 10.0
     """A request's deadline when it sends no X-Request-Timeout: past it, it is dropped before the model runs."""
     alias_ttl_seconds: float = 1.0

@@ -65,6 +65,13 @@ class ServedModels:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
+    def fresh(self, task: str) -> Pipeline | None:
+        """The task's pipeline when it is loaded and its alias checked within ``ttl``: no I/O."""
+        entry = self._entries.get(task)
+        if entry and entry.pipeline is not None and time.monotonic() - entry.checked < self.ttl:
+            return entry.pipeline
+        return None
+
     def get(self, task: str) -> Pipeline:
         entry = self._entries.get(task)
         if entry and time.monotonic() - entry.checked < self.ttl:

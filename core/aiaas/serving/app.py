@@ -25,7 +25,7 @@ from aiaas.monitoring.monitor import DriftGauges
 from aiaas.monitoring.predictions import PredictionLog
 from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
-from aiaas.serving.batcher import Batcher, Overloaded
+from aiaas.serving.batcher import Batcher, Overloaded, Shed
 from aiaas.serving.limits import BodyLimit
 from aiaas.serving.observe import Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
@@ -47,14 +47,15 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app = FastAPI(title="aiaas", version=aiaas.__version__,
                   description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")
     batcher = Batcher(settings.batch_max_instances, settings.max_queue_rows,
-                      on_batch=lambda task, rows: metrics.batch_rows.labels(task).observe(rows))
+                      on_batch=lambda task, rows: metrics.batch_rows.labels(task).observe(rows), max_wait=settings.max_queue_seconds)
     app.state.host, app.state.registry, app.state.served, app.state.batcher = host, registry, served, batcher
 
     _add_error_handlers(app)
 
-    # The request path: request id, metrics and access log; keys and scopes; the body limit (the last added runs first).
+    # The request path: request id, metrics and access log; shedding; keys and scopes; the body limit (the last added runs first).
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
+    app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())
     app.add_middleware(Observe, metrics=metrics)
     app.state.metrics = metrics
 

@@ -9,10 +9,12 @@ No timer is involved, so batching never adds waiting to a lone request.
 A batch that fails is retried request by request, so one request's bad data
 cannot fail the others that happened to share its batch.
 
-Load shedding: at most ``max_queue`` rows wait per task; a request that would pass
-that is refused at once (``Overloaded``, a 503 with ``Retry-After``) rather than
-queued behind work it cannot wait for. A request whose deadline passes while it
-waits is dropped before the model runs.
+Load shedding: a request is refused at once (``Overloaded``, a 503 with
+``Retry-After``) rather than queued behind work it cannot wait for, when the rows
+already waiting for its task would take more than ``max_wait`` seconds at the task's
+recent speed (a running average of seconds per row), or number more than
+``max_queue``. A request whose deadline passes while it waits is dropped before the
+model runs.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ class _Pending:
 
 
 class Batcher:
-    def __init__(self, max_size: int, max_queue: int = 1_000_000, on_batch: Callable[[str, int], None] | None = None) -> None:
-        self.max_size, self.max_queue = max_size, max_queue
+    def __init__(self, max_size: int, max_queue: int = 1_000_000, on_batch: Callable[[str, int], None] | None = None,
+                 max_wait: float = float("inf")) -> None:
+        self.max_size, self.max_queue, self.max_wait = max_size, max_queue, max_wait
+        self.seconds_per_row: dict[str, float] = {}
         self.on_batch = on_batch  # (task, rows) for each model call: metrics
         self.waiting: dict[str, int] = {}
         """Rows admitted and not yet answered, per task."""
@@ -57,10 +61,8 @@ class Batcher:
 
     async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any], deadline: float = float("inf")) -> list[Any]:
         """``deadline``: a ``time.monotonic()`` after which the request is not worth answering."""
-        waiting = self.waiting.get(key, 0)
-        if waiting and waiting + len(instances) > self.max_queue:
-            raise Overloaded(f"{key} is at capacity ({waiting} rows waiting); retry shortly", "queue_full")
-        self.waiting[key] = waiting + len(instances)
+        self.admit(key, len(instances))
+        self.waiting[key] = self.waiting.get(key, 0) + len(instances)
         try:
             if self.max_size <= 1:
                 self._check(key, deadline)
@@ -71,6 +73,13 @@ class Batcher:
         finally:
             self.waiting[key] -= len(instances)
 
+    def admit(self, key: str, rows: int = 1) -> None:
+        """Raise Overloaded when ``rows`` more would wait too long or too many; cheap enough to
+        call before a request's body is even read."""
+        waiting = self.waiting.get(key, 0)
+        if waiting and (waiting + rows > self.max_queue or waiting * self.seconds_per_row.get(key, 0.0) > self.max_wait):
+            raise Overloaded(f"{key} is at capacity ({waiting} rows waiting); retry shortly", "queue_full")
+
     def _check(self, key: str, deadline: float) -> None:
         if time.monotonic() > deadline:
             raise Overloaded(f"{key}: the request's deadline passed before the model ran", "deadline")
@@ -79,7 +88,12 @@ class Batcher:
         def run(pipeline: Any, instances: list[Any]) -> list[Any]:
             if self.on_batch:
                 self.on_batch(key, len(instances))
-            return work(pipeline, instances)
+            started = time.thread_time()  # the work's own CPU time: waiting for the GIL under load must not inflate it
+            results = work(pipeline, instances)
+            per_row = (time.thread_time() - started) / max(len(instances), 1)
+            previous = self.seconds_per_row.get(key)
+            self.seconds_per_row[key] = per_row if previous is None else 0.8 * previous + 0.2 * per_row
+            return results
 
         return run
 
@@ -137,3 +151,26 @@ class Batcher:
             return
         if not pending.done.done():
             pending.done.set_result(result)
+
+
+class Shed:
+    """ASGI middleware: refuse a task's predict and explain requests from the path alone
+    while the task is at capacity, before keys, routing or the body cost anything."""
+
+    def __init__(self, app: Any, batcher: Batcher, on_shed: Callable[[str], None] | None = None) -> None:
+        self.app, self.batcher, self.on_shed = app, batcher, on_shed
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            parts = scope["path"].strip("/").split("/")
+            if len(parts) == 4 and parts[0] == "v1" and parts[3] in ("predict", "explain"):
+                task = f"{parts[1]}/{parts[2]}"
+                try:
+                    self.batcher.admit(task)
+                except Overloaded as exc:
+                    if self.on_shed:
+                        self.on_shed(task)
+                    from starlette.responses import JSONResponse
+
+                    return await JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})(scope, receive, send)
+        await self.app(scope, receive, send)

@@ -222,12 +222,14 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
     async def answer(request: Request, key: str, work: Work) -> JSONResponse:
         """Validate against the served version, then run ``work`` in a batch with concurrent requests."""
         deadline = time.monotonic() + request_timeout(request, limits)
-        pipeline = await run_in_threadpool(served.get, task.name)
+        # Each await that leaves the event loop queues this request behind every other: skip those that need not.
+        pipeline = served.fresh(task.name) or await run_in_threadpool(served.get, task.name)
         request.state.model_version = pipeline.version
         instances, explain = await read_instances(request, task, pipeline, limits)
         if work is predict_work and explain:
             work = predict_explained_work
-        rows = await run_in_threadpool(pipeline.rows_from, instances)  # decoding fails this request alone, before batching
+        # decoding (an image) fails this request alone, before batching, and off the event loop
+        rows = pipeline.rows_from(instances) if task.decode is None else await run_in_threadpool(pipeline.rows_from, instances)
         results = await batcher.run(task.name, pipeline, work, rows, deadline)
         if key == "predictions":
             _record(predictions, request, task, pipeline, instances, results)
