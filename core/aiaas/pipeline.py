@@ -109,13 +109,20 @@ class Pipeline:
         """One record per validated API instance, through the task's ``decode`` when it has one."""
         if self.task.decode is None:
             return [_utc_naive(instance.model_dump()) for instance in instances]
+        from aiaas.errors import TooLarge
+        from aiaas.settings import get_settings
+
         decode = resolve(self.task.decode)
+        budget, used = get_settings().max_request_pixels, 0
         rows = []
         for i, instance in enumerate(instances):
             try:
                 rows.append(decode(instance))
             except InvalidInput as exc:
                 raise type(exc)(str(exc), (i, *exc.loc)) from None
+            used += sum(v.size for v in rows[-1].values() if isinstance(v, np.ndarray))
+            if used > budget:  # each file is checked against its own limit before decoding; this bounds their sum
+                raise TooLarge(f"the request's images decode to more than {budget:,} pixels in all; send fewer per request", (i,))
         return rows
 
     # -- persistence --------------------------------------------------------------

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     """Most instances one predict or explain request may carry."""
     max_request_bytes: int = 16 * 1024 * 1024
     max_image_pixels: int = 50_000_000
+    max_request_pixels: int = 200_000_000
+    """Most pixels all the images of one request may decode to together."""
     """Most pixels (width x height x frames) an image may decode to: a guard against decompression bombs."""
     batch_max_instances: int = 256
     """Most instances the server joins from concurrent requests into one model call; 1 turns batching off."""

@@ -14,7 +14,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from aiaas.serving.app import create_app
-from aiaas.settings import Settings
+from aiaas.settings import Settings, get_settings
 
 from .conftest import Trained
 
@@ -150,3 +150,17 @@ def test_tasks_document_image_input_and_uploads(trained: Trained) -> None:
     assert task["modality"] == "image" and task["input_schema"]["properties"]["image"]["contentEncoding"] == "base64"
     content = client.get("/openapi.json").json()["paths"][PREDICT]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(content)
+
+
+def test_the_pixels_of_a_whole_request_are_bounded(trained: Trained) -> None:
+    """Many images each under the per-file limit must not add up past the per-request one."""
+    from aiaas.testing import isolated_home
+
+    width, height = Image.open(io.BytesIO(_png(trained))).size
+    with isolated_home(trained.home, alias_ttl_seconds="0", max_request_pixels=str(2 * width * height)):
+        client = TestClient(create_app(trained.host, trained.registry, get_settings()))
+        files = [("files", (f"{i}.png", _png(trained, index=i), "image/png")) for i in range(3)]
+        response = client.post(PREDICT, files=files)
+        assert response.status_code == 413 and "pixels in all" in response.json()["detail"][0]["msg"]
+        assert response.json()["detail"][0]["loc"] == ["body", "instances", 2]
+        assert client.post(PREDICT, files=files[:2]).status_code == 200
