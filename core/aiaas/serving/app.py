@@ -65,8 +65,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         return Response(metrics_text(metrics, batcher), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["service"])
-    def healthz() -> dict[str, str]:
-        """The process is up."""
+    async def healthz() -> dict[str, str]:
+        """The process is up (answered on the event loop, never behind model work in the thread pool)."""
         return {"status": "ok"}
 
     async def task_status(name: str) -> tuple[str, dict[str, Any]]:
