@@ -9,7 +9,7 @@ connections for ``--seconds``. wrk keeps every connection busy, so requests shed
 once come back for more, and the offered rate climbs well past saturation; the
 multiple is reported. Latency of admitted requests comes from the server's own JSON
 access log, which has each request's status and milliseconds. Memory is the server's
-resident set size, sampled every half second. Recovery is the time from the end of
+resident set size, sampled while ``/healthz`` is probed about four times a second. Recovery is the time from the end of
 the overload until a lone request is answered within twice its unloaded latency.
 Aims: p99 of admitted requests under 100 ms, memory flat, recovery within a second.
 """
@@ -100,12 +100,18 @@ def main() -> None:
             saturation = at_saturation.get(200, 0) / 10  # answered, not refused
             before = rss_mb(server.pid)
             marker = log_path.stat().st_size
-            peak, stop = [before], threading.Event()
+            peak, stop, health = [before], threading.Event(), []
 
             def sample() -> None:
                 while not stop.is_set():
                     peak.append(rss_mb(server.pid))
-                    time.sleep(0.5)
+                    started = time.perf_counter()
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10):
+                            health.append(time.perf_counter() - started)
+                    except OSError:
+                        health.append(float("inf"))
+                    time.sleep(0.25)
 
             sampler = threading.Thread(target=sample)
             sampler.start()
@@ -137,6 +143,9 @@ def main() -> None:
     print(f"  p99 of admitted requests (server side): {p99:.1f} ms; median {statistics.median(admitted_ms):.1f} ms")
     print(f"  shed with 429/503: {shed / total:.1%} of {total} requests; other statuses: "
           f"{ {k: v for k, v in counts.items() if k not in (200, 429, 503)} or 'none'}")
+    probes = sorted(health)
+    print(f"  /healthz during the overload: median {statistics.median(probes) * 1000:.1f} ms, worst {probes[-1] * 1000:.1f} ms "
+          f"({len(probes)} probes)")
     print(f"  memory: {before:.0f} MB before, peak {max(peak):.0f} MB, {after:.0f} MB after")
     print(f"  recovery: {'%.3f s' % recovered if recovered is not None else 'not within 30 s'} to answer a lone request "
           f"within twice its unloaded latency (last: status {last[0]}, {last[1] * 1000:.1f} ms)")
