@@ -1,11 +1,15 @@
-"""Per-task routes generated from the task's records: predict and explain.
+"""Per-task routes generated from the task's records: predict, explain and feedback.
 
-A request flows: JSON body (or, for a task with an ``upload_field``, a
+Before a request gets here, middleware has given it a request id, shed it if the
+task is at capacity, checked its key and scope, and capped its body (``app.py``).
+Then it flows: strict JSON body (or, for a task with an ``upload_field``, a
 ``multipart/form-data`` upload of files) -> instances validated by the *served*
 model's input model (a tabular model trained on a team's own columns has its own
 schema) -> records (the task's ``decode``: an uploaded image becomes pixels) ->
-the task's batcher, which joins them with concurrent requests -> one DataFrame ->
-``Pipeline.predict`` (preprocess, model, postprocess) in a worker thread -> JSON.
+the task's batcher, which joins them with concurrent requests (or refuses them,
+or drops them when their deadline passes) -> one DataFrame -> ``Pipeline.predict``
+(preprocess, model, postprocess) in a worker thread -> JSON, each answer with its
+``prediction_id``, recorded in the prediction log off the request path.
 """
 
 from __future__ import annotations
