@@ -33,15 +33,19 @@ PREPROCESSOR_STATE = "preprocessor"
 
 @dataclass
 class Batch:
-    """What a postprocessor answers from: the records, the calibrated probabilities
-    and, on demand, the task's explanation of each prediction. ``explain`` False says
-    the caller does not need explanations (offline scoring), so a postprocessor whose
-    explanations are costly (a heatmap per image) leaves them out."""
+    """What a postprocessor answers from: the records and, on first use, the calibrated
+    probabilities and the task's explanation of each prediction (an answer that asks
+    the model something else, such as every skill's mastery, pays for neither).
+    ``explain`` False says the caller does not need explanations (offline scoring), so a
+    postprocessor whose explanations are costly (a heatmap per image) leaves them out."""
 
     records: pd.DataFrame
-    probabilities: np.ndarray
     pipeline: Pipeline
     explain: bool = True
+
+    @cached_property
+    def probabilities(self) -> np.ndarray:
+        return self.pipeline.probabilities(self.records)
 
     @cached_property
     def explanations(self) -> list[dict[str, Any]]:
@@ -97,7 +101,7 @@ class Pipeline:
     def predict(self, records: pd.DataFrame, explain: bool = True) -> list[BaseModel]:
         if records.empty:
             return []
-        batch = Batch(records, self.probabilities(records), self, explain)
+        batch = Batch(records, self, explain)
         return self.postprocessor.answer(batch)
 
     def explain(self, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
