@@ -91,13 +91,15 @@ class Access:
         return caller, None
 
     def _spend(self, caller: Caller) -> int:
-        """Take one token from the caller's bucket (capacity: one second of its rate); seconds to wait when empty."""
+        """Take one token from the caller's bucket (capacity: one second of its rate, and at least one
+        request); seconds to wait when empty."""
         if not caller.rate:
             return 0
         now = time.monotonic()
+        capacity = max(1.0, caller.rate)
         with self._lock:
-            bucket = self._buckets.setdefault(caller.name, _Bucket(caller.rate, now))
-            bucket.tokens = min(caller.rate, bucket.tokens + (now - bucket.at) * caller.rate)
+            bucket = self._buckets.setdefault(caller.name, _Bucket(capacity, now))
+            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.at) * caller.rate)
             bucket.at = now
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
