@@ -62,12 +62,12 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def as_json(instance: Any) -> Any:
-    return json.loads(json.dumps(instance, sort_keys=True, default=_jsonable))
+def _canonical(instance: Any) -> str:
+    return json.dumps(instance, sort_keys=True, default=_jsonable)
 
 
 def fingerprint(instance: Any) -> str:
-    return hashlib.sha256(json.dumps(instance, sort_keys=True, default=_jsonable).encode()).hexdigest()
+    return hashlib.sha256(_canonical(instance).encode()).hexdigest()
 
 
 def new_id() -> str:
@@ -85,13 +85,14 @@ class PredictionLog:
         self._pending = 0
         self._thread = threading.Thread(target=self._run, name="aiaas prediction log", daemon=True)
         self._thread.start()
-        self._last_cleanup = 0.0
+        self._last_cleanup = float("-inf")  # the first write also clears what is past retention
 
     def record(self, *, prediction_id: str, request_id: str, task: str, version: int, key: str | None,
                answer: dict[str, Any], instance: Any, log_inputs: bool, omit: tuple[str, ...]) -> None:
+        text = _canonical(instance)  # one serialisation serves both the stored inputs and their fingerprint
         row = {"id": prediction_id, "request_id": request_id, "task": task, "version": version, "at": datetime.now(UTC), "key": key,
                "answer": json_safe({k: v for k, v in answer.items() if k not in omit}),
-               "inputs": json_safe(as_json(instance)) if log_inputs else None, "fingerprint": fingerprint(instance)}
+               "inputs": json_safe(json.loads(text)) if log_inputs else None, "fingerprint": hashlib.sha256(text.encode()).hexdigest()}
         try:
             with self._written:
                 self._pending += 1
