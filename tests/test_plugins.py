@@ -99,7 +99,7 @@ def test_duplicate_names_fail_naming_both_plugins() -> None:
 
 def test_third_party_plugin_can_add_an_architecture_to_another_plugins_task() -> None:
     extra = aiaas.Architecture(name="wide-mlp", task="finance/fraud", runtime="torch",
-                               builder="aiaas_finance.models.torch_mlp:build", params={"hidden": [256]})
+                               builder="aiaas.models.mlp_torch:build", params={"hidden": [256]})
     host = host_with("wide", _module("wide", register_architectures=lambda: [extra]), entry_points=True)
     task = host.task("finance/fraud")
     assert host.architecture(task, "wide-mlp").params == {"hidden": [256]}

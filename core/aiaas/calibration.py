@@ -2,8 +2,9 @@
 
 Training with class weights inflates a rare class's raw probabilities, so binary
 models (and per-step binary sequence models) get Platt scaling fitted on the
-validation split; the operating threshold is then chosen on the calibrated
-validation probabilities by the task's policy.
+validation split, and multiclass models temperature scaling (one divisor of the
+logits, so the ranking and the call stay the model's); the operating threshold is
+then chosen on the calibrated validation probabilities by the task's policy.
 """
 
 from __future__ import annotations
@@ -44,7 +45,37 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> dict[str, float] | None:
     return {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
 
 
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> dict[str, float] | None:
+    """The temperature T minimising the validation log-loss of softmax(logits / T)."""
+    from scipy.optimize import minimize_scalar
+
+    if len(y) == 0 or logits.ndim != 2:
+        return None
+    z = logits.astype("float64")
+
+    def loss(log_t: float) -> float:
+        scaled = z / np.exp(log_t)
+        scaled -= scaled.max(axis=1, keepdims=True)
+        return float(-(scaled[np.arange(len(y)), y] - np.log(np.exp(scaled).sum(axis=1))).mean())
+
+    best = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded")
+    return {"temperature": float(np.exp(best.x))}
+
+
+def fit_calibration(kind: str, logits: np.ndarray, y: np.ndarray) -> dict[str, float] | None:
+    """Platt scaling (binary and per-step sequence), temperature scaling (multiclass), else none."""
+    from aiaas.metrics import observed
+
+    if kind in ("binary", "sequence"):
+        return fit_platt(*reversed(observed(y, logits)))
+    if kind == "multiclass":
+        return fit_temperature(logits, y)
+    return None
+
+
 def calibrated(logits: np.ndarray, kind: str, platt: dict[str, float] | None) -> np.ndarray:
+    if kind == "multiclass" and platt and "temperature" in platt:
+        return activate(logits / platt["temperature"], kind)
     if kind == "sequence" and platt:
         return _sigmoid(platt["a"] * logits + platt["b"])
     if kind == "binary" and platt:

@@ -91,7 +91,7 @@ def tasks(as_json: JsonFlag = False) -> None:
     c = host.components
     rows = [
         {"task": t.name, "modality": t.modality, "labels": list(c.label_schemas[t.labels].names),
-         "architectures": [f"{a.name} ({a.runtime})" for a in c.architectures.values() if a.task == t.name],
+         "architectures": [f"{a.name} ({a.runtime})" for a in host.architectures(t)],
          "default_architecture": t.default_architecture, "metrics": list(t.metrics), "plugin": c.owner[("tasks", t.name)],
          "description": t.description}
         for t in c.tasks.values()
@@ -132,7 +132,10 @@ def train(
     task: TaskArg,
     data: DataOpt,
     runtime: Annotated[Optional[str], typer.Option("--runtime", help="torch or tensorflow (default: the default architecture's).")] = None,
-    arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture name (see `aiaas tasks`).")] = None,
+    arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture name (see `aiaas tasks`), or auto: fit every candidate, keep the best on validation.")] = None,
+    budget: Annotated[Optional[float], typer.Option("--budget", help="With --arch auto: minutes after which no further candidate starts.")] = None,
+    keep_columns: Annotated[Optional[list[str]], typer.Option("--keep-columns", help="Tables: use this column even if it looks like an identifier or a leak (repeat or comma-separate).")] = None,
+    drop_columns: Annotated[Optional[list[str]], typer.Option("--drop-columns", help="Tables: leave this column out (repeat or comma-separate).")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Most epochs (training stops early on the validation metric).")] = None,
     label: LabelOpt = None,
     adapter: AdapterOpt = None,
@@ -149,15 +152,40 @@ def train(
     from aiaas.training import train as run_training
 
     request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
-                           weights)
+                           weights, budget, _names(keep_columns), _names(drop_columns))
     result = run_training(get_host(), _registry(), request, quiet=as_json)
-    summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted}
+    summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted, "floor": result.floor,
+               "leaderboard": result.leaderboard, "notes": result.notes}
     if as_json:
         return _print_json(summary)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    if result.leaderboard:
+        board = Table("candidate", f"validation {task_metric(result.floor)}", "training s", "size MB", "ms/row")
+        for r in result.leaderboard:
+            board.add_row(r["candidate"], _number(r["validation"]), f"{r['seconds']:.1f}", f"{r['bytes'] / 1e6:.2f}", f"{r['ms_per_row']:.3f}")
+        console.print(board)
     console.print(f"[green]registered[/] {task} version {result.version.version} ({result.version.architecture} on {result.version.runtime})"
                   + (" and promoted it to production" if result.promoted else ""))
     _metrics_table(result.metrics)
+    console.print(_floor_text(result.floor))
     console.print(f"report: {result.report}")
+
+
+def task_metric(floor: dict[str, Any]) -> str:
+    return str(floor.get("metric", ""))
+
+
+def _names(values: Optional[list[str]]) -> tuple[str, ...]:
+    return tuple(name.strip() for value in values or () for name in value.split(",") if name.strip())
+
+
+def _floor_text(floor: dict[str, Any] | None) -> str:
+    """The verdict against the classical floor; red when the model does not beat it."""
+    if not floor:
+        return "floor: not measured"
+    text = floor.get("text", "")
+    return f"[red]floor: {text}[/]" if floor.get("beats") is False else f"floor: {text}"
 
 
 def _number(value: float | None, digits: int = 4) -> str:
@@ -204,6 +232,14 @@ def predict(
     console.print(f"scored {n} rows of {input} -> {output}")
 
 
+def _floor_cell(floor: dict[str, Any] | None) -> str:
+    if not floor or floor.get("floor") is None:
+        return "n/a"
+    if floor.get("beats") is None:
+        return "is the floor" if floor.get("margin") == 0.0 else "n/a"
+    return f"beats by {floor['margin']:.3f}" if floor["beats"] else f"[red]does not beat the floor ({floor['floor']:.3f})[/]"
+
+
 def _version_rows(rows: list[ModelVersion], registry: Registry) -> list[dict[str, Any]]:
     production = {t: registry.alias(t) for t in {r.task for r in rows}}
     return [{**r.to_json(), "production": production[r.task] == r.version} for r in rows]
@@ -218,10 +254,11 @@ def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")
     rows = _version_rows(registry.versions(task), registry)
     if as_json:
         return _print_json(rows)
-    table = Table("task", "version", "", "architecture", "runtime", "created", "metrics")
+    table = Table("task", "version", "", "architecture", "runtime", "created", "metrics", "against the classical floor")
     for r in rows:
         metric_text = "  ".join(f"{k} {_number(v, 3)}" for k, v in list(r["metrics"].items())[:3])
-        table.add_row(r["task"], str(r["version"]), "*" if r["production"] else "", r["architecture"], r["runtime"], r["created_at"][:19], metric_text)
+        table.add_row(r["task"], str(r["version"]), "*" if r["production"] else "", r["architecture"], r["runtime"], r["created_at"][:19], metric_text,
+                      _floor_cell(r.get("provenance", {}).get("floor")))
     console.print(table)
 
 

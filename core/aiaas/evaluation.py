@@ -88,7 +88,7 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
 
 
 def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[str, float], images: dict[str, bytes],
-                 heading: str = "Metrics on held-out data") -> Path:
+                 heading: str = "Metrics on held-out data", sections: str = "") -> Path:
     """report.html (plots embedded, so the one file can be mailed) plus the PNG files."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in images.items():
@@ -96,16 +96,17 @@ def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[s
     rows = "".join(
         f"<tr><td>{html.escape(metric_fns.DESCRIPTIONS.get(k, k))}</td><td>{v:.4f}</td></tr>" for k, v in scores.items()
     )
-    fact_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items())
+    fact_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td{' class=worse' if 'does not beat the floor' in str(v) else ''}>"
+                        f"{html.escape(str(v))}</td></tr>" for k, v in facts.items())
     figures = "".join(
         f'<figure><img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="{name}"><figcaption>{name}</figcaption></figure>'
         for name, data in images.items()
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
-td{{border:1px solid #ccc;padding:4px 10px}}figure{{display:inline-block;margin:0 1em 1em 0}}</style></head>
+td,th{{border:1px solid #ccc;padding:4px 10px}}.worse{{color:#b00020;font-weight:bold}}figure{{display:inline-block;margin:0 1em 1em 0}}</style></head>
 <body><h1>{html.escape(title)}</h1><h2>{html.escape(heading)}</h2><table>{rows}</table>
-<h2>About this model</h2><table>{fact_rows}</table><h2>Plots</h2>{figures}</body></html>"""
+<h2>About this model</h2><table>{fact_rows}</table>{sections}<h2>Plots</h2>{figures}</body></html>"""
     path = folder / "report.html"
     path.write_text(page)
     return path

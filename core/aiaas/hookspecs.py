@@ -112,8 +112,8 @@ def register_architectures() -> Iterable[Architecture]:
 
         @aiaas.hookimpl
         def register_architectures():
-            return [aiaas.Architecture(name="torch-mlp", task="finance/fraud", runtime="torch",
-                                       builder="aiaas_finance.models.torch_mlp:build",
+            return [aiaas.Architecture(name="wide-mlp", task="finance/fraud", runtime="torch",
+                                       builder="aiaas.models.mlp_torch:build",
                                        params={"hidden": (64, 32), "dropout": 0.2})]
 
     A model that needs its own inputs names its own preprocessor, which then replaces

@@ -49,7 +49,10 @@ def recall_at_fpr(target: float) -> MetricFn:
 
 
 def _calibration_error(y: np.ndarray, p: np.ndarray, _t: float, bins: int = 10) -> float:
-    """Expected calibration error of a binary probability (equal-width bins)."""
+    """Expected calibration error (equal-width bins): of the positive probability for a
+    binary task, of the top label's probability for a multiclass one."""
+    if p.ndim == 2:
+        y, p = (p.argmax(axis=1) == y).astype(float), p.max(axis=1)
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
     error = 0.0

@@ -18,6 +18,8 @@ import pluggy
 from aiaas import hookspecs
 from aiaas.errors import UserError
 from aiaas.records import (
+    ANY_TASK,
+    AUTO,
     COMPONENT_NAME,
     RECORD_TYPES,
     REF_PATH,
@@ -36,6 +38,7 @@ DEFAULT_PLUGINS = (
     "aiaas.default_plugins.runtimes",
     "aiaas.default_plugins.explainers",
     "aiaas.default_plugins.processors",
+    "aiaas.default_plugins.architectures",
 )
 
 
@@ -82,7 +85,7 @@ _SLOT = {
 
 def _key(record: Any) -> Any:
     if isinstance(record, Architecture):
-        return (record.task, record.runtime, record.name)
+        return (record.task if record.task != ANY_TASK else f"*{record.modality}", record.runtime, record.name)
     return record.name
 
 
@@ -220,13 +223,14 @@ class Host:
             ]
             if task.explainer and task.explainer not in c.explainers:
                 missing.append(f"explainer {task.explainer!r}")
-            if not any(a.task == name and a.name == task.default_architecture for a in c.architectures.values()):
+            if task.default_architecture != AUTO and not any(a.serves(task) and a.name == task.default_architecture for a in c.architectures.values()):
                 missing.append(f"architecture {task.default_architecture!r}")
             owner = c.owner.get(("tasks", name))
             if missing and owner:
                 self._fail(self.plugins[owner], f"task {name!r} refers to unknown {', '.join(missing)}")
         for key, arch in list(c.architectures.items()):
-            problem = (f"is for unknown task {arch.task!r}" if arch.task not in c.tasks else
+            problem = (f"is for unknown task {arch.task!r}" if arch.task not in c.tasks and arch.task != ANY_TASK else
+                       "offered to every task (task='*') names no modality" if arch.task == ANY_TASK and not arch.modality else
                        f"names unknown preprocessor {arch.preprocessor!r}" if arch.preprocessor and arch.preprocessor not in c.preprocessors else None)
             owner = c.owner.get(("architectures", key))
             if problem and owner:
@@ -264,8 +268,29 @@ class Host:
                 return matching[0]
         return self.components.adapters[task.default_adapter]
 
+    def architectures(self, task: Task) -> list[Architecture]:
+        """The task's own architectures, then those offered to its modality that it does not replace."""
+        own = [a for a in self.components.architectures.values() if a.task == task.name]
+        taken = {(a.name, a.runtime) for a in own}
+        return own + [a for a in self.components.architectures.values()
+                      if a.task == ANY_TASK and a.serves(task) and (a.name, a.runtime) not in taken]
+
+    def runtime_installed(self, name: str) -> bool:
+        record = self.components.runtimes.get(name)
+        return record is not None and all(importlib.util.find_spec(mod) is not None for mod in record.requires)
+
+    def candidates(self, task: Task, runtime: str | None = None) -> list[Architecture]:
+        """What ``--arch auto`` trains: every architecture of the task whose runtime is installed,
+        the classical ones first (they are quick, and set the bar)."""
+        found = [a for a in self.architectures(task) if self.runtime_installed(a.runtime) and (runtime is None or a.runtime == runtime)]
+        return sorted(found, key=lambda a: a.runtime != "classical")
+
+    def floor(self, task: Task) -> Architecture | None:
+        """The task's classical floor (its own first, then its modality's)."""
+        return next((a for a in self.architectures(task) if a.floor and self.runtime_installed(a.runtime)), None)
+
     def architecture(self, task: Task, name: str | None = None, runtime: str | None = None) -> Architecture:
-        candidates = [a for a in self.components.architectures.values() if a.task == task.name]
+        candidates = self.architectures(task)
         if runtime and runtime not in self.components.runtimes:
             raise UserError(f"unknown runtime {runtime!r}; known: {', '.join(sorted(self.components.runtimes))}")
         if name is None and runtime is None:
@@ -288,10 +313,17 @@ class Host:
         return self.instance("runtime", record.name, record.impl)
 
     def explainer(self, task: Task, runtime: str) -> Any | None:
-        if not task.explainer:
-            return None
-        record = self.components.explainers[task.explainer]
-        if record.runtimes and runtime not in record.runtimes:
+        """The task's explainer when it names this runtime; else one of the modality's that
+        names it (exact contributions of classical models); else the task's if it takes any runtime."""
+        own = self.components.explainers.get(task.explainer) if task.explainer else None
+        exact = [e for e in self.components.explainers.values() if e.modality == task.modality and runtime in e.runtimes]
+        if own is not None and runtime in own.runtimes:
+            record = own
+        elif exact:
+            record = exact[0]
+        elif own is not None and not own.runtimes:
+            record = own
+        else:
             return None
         return self.instance("explainer", record.name, record.impl)
 

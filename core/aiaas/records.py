@@ -203,6 +203,10 @@ class Postprocessor:
     description: str = ""
 
 
+ANY_TASK = "*"
+AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class Architecture:
     """A model builder for one task on one runtime.
@@ -212,6 +216,11 @@ class Architecture:
     inputs) whose outputs are logits; the runtime adds the activation and the loss
     that the label kind calls for. ``preprocessor`` overrides the task's when the
     model needs its own inputs (a pretrained encoder's tokenizer).
+
+    ``task="*"`` with a ``modality`` offers the architecture to every task of that
+    modality (the core's gradient-boosted trees for every table); a task's own
+    architecture of the same name and runtime takes its place. ``floor`` marks the
+    task's classical floor: every report compares the model with it on the same split.
     """
 
     name: str
@@ -220,7 +229,12 @@ class Architecture:
     builder: Ref
     params: dict[str, Any] = field(default_factory=dict)
     preprocessor: str | None = None
+    modality: str | None = None
+    floor: bool = False
     description: str = ""
+
+    def serves(self, task: Task) -> bool:
+        return self.task == task.name or (self.task == ANY_TASK and self.modality == task.modality)
 
 
 @dataclass(frozen=True)

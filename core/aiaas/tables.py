@@ -11,14 +11,29 @@ from aiaas.dataset import Dataset, LoadOptions
 from aiaas.errors import InvalidInput
 
 
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def delimiter(path: Path) -> str:
+    """The delimiter of a delimited text file: the candidate the header line holds most of
+    (outside quotes), so a semicolon-separated export (European spreadsheets) reads as well."""
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    unquoted = "".join(part for i, part in enumerate(header.split('"')) if i % 2 == 0)
+    counts = {d: unquoted.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # ties keep the earlier (comma first)
+    return best if counts[best] else ("\t" if path.suffix.lower() == ".tsv" else ",")
+
+
 def read_table(path: Path, text_columns: Iterable[str] = ()) -> pd.DataFrame:
-    """A CSV (UTF-8, with or without a BOM), TSV or Parquet file; ``text_columns``
-    stay strings even when they look numeric (codes such as 5411, ids)."""
+    """A delimited text file (UTF-8, with or without a BOM; comma, semicolon, tab or pipe,
+    detected) or Parquet; ``text_columns`` stay strings even when they look numeric
+    (codes such as 5411, ids)."""
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         frame = pd.read_parquet(path)
     else:
-        frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype={c: str for c in text_columns}, encoding="utf-8-sig")
+        frame = pd.read_csv(path, sep=delimiter(path), dtype={c: str for c in text_columns}, encoding="utf-8-sig")
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise InvalidInput(f"{path}: has no rows")

@@ -73,7 +73,8 @@ def _feature_names(column: dict[str, Any]) -> list[str]:
     return [name]
 
 
-def _encode(column: dict[str, Any], values: pd.Series) -> np.ndarray:
+def encode_column(column: dict[str, Any], values: pd.Series) -> np.ndarray:
+    """One column's features, ``(rows, width)``, by its fitted kind."""
     kind, name = column["kind"], column["name"]
     if kind in ("numeric", "log"):
         raw = values.to_numpy()
@@ -120,7 +121,10 @@ _PYDANTIC_TYPES: dict[str, Any] = {"numeric": float, "log": float, "boolean": bo
 
 
 class TabularPreprocessor:
-    """Fit on the training split; state is the column list as JSON (see module doc)."""
+    """Fit on the training split; state is the column list as JSON (see module doc).
+    Training screens the table's columns first (``aiaas.datachecks``)."""
+
+    screens_columns = True
 
     def fit(self, records: pd.DataFrame, labels: pd.Series | None = None, options: dict[str, Any] | None = None) -> State:
         if records.shape[1] == 0:
@@ -137,7 +141,7 @@ class TabularPreprocessor:
         if missing:
             raise InvalidInput(f"missing column(s) {', '.join(map(repr, missing))}; the model was trained with them", (missing[0],))
         parts = [
-            _encode(c, records[c["name"]] if c["name"] in records else pd.Series([None] * len(records), dtype="object"))
+            encode_column(c, records[c["name"]] if c["name"] in records else pd.Series([None] * len(records), dtype="object"))
             for c in columns
         ]
         with np.errstate(over="ignore", invalid="ignore"):
@@ -151,6 +155,9 @@ class TabularPreprocessor:
         return {"features": np.concatenate(parts32, axis=1)}
 
     # -- what the served API and explanations need -----------------------------
+
+    def used_columns(self, state: State) -> list[dict[str, Any]]:
+        return [c for c in state.meta["columns"] if c["kind"] != "identifier"]
 
     def feature_columns(self, state: State) -> list[str]:
         return [c["name"] for c in state.meta["columns"] if c["kind"] != "identifier"]

@@ -1,13 +1,18 @@
-"""How a model is born: adapter -> split -> preprocess -> fit -> calibrate -> evaluate -> register.
+"""How a model is born: adapter -> data checks -> split -> preprocess -> fit ->
+calibrate -> evaluate against the task's classical floor -> register.
 
 Everything here is the same for every task and runtime; the task's records supply
-the domain parts (adapter, label schema, processors, architecture, metrics).
+the domain parts (adapter, label schema, processors, architectures, metrics).
+``--arch auto`` fits every candidate on the same split and registers the one best
+on the task's first validation metric, with a leaderboard in its report.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import tempfile
+import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -17,22 +22,25 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aiaas import labels as label_codec
-from aiaas.calibration import calibrated, choose_threshold, fit_platt
+from aiaas.calibration import activate, calibrated, choose_threshold, fit_calibration
+from aiaas.classical.base import Selection
+from aiaas.datachecks import ColumnScreen, check_leakage, screen_columns
 from aiaas.loading import fingerprint, instances, load_data
 from aiaas.errors import InvalidInput, UserError
 from aiaas.evaluation import plots, write_report
 from aiaas.integrity import file_digests
-from aiaas.metrics import compute, observed, score_for_selection
+from aiaas.metrics import METRICS, compute, observed, score_for_selection
 from aiaas.monitoring.reference import reference, score_of
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
 from aiaas.dataset import Dataset
-from aiaas.records import LabelSchema, OperatingPolicy, Task, resolve
+from aiaas.records import AUTO, Architecture, LabelSchema, OperatingPolicy, Task, resolve
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FitConfig, ModelSpec
 from aiaas.splits import split
 from aiaas.state import State, json_safe
 from aiaas.reports import report_figures
+from aiaas.selection import CandidateRow, compare_with_floor, leaderboard_html, signed
 
 FIT_KEYS = {f.name for f in fields(FitConfig)} | {"patience"}
 
@@ -51,6 +59,9 @@ class TrainRequest:
     seed: int = 0
     promote: bool = False
     weights: Path | None = None
+    budget: float | None = None  # minutes for --arch auto: no candidate starts after it is spent
+    keep_columns: tuple[str, ...] = ()
+    drop_columns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -59,6 +70,9 @@ class TrainResult:
     metrics: dict[str, float]
     report: Path
     promoted: bool
+    floor: dict[str, Any] = field(default_factory=dict)
+    leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def class_weights(y: np.ndarray, kind: str) -> np.ndarray:
@@ -85,7 +99,15 @@ def provenance(host: Host, task_name: str, runtime: str, extra: dict[str, Any]) 
 
 def fit_model(runtime: Any, model: Any, spec: ModelSpec, config: FitConfig, patience: int, train: tuple[dict, np.ndarray], val: tuple[dict, np.ndarray],
               metric: str, kind: str, progress: Progress) -> list[dict[str, float]]:
-    """Epochs with early stopping on the validation metric; the best epoch's weights are kept."""
+    """Epochs with early stopping on the validation metric; the best epoch's weights are kept.
+    A runtime that fits whole (``classical``) gets the splits and the metric instead."""
+    if hasattr(runtime, "fit"):
+        bar = progress.add_task("fitting", total=None, status="")
+        selection = Selection(lambda logits: score_for_selection(metric, val[1], calibrated(logits, kind, None)),
+                              lambda status: progress.update(bar, status=status))
+        history = runtime.fit(model, (train[0], train[1], class_weights(train[1], kind)), val, config, selection)
+        progress.update(bar, total=1, completed=1)
+        return history
     trainer = runtime.trainer(model, spec, config)
     weights = class_weights(train[1], kind)
     history: list[dict[str, float]] = []
@@ -131,37 +153,65 @@ def new_progress(quiet: bool) -> Progress:
     )
 
 
+
 @dataclass
-class Prepared:
-    """The data after the split, and the model inputs the fitted preprocessor made."""
+class Loaded:
+    """The data after the checks and the split, shared by every candidate of a run."""
 
     train: Dataset
     validation: Dataset
     test: Dataset
     y: tuple[np.ndarray, np.ndarray, np.ndarray]
     split: str
+    fingerprint: str
+    schema: LabelSchema
+    screen: ColumnScreen
+
+
+@dataclass
+class Prepared:
+    """A preprocessor fitted on the training split, and the model inputs it made."""
+
+    data: Loaded
+    train: Dataset
+    validation: Dataset
+    test: Dataset
+    y: tuple[np.ndarray, np.ndarray, np.ndarray]
     pre_state: State
     inputs: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
     spec: ModelSpec
-    fingerprint: str
-    schema: LabelSchema
 
 
-def prepare(host: Host, task: Task, request: TrainRequest, preprocessor: Any) -> Prepared:
-    """Load, pick the label schema, encode labels, split by the task's policy, fit the preprocessor on train only."""
+def load_split(host: Host, task: Task, request: TrainRequest, screens_columns: bool) -> Loaded:
+    """Load, pick the label schema, encode labels, leave out columns that are not features
+    (tables), split by the task's policy."""
     dataset = load_data(host, task.name, request.data, request.label, request.adapter, request.options)
     schema = host.label_schema(task, resolve(task.choose_labels)(dataset.labels) if task.choose_labels else None)
     y = label_codec.encode(schema, dataset.labels, request.label or task.label_column)
-    parts = split(dataset.records, y, task.split, request.seed)
+    screen = screen_columns(dataset.records, request.keep_columns, request.drop_columns) if screens_columns else ColumnScreen()
+    parts = split(dataset.records, y, task.split, request.seed)  # the split may order or group by a column left out
+    dataset.notes.extend(screen.notes())
+    dataset.records = dataset.records.drop(columns=list(screen.ignored))
     train_set, val_set, test_set = (dataset.take(ix) for ix in (parts.train, parts.validation, parts.test))
     if schema.kind == "binary" and y[parts.train].sum() == 0:
         raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
-    pre_state = preprocessor.fit(train_set.records, train_set.labels, options=request.options)
+    return Loaded(train_set, val_set, test_set, (y[parts.train], y[parts.validation], y[parts.test]), parts.description,
+                  fingerprint(dataset), schema, screen)
+
+
+def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any) -> Prepared:
+    """Fit the preprocessor on the training split only; check no column leaks the label."""
+    schema = data.schema
+    pre_state = preprocessor.fit(data.train.records, data.train.labels, options=request.options)
+    if getattr(preprocessor, "screens_columns", False):
+        pre_state.meta["ignored"] = data.screen.ignored
+        check_leakage(preprocessor.used_columns(pre_state), (data.train.records, data.y[0]), (data.validation.records, data.y[1]),
+                      schema.kind, request.keep_columns)
+    train_set, val_set, test_set = data.train, data.validation, data.test
+    ys = data.y
     if hasattr(preprocessor, "training_instances"):  # records become model instances after the split (sequence windows)
         train_set, val_set, test_set = (instances(preprocessor, s, pre_state) for s in (train_set, val_set, test_set))
         ys = tuple(label_codec.encode(schema, s.labels, request.label or task.label_column) for s in (train_set, val_set, test_set))
-    else:
-        ys = (y[parts.train], y[parts.validation], y[parts.test])
     x_train = preprocessor.transform(train_set.records, pre_state)
     x_val = preprocessor.transform(val_set.records, pre_state)
     spec = ModelSpec(
@@ -169,78 +219,210 @@ def prepare(host: Host, task: Task, request: TrainRequest, preprocessor: Any) ->
         outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
         hints=preprocessor.model_hints(pre_state) if hasattr(preprocessor, "model_hints") else {},
     )
-    return Prepared(train_set, val_set, test_set, ys, parts.description,
-                    pre_state, (x_train, x_val), spec, fingerprint(dataset), schema)
+    return Prepared(data, train_set, val_set, test_set, ys, pre_state, (x_train, x_val), spec)
 
 
-def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = False) -> TrainResult:
-    task = host.task(request.task)
-    architecture = host.architecture(task, request.architecture, request.runtime)
-    preprocessor = host.preprocessor(task, architecture)
+@dataclass
+class Candidate:
+    """One architecture fitted, calibrated and scored on the run's split."""
+
+    architecture: Architecture
+    pipeline: Pipeline
+    prepared: Prepared
+    validation: float
+    scores: dict[str, float]
+    p_test: np.ndarray
+    calibration_error: dict[str, float]
+    seconds: float
+    ms_per_row: float
+    size: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.architecture.name} ({self.architecture.runtime})"
+
+    def row(self, metric: str) -> CandidateRow:
+        return CandidateRow(self.label, signed(metric, self.validation), self.scores, self.seconds, self.size, self.ms_per_row)
+
+
+def _settings(architecture: Architecture, task: Task, request: TrainRequest) -> tuple[dict[str, Any], FitConfig, int, OperatingPolicy]:
     params = {**architecture.params, **request.params}
     fit_params = {k: params.pop(k) for k in list(params) if k in FIT_KEYS}
     policy = operating_policy(task, params.pop("operating_target", None))
     patience = int(fit_params.pop("patience", 5))
     if request.epochs is not None:
-        if request.epochs < 1:
-            raise UserError("--epochs must be at least 1")
         fit_params["epochs"] = request.epochs
-    config = FitConfig(**{**fit_params, "seed": request.seed})
+    return params, FitConfig(**{**fit_params, "seed": request.seed}), patience, policy
+
+
+def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Loaded, prepared: dict[str, Prepared],
+                  request: TrainRequest, progress: Progress) -> Candidate:
+    """Fit one architecture on the run's split; its preprocessor is fitted once per run."""
+    started = time.monotonic()
+    preprocessor = host.preprocessor(task, architecture)
+    key = architecture.preprocessor or task.preprocessor
+    if key not in prepared:
+        prepared[key] = prepare(data, task, request, preprocessor)
+    ready = prepared[key]
+    schema, metric = data.schema, task.metrics[0]
+    params, config, patience, policy = _settings(architecture, task, request)
+    (x_train, x_val), (y_train, y_val, y_test) = ready.inputs, ready.y
+    runtime = host.runtime(architecture.runtime)  # imports torch / tensorflow: after the data is known good
+    runtime.seed(request.seed)
+    model = runtime.build(architecture, ready.spec, params)
+    initial = runtime.initialise(model, request.weights) if request.weights else None
+    history = fit_model(runtime, model, ready.spec, config, patience, (x_train, y_train), (x_val, y_val), metric, schema.kind, progress)
+
+    val_logits = runtime.predict_logits(model, x_val)
+    calibration = fit_calibration(schema.kind, val_logits, y_val)
+    p_val = calibrated(val_logits, schema.kind, calibration)
+    operating = choose_threshold(y_val, p_val, policy) if schema.kind == "binary" else {}
+    rows = {"train": len(y_train), "validation": len(y_val), "test": len(y_test)}
+    manifest: dict[str, Any] = {
+        "task": task.name, "labels": schema.name, "label_schema_version": schema.version,
+        "label_column": request.label or task.label_column, "runtime": runtime.name, "architecture": architecture.name,
+        "params": params, "fit": asdict(config), "spec": ready.spec.to_json(), "calibration": calibration,
+        "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": data.train.notes,
+        "initial_weights": initial,
+    }
+    pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, ready.pre_state,
+                        host.postprocessor(task), manifest, host.explainer(task, runtime.name))
+    manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, ready.validation.records, p_val, y_val)
+    fitted = time.monotonic() - started
+    timer = time.perf_counter()
+    p_test = pipeline.probabilities(ready.test.records)
+    ms_per_row = 1000 * (time.perf_counter() - timer) / max(len(ready.test.records), 1)
+    scores = compute(task.metrics, y_test, p_test, pipeline.threshold)
+    manifest["metrics"] = scores
+    validation = score_for_selection(metric, y_val, p_val, pipeline.threshold)
+    return Candidate(architecture, pipeline, ready, validation, scores, p_test, calibration_errors(pipeline, ready, y_test, p_test),
+                     fitted, ms_per_row)
+
+
+def calibration_errors(pipeline: Pipeline, ready: Prepared, y_test: np.ndarray, p_test: np.ndarray) -> dict[str, float]:
+    """Expected calibration error on the test split before and after calibration (classification only)."""
+    kind = pipeline.labels.kind
+    if kind not in ("binary", "multiclass", "sequence") or not len(y_test):
+        return {}
+    raw = activate(pipeline.runtime.predict_logits(pipeline.model, pipeline.preprocessor.transform(ready.test.records, pipeline.pre_state)), kind)
+    ece = METRICS["calibration_error"]
+    return {"before": ece(*observed(y_test, raw), 0.5), "after": ece(*observed(y_test, p_test), 0.5)}
+
+
+def plan(host: Host, task: Task, request: TrainRequest) -> tuple[list[Architecture], bool]:
+    """The architectures this run fits, and whether it picks among them (``auto``)."""
+    name = request.architecture or (task.default_architecture if request.runtime is None else None)
+    if name == AUTO:
+        found = host.candidates(task, request.runtime)
+        if not found:
+            raise UserError(f"no architecture of {task.name} has its runtime installed{' on ' + request.runtime if request.runtime else ''}")
+        return found, True
+    return [host.architecture(task, name, request.runtime)], False
+
+
+def _size(candidate: Candidate) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        candidate.pipeline.runtime.save(candidate.pipeline.model, Path(folder))
+        return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+
+
+def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = False) -> TrainResult:
+    task = host.task(request.task)
+    architectures, auto = plan(host, task, request)
+    if request.epochs is not None and request.epochs < 1:
+        raise UserError("--epochs must be at least 1")
+    if request.budget is not None and request.budget <= 0:
+        raise UserError("--budget must be a positive number of minutes")
     if request.weights is not None and not request.weights.is_file():
         raise UserError(f"--weights {request.weights}: no such file")
+    floor = host.floor(task)
+    for architecture in architectures:
+        operating_policy(task, {**architecture.params, **request.params}.get("operating_target"))  # a bad target fails before any work
 
     with new_progress(quiet) as progress:
-        step = progress.add_task("preparing", total=4, status="loading data, fitting the preprocessor on the training split")
-        data = prepare(host, task, request, preprocessor)
-        schema = data.schema
-        (x_train, x_val), (y_train, y_val, y_test) = data.inputs, data.y
-        progress.update(step, advance=1, status=f"building {architecture.name} on {architecture.runtime}")
-        runtime = host.runtime(architecture.runtime)  # imports torch / tensorflow: after the data is known good
-        runtime.seed(request.seed)
-        model = runtime.build(architecture, data.spec, params)
-        initial = runtime.initialise(model, request.weights) if request.weights else None
-        history = fit_model(runtime, model, data.spec, config, patience, (x_train, y_train), (x_val, y_val), task.metrics[0], schema.kind, progress)
+        step = progress.add_task("preparing", total=3, status="loading data, checking columns, splitting")
+        data = load_split(host, task, request, any(getattr(host.preprocessor(task, a), "screens_columns", False) for a in architectures))
+        prepared: dict[str, Prepared] = {}
+        started, fitted, skipped = time.monotonic(), [], []
+        progress.update(step, advance=1, status=f"fitting {len(architectures)} candidate(s)" if auto else f"fitting {architectures[0].name}")
+        for architecture in architectures:
+            if auto and fitted and request.budget is not None and time.monotonic() - started > 60 * request.budget:
+                skipped.append(f"{architecture.name} ({architecture.runtime})")
+                continue
+            fitted.append(fit_candidate(host, task, architecture, data, prepared, request, progress))
+        winner = max(fitted, key=lambda c: c.validation)
+        base = next((c for c in fitted if c.architecture == floor), None)
+        if floor is not None and base is None:
+            progress.update(step, status=f"fitting the classical floor {floor.name} on the same split")
+            base = fit_candidate(host, task, floor, data, prepared, replace(request, params={}, epochs=None, weights=None), progress)
+        for candidate in {id(c): c for c in [*fitted, *([base] if base else [])]}.values():
+            candidate.size = _size(candidate)
 
-        progress.update(step, advance=1, status="calibrating and evaluating on the test split")
-        val_logits = runtime.predict_logits(model, x_val)
-        platt = fit_platt(*reversed(observed(y_val, val_logits))) if schema.kind in ("binary", "sequence") else None
-        p_val = calibrated(val_logits, schema.kind, platt)
-        operating = choose_threshold(y_val, p_val, policy) if schema.kind == "binary" else {}
-        rows = {"train": len(y_train), "validation": len(y_val), "test": len(y_test)}
-        manifest: dict[str, Any] = {
-            "task": task.name, "labels": schema.name, "label_schema_version": schema.version,
-            "label_column": request.label or task.label_column, "runtime": runtime.name, "architecture": architecture.name,
-            "params": params, "fit": asdict(config), "spec": data.spec.to_json(), "calibration": platt,
-            "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": data.train.notes,
-            "initial_weights": initial,
-        }
-        pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, data.pre_state,
-                            host.postprocessor(task), manifest, host.explainer(task, runtime.name))
-        manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, data.validation.records, p_val, y_val)
-        manifest["reference"] = reference(data.train.records, score_of(observed(y_val, p_val)[1]))  # what drift is measured against
-        p_test = pipeline.probabilities(data.test.records)
-        scores = compute(task.metrics, y_test, p_test, pipeline.threshold)
-        manifest["metrics"] = scores
-        images = plots(schema, y_test, p_test, pipeline.threshold, history, task.metrics[0])
-        images.update(report_figures(pipeline, data.test.records, y_test, p_test))
+        progress.update(step, advance=1, status="evaluating and registering")
+        metric = task.metrics[0]
+        comparison = compare_with_floor(metric, winner.scores, base.scores if base else None, base.label if base else None,
+                                        same=base is winner)
+        pipeline, ready, manifest = winner.pipeline, winner.prepared, winner.pipeline.manifest
+        manifest["floor"] = comparison
+        manifest["calibration_error"] = winner.calibration_error
+        manifest["reference"] = reference(ready.train.records, score_of(observed(ready.y[1], calibrated(
+            pipeline.runtime.predict_logits(pipeline.model, ready.inputs[1]), data.schema.kind, manifest["calibration"]))[1]))
+        board = [c.row(metric) for c in fitted] + ([base.row(metric)] if base is not None and base not in fitted else [])
+        if auto:
+            manifest["leaderboard"] = [asdict(r) for r in board]
+            manifest["skipped"] = skipped
+        images = plots(data.schema, ready.y[2], winner.p_test, pipeline.threshold, manifest["history"] if not hasattr(pipeline.runtime, "fit") else None, metric)
+        images.update(report_figures(pipeline, ready.test.records, ready.y[2], winner.p_test))
+        scores = winner.scores
+        architecture = winner.architecture
 
         def write(folder: Path) -> None:
-            runtime.save(model, folder)
-            data.pre_state.save(folder, PREPROCESSOR_STATE)
-            write_report(folder / "report", f"{task.name} — {architecture.name} on {runtime.name}",
-                         {"data": str(request.data), "rows": rows, "split": data.split,
-                          "operating point": operating or "n/a", "epochs run": len(history),
-                          **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}, scores, images)
+            pipeline.runtime.save(pipeline.model, folder)
+            ready.pre_state.save(folder, PREPROCESSOR_STATE)
+            facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
+                     "classical floor": comparison["text"],
+                     "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error),
+                     "operating point": manifest["operating_point"] or "n/a", "epochs run": len(manifest["history"]),
+                     **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}
+            sections = leaderboard_html(metric, board, winner.label, skipped) if auto else ""
+            sections += data_section(ready)
+            write_report(folder / "report", f"{task.name} — {architecture.name} on {pipeline.runtime_name}", facts, scores, images,
+                         sections=sections)
             manifest["files"] = file_digests(folder)  # checked before the version serves
             (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
 
-        progress.update(step, advance=1, status="registering")
-        extra = {"data": str(request.data), "seed": request.seed, "device": runtime.device(), "split": data.split}
+        extra = {"data": str(request.data), "seed": request.seed, "device": pipeline.runtime.device(), "split": data.split,
+                 "floor": comparison}
         row = registry.register(
-            NewVersion(task.name, runtime.name, architecture.name, scores, data.fingerprint,
-                       provenance(host, task.name, runtime.name, extra)),
+            NewVersion(task.name, pipeline.runtime_name, architecture.name, scores, data.fingerprint,
+                       provenance(host, task.name, pipeline.runtime_name, extra)),
             write,
         )
         if request.promote:
             registry.promote(task.name, row.version)
-    return TrainResult(row, scores, registry.folder(row) / "report" / "report.html", request.promote)
+        progress.update(step, advance=1, status="done")
+    return TrainResult(row, scores, registry.folder(row) / "report" / "report.html", request.promote, comparison,
+                       [asdict(r) for r in board] if auto else [], data.train.notes)
+
+
+def _calibration_fact(calibration: dict[str, float] | None, errors: dict[str, float]) -> str:
+    how = ("temperature scaling (T = {temperature:.3f})".format(**calibration) if calibration and "temperature" in calibration else
+           "Platt scaling" if calibration else "none")
+    if errors:
+        how += f"; expected calibration error on test {errors['before']:.4f} before, {errors['after']:.4f} after"
+    return how
+
+
+def data_section(ready: Prepared) -> str:
+    """The report's "data" section: the columns a table model used, and those it ignored with the reason."""
+    import html
+
+    meta = ready.pre_state.meta
+    if "columns" not in meta:
+        return ""
+    used = [f"<tr><td>{html.escape(c['name'])}</td><td>used</td><td>{html.escape(c['kind'])}</td></tr>"
+            for c in meta["columns"] if c["kind"] != "identifier"]
+    ignored = [f"<tr><td>{html.escape(str(name))}</td><td>ignored</td><td>{html.escape(reason)}</td></tr>"
+               for name, reason in {**{c["name"]: "looks like an identifier" for c in meta["columns"] if c["kind"] == "identifier"},
+                                    **meta.get("ignored", {})}.items()]
+    return f"<h2>Data</h2><table><tr><th>column</th><th></th><th>kind or reason</th></tr>{''.join(used + ignored)}</table>"

@@ -1,5 +1,6 @@
 """The core's explainers: feature ablation for tables (any runtime); Grad-CAM for
-images and integrated-gradient token attributions for text (PyTorch)."""
+images and integrated-gradient token attributions for text (PyTorch); exact
+contributions from classical models (TreeSHAP for trees, weights for TF-IDF)."""
 
 from __future__ import annotations
 
@@ -32,5 +33,19 @@ def register_explainers() -> list[Explainer]:
             runtimes=("torch",),
             description="Integrated gradients on the token embeddings (Captum): each word's signed weight "
             "towards the answered label.",
+        ),
+        Explainer(
+            name="tree-contributions",
+            modality="tabular",
+            impl="aiaas.explainers.exact:TreeContributions",
+            runtimes=("classical",),
+            description="Exact TreeSHAP contributions of gradient-boosted trees, per column, in probability: one call per batch.",
+        ),
+        Explainer(
+            name="linear-word-weights",
+            modality="text",
+            impl="aiaas.explainers.exact:LinearWordWeights",
+            runtimes=("classical",),
+            description="Each word's exact share of a TF-IDF linear model's logit for the answered label.",
         ),
     ]

@@ -28,6 +28,11 @@ def register_processors() -> list[Preprocessor | Postprocessor]:
             description="Words -> ids from a vocabulary fitted on the training split (JSON), truncated or padded "
             "to max_length (--option max_length=N).",
         ),
+        Preprocessor(
+            name="text-documents",
+            impl="aiaas.text.documents:DocumentPreprocessor",
+            description="Each record's title and text as one cleaned string, for models that read text whole (TF-IDF).",
+        ),
         Postprocessor(
             name="classification",
             impl="aiaas.answers:ClassificationAnswer",

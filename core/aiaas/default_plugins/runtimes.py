@@ -1,4 +1,5 @@
-"""The PyTorch and TensorFlow/Keras runtimes (imported only when a model needs them)."""
+"""The PyTorch, TensorFlow/Keras and classical (scikit-learn, LightGBM) runtimes,
+imported only when a model needs them."""
 
 from __future__ import annotations
 
@@ -20,5 +21,12 @@ def register_runtimes() -> list[Runtime]:
             impl="aiaas.runtimes.tensorflow:KerasRuntime",
             requires=("tensorflow", "keras"),
             description="TensorFlow/Keras 3. Models as .keras, loaded in safe mode.",
+        ),
+        Runtime(
+            name="classical",
+            impl="aiaas.runtimes.classical:ClassicalRuntime",
+            requires=("sklearn", "lightgbm"),
+            description="Models fitted in one call: gradient-boosted trees (LightGBM text format), linear models "
+            "(JSON and safetensors). Exact explanations.",
         ),
     ]

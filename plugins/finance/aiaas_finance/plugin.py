@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import aiaas
 from aiaas import (
-    Architecture,
     DataAdapter,
     Label,
     LabelSchema,
@@ -20,8 +19,6 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
 FRAUD = "finance/fraud"
-MLP_PARAMS = {"hidden": [64, 32], "dropout": 0.2, "epochs": 30, "batch_size": 256,
-              "learning_rate": 1e-3, "weight_decay": 1e-4, "patience": 6}
 
 
 @aiaas.hookimpl
@@ -49,7 +46,7 @@ def register_tasks() -> list[Task]:
             preprocessor="tabular",
             postprocessor="finance.fraud-answer",
             default_adapter="finance.transactions",
-            default_architecture="keras-mlp",
+            default_architecture="auto",  # the core's trees and MLPs compete; the best on validation serves
             explainer="feature-ablation",
             metrics=("average_precision", "roc_auc", "recall_at_1pct_fpr", "precision", "recall"),
             split=SplitPolicy(kind="time", columns=("timestamp", "time", "datetime", "date")),
@@ -82,18 +79,6 @@ def register_processors() -> list[Postprocessor]:
     return [
         Postprocessor(name="finance.fraud-answer", impl="aiaas_finance.answer:FraudAnswer",
                       description="risk score from validation negatives, band, decision, reason codes"),
-    ]
-
-
-@aiaas.hookimpl
-def register_architectures() -> list[Architecture]:
-    return [
-        Architecture(name="keras-mlp", task=FRAUD, runtime="tensorflow",
-                     builder="aiaas_finance.models.keras_mlp:build", params=MLP_PARAMS,
-                     description="MLP with dropout and weight decay (Keras)"),
-        Architecture(name="torch-mlp", task=FRAUD, runtime="torch",
-                     builder="aiaas_finance.models.torch_mlp:build", params=MLP_PARAMS,
-                     description="MLP with dropout and weight decay (PyTorch)"),
     ]
 
 

@@ -31,7 +31,7 @@ def test_predict_answers_in_the_domains_shape(trained) -> None:
     response = client.post("/v1/finance/fraud/predict", json={"instances": [ORDINARY, *_rows(trained, 1, 2)]})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model"] == {"task": "finance/fraud", "version": 1, "runtime": "tensorflow", "architecture": "keras-mlp"}
+    assert body["model"] == {"task": "finance/fraud", "version": 1, "runtime": "tensorflow", "architecture": "mlp"}
     assert len(body["predictions"]) == 3
     for answer in body["predictions"]:
         assert 0 <= answer["fraud_probability"] <= 1 and 0 <= answer["risk_score"] <= 1000
@@ -121,7 +121,7 @@ def test_promote_and_rollback_reach_a_running_server(trained) -> None:
     assert version()["version"] == 1
     trained.registry.promote("finance/fraud", 2)
     try:
-        assert version() == {"task": "finance/fraud", "version": 2, "runtime": "torch", "architecture": "torch-mlp"}
+        assert version() == {"task": "finance/fraud", "version": 2, "runtime": "torch", "architecture": "mlp"}
     finally:
         trained.registry.rollback("finance/fraud")
     assert version()["version"] == 1

@@ -42,8 +42,8 @@ def test_sample_writes_the_tasks_own_format(tmp_path: Path, aiaas_home: Path) ->
         (["train", "finance/fraud", "--data", "missing.csv"], "missing.csv: no such file or folder"),
         (["train", "finance/fraud", "--data", "{sample}", "--label", "Class"], "no label column 'Class'"),
         (["train", "finance/fraud", "--data", "{sample}", "--runtime", "jax"], "unknown runtime 'jax'"),
-        (["train", "finance/fraud", "--data", "{sample}", "--arch", "resnet18"], "no architecture resnet18 on runtime any for finance/fraud; known: keras-mlp (tensorflow), torch-mlp (torch)"),
-        (["train", "finance/fraud", "--data", "{sample}", "--arch", "keras-mlp", "--runtime", "torch"], "no architecture keras-mlp on runtime torch"),
+        (["train", "finance/fraud", "--data", "{sample}", "--arch", "resnet18"], "no architecture resnet18 on runtime any for finance/fraud; known: gbdt (classical), mlp (torch), mlp (tensorflow)"),
+        (["train", "finance/fraud", "--data", "{sample}", "--arch", "gbdt", "--runtime", "torch"], "no architecture gbdt on runtime torch"),
         (["train", "finance/fraud", "--data", "{sample}", "--param", "oops"], "--param takes KEY=VALUE"),
         (["promote", "finance/fraud", "99"], "finance/fraud has no version 99"),
         (["rollback", "finance/fraud"], "no earlier production version"),
@@ -101,12 +101,12 @@ def _own_columns(path: Path, n: int = 4000) -> Path:
 @pytest.mark.slow
 def test_training_on_a_teams_own_columns_serves_their_schema(aiaas_home: Path, tmp_path: Path) -> None:
     data = _own_columns(tmp_path / "creditcard.csv")
-    result = runner.invoke(app, ["train", "finance/fraud", "--data", str(data), "--label", "Class", "--arch", "torch-mlp",
+    result = runner.invoke(app, ["train", "finance/fraud", "--data", str(data), "--label", "Class", "--arch", "mlp", "--runtime", "torch",
                                  "--epochs", "8", "--promote", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["version"] == 1 and summary["promoted"] and summary["metrics"]["roc_auc"] > 0.8
-    assert (summary["runtime"], summary["architecture"]) == ("torch", "torch-mlp")
+    assert (summary["runtime"], summary["architecture"]) == ("torch", "mlp")
     assert "by time ('Time')" in summary["provenance"]["split"]
 
     client = TestClient(create_app(get_host(), Registry.from_settings(), get_settings()))
@@ -128,7 +128,7 @@ def test_tasks_lists_the_vertical(aiaas_home: Path) -> None:
     tasks = json.loads(runner.invoke(app, ["tasks", "--json"]).stdout)
     fraud = next(t for t in tasks if t["task"] == "finance/fraud")
     assert fraud["labels"] == ["legit", "fraud"] and fraud["plugin"] == "finance"
-    assert set(fraud["architectures"]) == {"keras-mlp (tensorflow)", "torch-mlp (torch)"}
+    assert set(fraud["architectures"]) == {"gbdt (classical)", "mlp (tensorflow)", "mlp (torch)"}
     assert fraud["metrics"][0] == "average_precision"
 
 

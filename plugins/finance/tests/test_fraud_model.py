@@ -27,7 +27,7 @@ def test_trained_model_beats_a_model_that_learned_nothing(trained, runtime: str)
 
 def test_versions_record_runtime_metrics_and_provenance(trained) -> None:
     rows = trained.registry.versions("finance/fraud")
-    assert [(r.version, r.runtime, r.architecture) for r in rows] == [(1, "tensorflow", "keras-mlp"), (2, "torch", "torch-mlp")]
+    assert [(r.version, r.runtime, r.architecture) for r in rows] == [(1, "tensorflow", "mlp"), (2, "torch", "mlp")]
     assert trained.registry.alias("finance/fraud") == 1
     row = rows[1]
     assert row.data_fingerprint.startswith("sha256:") and row.data_fingerprint == rows[0].data_fingerprint

@@ -21,6 +21,7 @@ import pandas as pd
 
 from aiaas import Dataset, InvalidInput, LoadOptions
 from aiaas.text import clean
+from aiaas.tables import delimiter
 from aiaas_retail.labels import sentiment_of
 
 ROLES = {  # record column -> (option naming the file's column, names tried when it is not given)
@@ -41,7 +42,7 @@ def read_reviews(path: Path, options: LoadOptions) -> pd.DataFrame:
             frame = pd.read_csv(path, sep="\t", header=None, quoting=csv.QUOTE_NONE, encoding="utf-8-sig", dtype=str,
                                 on_bad_lines="skip", names=["text", "label"], usecols=[0, 1])
         else:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8-sig", dtype=str, keep_default_na=False,
+            frame = pd.read_csv(path, sep=delimiter(path), encoding="utf-8-sig", dtype=str, keep_default_na=False,
                                 na_values=[""])
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot be read as reviews ({exc})") from None

@@ -6,7 +6,7 @@ from typing import Any
 
 import keras
 
-from aiaas import ModelSpec
+from aiaas.runtimes.base import ModelSpec
 
 
 def build(spec: ModelSpec, params: dict[str, Any]) -> keras.Model:
@@ -16,4 +16,4 @@ def build(spec: ModelSpec, params: dict[str, Any]) -> keras.Model:
         x = keras.layers.Dense(width, activation="relu")(x)
         x = keras.layers.Dropout(params.get("dropout", 0.2))(x)
     outputs = keras.layers.Dense(spec.outputs, name="logits")(x)
-    return keras.Model({"features": inputs}, outputs, name="fraud_mlp")
+    return keras.Model({"features": inputs}, outputs, name="tabular_mlp")

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from aiaas import ModelSpec
+from aiaas.runtimes.base import ModelSpec
 
 
 class MLP(nn.Module):

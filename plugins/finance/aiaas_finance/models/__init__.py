@@ -1,1 +1,0 @@
-"""Model builders; each module imports its framework and is loaded only when used."""
