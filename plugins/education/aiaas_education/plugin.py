@@ -68,6 +68,8 @@ def register_architectures() -> list[Architecture]:
                      description="deep knowledge tracing on PyTorch, the same model as on Keras"),
         Architecture(name="sakt", task=TASK, runtime="torch", builder="aiaas_education.models.sakt:build", params=SAKT,
                      description="self-attentive knowledge tracing: each question attends to the learner's earlier answers"),
+        Architecture(name="skill-history", task=TASK, runtime="classical", builder="aiaas_education.models.history:build", floor=True,
+                     description="logistic regression on each answer's history: attempts, successes, recency, overall rate, skill"),
     ]
 
 
