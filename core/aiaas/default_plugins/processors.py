@@ -30,7 +30,7 @@ def register_processors() -> list[Preprocessor | Postprocessor]:
         ),
         Preprocessor(
             name="text-documents",
-            impl="aiaas.text.documents:DocumentPreprocessor",
+            impl="aiaas.text.whole:DocumentPreprocessor",
             description="Each record's title and text as one cleaned string, for models that read text whole (TF-IDF).",
         ),
         Postprocessor(

@@ -1,0 +1,165 @@
+"""Model quality on real data: ``--arch auto`` in every vertical against a scikit-learn
+baseline trained on the same split in the same run.
+
+    .venv/bin/python benchmarks/quality.py [--verticals finance,retail,healthcare,education] [--budget 6] [--seed 0]
+
+For each vertical the split is the one aiaas trains on (``aiaas.training.load_split``:
+the same data checks, the same seed); aiaas fits its candidates on the training split,
+chooses on validation and is scored on test; the baseline fits on training plus
+validation and is scored on the same test rows:
+- finance, ``finance/bank-marketing.csv`` with its own columns (``y``): gradient-boosted
+  trees (scikit-learn's HistGradientBoosting, native categoricals); PR-AUC.
+- retail, ``retail/womens-clothing-reviews.csv``, three classes from the stars: TF-IDF
+  (words and word pairs) with class-balanced logistic regression; macro-F1.
+- healthcare, the PneumoniaMNIST development file: logistic regression on the
+  standardised pixels; ROC-AUC.
+- education, ASSISTments 2009 (DKT format): logistic regression on each answer's history
+  (performance-factors analysis with recency); ROC-AUC over every test answer.
+``--budget`` minutes per vertical: no further candidate starts once it is spent (the
+classical ones go first). Prints one row per vertical with the ratio aiaas / baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "education"))
+
+
+def finance_baseline(train, validation, test, y) -> float:  # noqa: ANN001
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import average_precision_score
+
+    def frame(records: pd.DataFrame) -> pd.DataFrame:
+        out = records.copy()
+        for c in out.columns:
+            if not pd.api.types.is_numeric_dtype(out[c]):
+                out[c] = out[c].astype("category")
+        return out
+
+    x = frame(pd.concat([train.records, validation.records], ignore_index=True))
+    x_test = frame(test.records)
+    for c in x.columns:
+        if isinstance(x[c].dtype, pd.CategoricalDtype):
+            x_test[c] = pd.Categorical(x_test[c], categories=x[c].cat.categories)
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0).fit(x, np.concatenate([y[0], y[1]]))
+    return float(average_precision_score(y[2], model.predict_proba(x_test)[:, 1]))
+
+
+def retail_baseline(train, validation, test, y) -> float:  # noqa: ANN001
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.pipeline import make_pipeline
+
+    from aiaas.text import documents
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+                          LogisticRegression(class_weight="balanced", max_iter=3000))
+    model.fit(documents(train.records) + documents(validation.records), np.concatenate([y[0], y[1]]))
+    return float(f1_score(y[2], model.predict(documents(test.records)), average="macro"))
+
+
+def healthcare_baseline(train, validation, test, y) -> float:  # noqa: ANN001
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    def pixels(records) -> np.ndarray:  # noqa: ANN001
+        return np.stack([np.asarray(image, dtype=np.float32).reshape(-1) for image in records["image"]])
+
+    scaler = StandardScaler().fit(np.concatenate([pixels(train.records), pixels(validation.records)]))
+    model = LogisticRegression(C=0.1, max_iter=3000).fit(scaler.transform(np.concatenate([pixels(train.records), pixels(validation.records)])),
+                                                         np.concatenate([y[0], y[1]]))
+    return float(roc_auc_score(y[2], model.predict_proba(scaler.transform(pixels(test.records)))[:, 1]))
+
+
+def education_baseline(train, validation, test, y) -> float:  # noqa: ANN001
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from aiaas_education.history_features import answers_frame, history_features
+
+    def features(records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        answers = answers_frame(records)
+        x = history_features(answers)
+        skills = pd.get_dummies(answers["skill"].astype(str), prefix="skill", dtype=float)
+        return pd.concat([x, skills], axis=1), answers["correct"].to_numpy()
+
+    fitted = pd.concat([train.records, validation.records], ignore_index=True)
+    x, target = features(fitted)
+    x_test, y_test = features(test.records)
+    x_test = x_test.reindex(columns=x.columns, fill_value=0.0)
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(x.to_numpy(), target)
+    return float(roc_auc_score(y_test, model.predict_proba(x_test.to_numpy())[:, 1]))
+
+
+VERTICALS = {
+    # name: (task, data file, label, options, metric, baseline name, baseline)
+    "finance": ("finance/fraud", "finance/bank-marketing.csv", "y", {}, "average_precision", "gradient-boosted trees", finance_baseline),
+    "retail": ("retail/review-sentiment", "retail/womens-clothing-reviews.csv", None,
+               {"text_column": "ReviewText", "title_column": "Title", "rating_column": "Rating"}, "macro_f1",
+               "TF-IDF + logistic regression", retail_baseline),
+    "healthcare": ("healthcare/chest-xray", "healthcare/pneumoniamnist-dev.npz", None, {"splits": "train"}, "roc_auc",
+                   "logistic regression on pixels", healthcare_baseline),
+    "education": ("education/knowledge-tracing", "education/assistments2009-builder-train.csv", None, {}, "roc_auc",
+                  "logistic regression on answer history", education_baseline),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--verticals", default=",".join(VERTICALS))
+    parser.add_argument("--budget", type=float, default=6.0, help="minutes per vertical for --arch auto")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from aiaas.plugins import get_host
+    from aiaas.registry import Registry
+    from aiaas.testing import isolated_home
+    from aiaas.training import TrainRequest, load_split, train
+
+    rows = []
+    for name in [v for v in args.verticals.split(",") if v]:
+        task_name, file, label, options, metric, baseline_name, baseline = VERTICALS[name]
+        path = args.data / file
+        if not path.exists():
+            print(f"{name}: {path} is missing; skipped")
+            continue
+        with tempfile.TemporaryDirectory() as folder, isolated_home(Path(folder) / "home"):
+            host, registry = get_host(), Registry.from_settings()
+            request = TrainRequest(task_name, path, architecture="auto", label=label, options=dict(options), seed=args.seed,
+                                   budget=args.budget)
+            start = time.perf_counter()
+            result = train(host, registry, request, quiet=False)
+            seconds = time.perf_counter() - start
+            task = host.task(task_name)
+            data = load_split(host, task, request, screens_columns=task.preprocessor == "tabular")
+            start = time.perf_counter()
+            floor_value = baseline(data.train, data.validation, data.test, data.y)
+            baseline_seconds = time.perf_counter() - start
+        ours = result.metrics[metric]
+        board = ", ".join(f"{r['candidate']} {r['test'].get(metric, float('nan')):.3f}" for r in result.leaderboard)
+        rows.append((name, metric, result.version.architecture, ours, baseline_name, floor_value, seconds, baseline_seconds, board))
+        print(f"\n{name}: aiaas {result.version.architecture} {metric} {ours:.4f} vs {baseline_name} {floor_value:.4f} "
+              f"(ratio {ours / floor_value:.3f}); candidates on test: {board}\n", flush=True)
+
+    print("\n| vertical | metric (test) | aiaas --arch auto | chosen | baseline (same split) | ratio | aiaas s | baseline s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, metric, arch, ours, baseline_name, floor_value, seconds, baseline_seconds, _ in rows:
+        print(f"| {name} | {metric} | {ours:.4f} | {arch} | {baseline_name} {floor_value:.4f} | {ours / floor_value:.3f} | "
+              f"{seconds:.0f} | {baseline_seconds:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
