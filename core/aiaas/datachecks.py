@@ -49,8 +49,6 @@ def why_ignored(name: str, values: pd.Series) -> str | None:
         return "every value is missing"
     if present.astype(str).nunique() == 1:
         return "it holds one value only"
-    if ROW_ID_NAME.match(name.strip()):
-        return "its name says it numbers the rows"
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_bool_dtype(values):
         return None
     unique = present.astype(str).nunique() == len(values) and len(values) >= MIN_ROWS_FOR_UNIQUE
@@ -58,6 +56,8 @@ def why_ignored(name: str, values: pd.Series) -> str | None:
         return "it is a run of whole numbers, one per row (a saved index)"
     if unique and not pd.api.types.is_numeric_dtype(values) and not _looks_like_time(present):
         return "every row has its own value (an identifier)"
+    if ROW_ID_NAME.match(name.strip()):
+        return "its name says it numbers the rows"
     return None
 
 

@@ -178,3 +178,28 @@ def test_the_api_documents_the_learner_routes(trained: TrainedModels) -> None:
     assert {f"/v1/{TASK}/learners/{{learner}}", f"/v1/{TASK}/learners/{{learner}}/answers", f"/v1/{TASK}/predict"} <= set(paths)
     listed = {t["task"]: t for t in client.get("/v1/tasks").json()}[TASK]
     assert listed["label_kind"] == "sequence" and listed["model"]["architecture"] == "dkt"
+
+
+def test_dkt_is_measured_against_the_per_skill_history_model(trained: TrainedModels) -> None:
+    floor = trained["dkt"].floor
+    assert floor["floor_architecture"] == "skill-history (classical)" and floor["floor"] > 0.6
+    assert trained["dkt"].metrics["roc_auc"] >= floor["floor"] - 0.02, floor  # DKT at least level with the classical model
+
+
+def test_the_history_model_serves_mastery_through_the_same_inputs(trained: TrainedModels, tmp_path) -> None:  # noqa: ANN001
+    from aiaas.pipeline import Pipeline
+    from aiaas.registry import Registry
+    from aiaas.training import TrainRequest, train
+
+    with trained.inside():
+        registry = Registry.from_settings()
+        result = train(trained.host, registry, TrainRequest("education/knowledge-tracing", trained.data, architecture="skill-history",
+                                                            options={"window": 50}), quiet=True)
+        folder = registry.folder(result.version)
+        assert (folder / "estimator.safetensors").is_file() and (folder / "estimator.json").is_file()
+        pipeline = Pipeline.load(trained.host, folder)
+        history = {"learner": "x", "history": [{"skill": "addition", "correct": 1}] * 4, "next": {"skill": "addition"}}
+        (answer,) = pipeline.predict(pd.DataFrame(pipeline.rows_from([pipeline.input_model(**history)])))
+        fresh = {"learner": "y", "history": [{"skill": "addition", "correct": 0}] * 4, "next": {"skill": "addition"}}
+        (other,) = pipeline.predict(pd.DataFrame(pipeline.rows_from([pipeline.input_model(**fresh)])))
+        assert answer.mastery["addition"] > other.mastery["addition"]  # successes raise the estimate, failures lower it

@@ -26,6 +26,13 @@ def test_small_cnn_learns_the_opacities(trained: Trained) -> None:
     assert (report.parent / "heatmaps.png").stat().st_size > 5000  # test images with their Grad-CAM maps
 
 
+def test_the_report_compares_the_model_with_a_linear_model_on_pixels(trained: Trained) -> None:
+    floor = trained["cnn"].floor
+    assert floor["floor_architecture"] == "pixels-linear (classical)" and 0.4 < floor["floor"] < 1
+    assert floor["beats"] is (floor["model"] > floor["floor"])
+    assert "against" in trained["cnn"].report.read_text() and "pixels-linear" in trained["cnn"].report.read_text()
+
+
 def test_operating_point_is_chosen_for_95_percent_sensitivity(trained: Trained) -> None:
     manifest = json.loads((trained.registry.folder(trained["cnn"].version) / "manifest.json").read_text())
     assert manifest["operating_point"]["policy"] == "sensitivity" and manifest["operating_point"]["target"] == 0.95

@@ -90,3 +90,26 @@ def test_minilm_can_fine_tune_its_encoder(in_trained_home: Trained) -> None:
     original = load_file(str(model_folder() / "model.safetensors"))
     name = next(k for k in original if k.endswith("layer.0.attention.self.query.weight"))
     assert not np.allclose(saved[f"encoder.{name}"], original[name])  # the encoder itself was trained
+
+
+def test_tfidf_is_the_default_and_its_word_weights_are_exact(in_trained_home: Trained) -> None:
+    from aiaas.pipeline import Pipeline
+
+    host, registry = get_host(), Registry.from_settings()
+    small = in_trained_home.data.parent / "small_tfidf.csv"
+    pd.read_csv(in_trained_home.data).head(800).to_csv(small, index=False)
+    result = train(host, registry, TrainRequest(SENTIMENT, small), quiet=True)
+    assert (result.version.architecture, result.version.runtime) == ("tfidf-linear", "classical")
+    assert "this is the classical floor" in result.floor["text"]
+    folder = registry.folder(result.version)
+    assert {"estimator.json", "estimator.safetensors"} <= {f.name for f in folder.iterdir()}
+    pipeline = Pipeline.load(host, folder)
+    records = pd.DataFrame({"text": ["great fit and lovely fabric", "awful cheap material sent it back"]})
+    p = pipeline.probabilities(records)
+    explained = pipeline.explain(records, p)
+    logits = pipeline.runtime.predict_logits(pipeline.model, pipeline.preprocessor.transform(records, pipeline.pre_state))
+    for i, e in enumerate(explained):  # words share out the answered label's logit, less its bias
+        target = pipeline.labels.names.index(e["label"])
+        total = sum(w["weight"] for w in e["words"])
+        assert total == pytest.approx(logits[i, target] - pipeline.model.arrays["intercept"][target], abs=1e-3)
+    assert explained[0]["label"] == "positive" and explained[1]["label"] == "negative"
