@@ -234,3 +234,18 @@ def test_a_multiclass_model_is_temperature_scaled_and_the_report_shows_the_error
     assert manifest["calibration"]["temperature"] > 0
     assert set(manifest["calibration_error"]) == {"before", "after"}
     assert "temperature scaling" in result.report.read_text() and "before" in result.report.read_text()
+
+
+def test_each_label_of_a_multilabel_model_gets_its_own_platt_scaling() -> None:
+    from aiaas.calibration import fit_calibration
+
+    rng = np.random.default_rng(1)
+    true = rng.normal(0, 1, (3000, 2))
+    y = (rng.uniform(size=true.shape) < activate(true, "multilabel")).astype(int)
+    raw = np.stack([true[:, 0] * 4, true[:, 1] - 2], axis=1)  # one label too sure, the other biased low
+    fitted = fit_calibration("multilabel", raw, y)
+    assert fitted["labels"][0]["a"] == pytest.approx(0.25, rel=0.2) and fitted["labels"][1]["b"] == pytest.approx(2, rel=0.2)
+    p = calibrated(raw, "multilabel", fitted)
+    for j in range(2):
+        ece = METRICS["calibration_error"]
+        assert ece(y[:, j], p[:, j], 0.5) < ece(y[:, j], activate(raw, "multilabel")[:, j], 0.5)

@@ -2,7 +2,7 @@
 
 Training with class weights inflates a rare class's raw probabilities, so binary
 models (and per-step binary sequence models) get Platt scaling fitted on the
-validation split, and multiclass models temperature scaling (one divisor of the
+validation split (each label of a multilabel model its own), and multiclass models temperature scaling (one divisor of the
 logits, so the ranking and the call stay the model's); the operating threshold is
 then chosen on the calibrated validation probabilities by the task's policy.
 """
@@ -63,11 +63,14 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> dict[str, float] | Non
 
 
 def fit_calibration(kind: str, logits: np.ndarray, y: np.ndarray) -> dict[str, float] | None:
-    """Platt scaling (binary and per-step sequence), temperature scaling (multiclass), else none."""
+    """Platt scaling (binary, per-step sequence, and each label of a multilabel task), temperature
+    scaling (multiclass); regression values are not probabilities and stay as they are."""
     from aiaas.metrics import observed
 
     if kind in ("binary", "sequence"):
         return fit_platt(*reversed(observed(y, logits)))
+    if kind == "multilabel":
+        return {"labels": [fit_platt(logits[:, j], y[:, j]) or {"a": 1.0, "b": 0.0} for j in range(logits.shape[1])]}
     if kind == "multiclass":
         return fit_temperature(logits, y)
     return None
@@ -76,6 +79,9 @@ def fit_calibration(kind: str, logits: np.ndarray, y: np.ndarray) -> dict[str, f
 def calibrated(logits: np.ndarray, kind: str, platt: dict[str, float] | None) -> np.ndarray:
     if kind == "multiclass" and platt and "temperature" in platt:
         return activate(logits / platt["temperature"], kind)
+    if kind == "multilabel" and platt and "labels" in platt:
+        a, b = (np.array([p[k] for p in platt["labels"]]) for k in ("a", "b"))
+        return _sigmoid(a * logits + b)
     if kind == "sequence" and platt:
         return _sigmoid(platt["a"] * logits + platt["b"])
     if kind == "binary" and platt:

@@ -16,7 +16,7 @@ from aiaas.classical.base import Estimator, Selection
 from aiaas.runtimes.base import Arrays, FitConfig, ModelSpec
 
 BOOSTER = "model.txt"
-DEFAULTS = {"num_leaves": 31, "learning_rate": 0.05, "rounds": 2000, "min_child_samples": 20, "feature_fraction": 0.8,
+DEFAULTS = {"num_leaves": 31, "learning_rate": 0.03, "rounds": 3000, "min_child_samples": 20, "feature_fraction": 0.8,
             "bagging_fraction": 0.8, "lambda_l2": 1.0, "early_stopping": 100}
 
 
