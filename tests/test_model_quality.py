@@ -249,3 +249,22 @@ def test_each_label_of_a_multilabel_model_gets_its_own_platt_scaling() -> None:
     for j in range(2):
         ece = METRICS["calibration_error"]
         assert ece(y[:, j], p[:, j], 0.5) < ece(y[:, j], activate(raw, "multilabel")[:, j], 0.5)
+
+
+def _needs_a_package(spec: aiaas.ModelSpec, params: dict) -> object:
+    raise aiaas.UserError("the wide-trees architecture needs its package: pip install wide-trees")
+
+
+def test_auto_goes_on_without_a_candidate_that_cannot_run_here(aiaas_home: Path, tmp_path: Path) -> None:
+    module = lending_plugin()
+    module.register_architectures = aiaas.hookimpl(lambda: [aiaas.Architecture(
+        name="wide-trees", task="lending/default", runtime="classical", builder=_needs_a_package)])
+    host, registry = host_with("lending", module), Registry.from_settings()
+    path = tmp_path / "loans.csv"
+    loans().to_csv(path, index=False)
+    result = _train(host, registry, path, runtime="classical")
+    assert [r["candidate"] for r in result.leaderboard] == ["gbdt (classical)"]
+    manifest = json.loads((registry.folder(result.version) / "manifest.json").read_text())
+    assert manifest["skipped"] == ["wide-trees (classical): the wide-trees architecture needs its package: pip install wide-trees"]
+    with pytest.raises(aiaas.UserError, match="needs its package"):
+        _train(host, registry, path, architecture="wide-trees")

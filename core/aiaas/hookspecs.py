@@ -118,6 +118,10 @@ def register_architectures() -> Iterable[Architecture]:
 
     A model that needs its own inputs names its own preprocessor, which then replaces
     the task's (``preprocessor="retail.minilm-tokens"`` for a pretrained encoder).
+    ``task="*"`` with a ``modality`` offers one to every task of that modality (the core's
+    ``gbdt`` for every table); ``floor=True`` marks the classical floor every report
+    compares with. On the ``classical`` runtime the builder returns an
+    ``aiaas.classical.Estimator``, fitted once on the whole training split.
     """
 
 

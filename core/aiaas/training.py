@@ -222,7 +222,7 @@ def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any) 
     return Prepared(data, train_set, val_set, test_set, ys, pre_state, (x_train, x_val), spec)
 
 
-@dataclass
+@dataclass(eq=False)
 class Candidate:
     """One architecture fitted, calibrated and scored on the run's split."""
 
@@ -311,8 +311,12 @@ def calibration_errors(pipeline: Pipeline, ready: Prepared, y_test: np.ndarray, 
 
 def plan(host: Host, task: Task, request: TrainRequest) -> tuple[list[Architecture], bool]:
     """The architectures this run fits, and whether it picks among them (``auto``)."""
-    name = request.architecture or (task.default_architecture if request.runtime is None else None)
+    name = request.architecture or task.default_architecture
+    if name != AUTO and request.architecture is None and request.runtime is not None:
+        name = None  # the runtime's own default
     if name == AUTO:
+        if request.runtime and request.runtime not in host.components.runtimes:
+            raise UserError(f"unknown runtime {request.runtime!r}; known: {', '.join(sorted(host.components.runtimes))}")
         found = host.candidates(task, request.runtime)
         if not found:
             raise UserError(f"no architecture of {task.name} has its runtime installed{' on ' + request.runtime if request.runtime else ''}")
@@ -345,11 +349,20 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         prepared: dict[str, Prepared] = {}
         started, fitted, skipped = time.monotonic(), [], []
         progress.update(step, advance=1, status=f"fitting {len(architectures)} candidate(s)" if auto else f"fitting {architectures[0].name}")
+        failed: list[UserError] = []
         for architecture in architectures:
             if auto and fitted and request.budget is not None and time.monotonic() - started > 60 * request.budget:
                 skipped.append(f"{architecture.name} ({architecture.runtime})")
                 continue
-            fitted.append(fit_candidate(host, task, architecture, data, prepared, request, progress))
+            try:
+                fitted.append(fit_candidate(host, task, architecture, data, prepared, request, progress))
+            except UserError as exc:  # auto goes on without a candidate that cannot run here (a missing weights package)
+                if not auto:
+                    raise
+                failed.append(exc)
+                skipped.append(f"{architecture.name} ({architecture.runtime}): {exc}")
+        if not fitted:
+            raise failed[0]
         winner = max(fitted, key=lambda c: c.validation)
         base = next((c for c in fitted if c.architecture == floor), None)
         if floor is not None and base is None:
