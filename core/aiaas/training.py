@@ -384,7 +384,8 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         if auto:
             manifest["leaderboard"] = [asdict(r) for r in board]
             manifest["skipped"] = skipped
-        images = plots(data.schema, ready.y[2], winner.p_test, pipeline.threshold, manifest["history"] if not hasattr(pipeline.runtime, "fit") else None, metric)
+        whole = hasattr(pipeline.runtime, "fit")  # fitted in one call: no epochs to plot
+        images = plots(data.schema, ready.y[2], winner.p_test, pipeline.threshold, None if whole else manifest["history"], metric)
         images.update(report_figures(pipeline, ready.test.records, ready.y[2], winner.p_test))
         scores = winner.scores
         architecture = winner.architecture
@@ -395,7 +396,9 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
             facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
                      "classical floor": comparison["text"],
                      "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error),
-                     "operating point": manifest["operating_point"] or "n/a", "epochs run": len(manifest["history"]),
+                     "operating point": manifest["operating_point"] or "n/a",
+                     **({"chosen setting": manifest["history"][-1] if manifest["history"] else "n/a"} if whole else
+                        {"epochs run": len(manifest["history"])}),
                      **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}
             sections = leaderboard_html(metric, board, winner.label, skipped) if auto else ""
             sections += data_section(ready)

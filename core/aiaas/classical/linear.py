@@ -20,7 +20,7 @@ def fit_linear(x: Any, y: np.ndarray, weights: np.ndarray, x_val: Any, kind: str
 
     if kind not in ("binary", "multiclass"):
         raise ValueError(f"a linear classifier cannot learn {kind} labels")
-    best: tuple[float, dict[str, np.ndarray]] | None = None
+    best: tuple[float, dict[str, np.ndarray], float] | None = None
     history = []
     for c in strengths:
         model = LogisticRegression(C=c, max_iter=2000).fit(x, y, sample_weight=weights)
@@ -29,8 +29,9 @@ def fit_linear(x: Any, y: np.ndarray, weights: np.ndarray, x_val: Any, kind: str
         history.append({"C": c, "validation": score})
         selection.report(f"C={c:g}  validation {score:.4f}")
         if best is None or score > best[0] + 1e-9:
-            best = (score, state)
+            best = (score, state, c)
     assert best is not None
+    history.append({"chosen C": best[2], "validation": best[0]})
     return best[1], history
 
 
