@@ -28,6 +28,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from fraud_model import train_fraud_model
+
 from serving_throughput import BIN, INSTANCE, free_port, wait_up
 
 COUNTS_LUA = """
@@ -72,16 +74,15 @@ def one_request(url: str, body: bytes) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--arch", default=None, help="the fraud model's architecture (default: the task's, auto)")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=512)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         env = {**os.environ, "AIAAS_HOME": str(home), "OMP_NUM_THREADS": "1"}
-        data = Path(tmp) / "tx.csv"
-        subprocess.run([BIN / "aiaas", "sample", "finance/fraud", "--out", str(data), "--rows", "5000"], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([BIN / "aiaas", "train", "finance/fraud", "--data", str(data), "--epochs", "3", "--promote", "--json"],
-                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        served = train_fraud_model(env, Path(tmp), args.arch)
+        print(f"serving finance/fraud: {served}", flush=True)
         body = json.dumps({"instances": [INSTANCE]})
         script = Path(tmp) / "post.lua"
         script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n' + COUNTS_LUA)

@@ -25,6 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from fraud_model import train_fraud_model
+
 BIN = Path(sys.executable).parent
 INSTANCE = {"timestamp": "2026-03-14T02:13:00", "amount": 249.0, "merchant_category": "5732", "channel": "online",
             "country": "US", "card_present": False}
@@ -81,6 +83,7 @@ def measure(home: Path, batch: int, seconds: int, connections: int, script: Path
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--arch", default=None, help="the fraud model's architecture (default: the task's, auto)")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
@@ -90,11 +93,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         env = {**os.environ, "AIAAS_HOME": str(home)}
-        data = Path(tmp) / "tx.csv"
-        subprocess.run([BIN / "aiaas", "sample", "finance/fraud", "--out", str(data), "--rows", "5000"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run([BIN / "aiaas", "train", "finance/fraud", "--data", str(data), "--epochs", "3", "--promote", "--json"],
-                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        served = train_fraud_model(env, Path(tmp), args.arch)
+        print(f"serving finance/fraud: {served}", flush=True)
         script = Path(tmp) / "post.lua"
         body = json.dumps({"instances": [INSTANCE]})
         script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n')
