@@ -95,3 +95,9 @@ def test_numbers_past_the_features_range_are_named_not_answered_with_nan() -> No
         pre.transform(pd.DataFrame({"amount": [5.0, 1e300], "region": ["a", "a"]}), state)
     assert caught.value.loc == (1, "amount")
     assert np.isfinite(pre.transform(pd.DataFrame({"amount": [1e30], "region": ["a"]}), state)["features"]).all()
+
+
+def test_the_served_schema_holds_only_the_columns_the_model_uses(frame: pd.DataFrame) -> None:
+    pre = TabularPreprocessor()
+    model = pre.input_model(pre.fit(frame, None), None)
+    assert set(model.model_fields) == {"Amount", "V1", "merchant", "when", "online"}  # customer_id identifies, it is not a feature

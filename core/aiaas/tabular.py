@@ -4,7 +4,8 @@ split, encodes it, and builds the served input schema from what it saw.
 Column kinds: ``numeric`` (median-imputed, standardised), ``log`` (a non-negative,
 heavily right-skewed numeric column such as an amount: log1p first), ``boolean``,
 ``category`` (the most frequent values one-hot, the rest as "other"), ``datetime``
-(hour of day and day of week on the circle) and ``identifier`` (accepted, not used).
+(hour of day and day of week on the circle) and ``identifier`` (not used, and not in
+the served schema).
 """
 
 from __future__ import annotations
@@ -175,9 +176,8 @@ class TabularPreprocessor:
                 return default
         definitions: dict[str, Any] = {}
         for c in columns:
+            if c["kind"] == "identifier":  # not used by the model, so not part of what is served
+                continue
             python_type = _PYDANTIC_TYPES[c["kind"]]
-            if c["required"] and c["kind"] != "identifier":
-                definitions[c["name"]] = (python_type, ...)
-            else:
-                definitions[c["name"]] = (python_type | None, None)
+            definitions[c["name"]] = (python_type, ...) if c["required"] else (python_type | None, None)
         return create_model("Instance", __config__=ConfigDict(extra="forbid"), **definitions)
