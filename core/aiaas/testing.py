@@ -87,6 +87,35 @@ class TrainedModels:
 
         return TestClient(create_app(self.host, self.registry, get_settings()))
 
+    def fuzz(self, max_examples: int = 15) -> list[str]:
+        """Run schemathesis over every documented operation of the service as installed
+        (JSON bodies and multipart uploads alike) with these models serving; fail on a
+        server error other than 503 (a documented answer: no model, at capacity) or an
+        answer outside its schema. Returns the operations tried. Needs ``schemathesis``."""
+        import schemathesis
+        from hypothesis import HealthCheck, given, settings
+        from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+        from aiaas.serving.app import create_app
+
+        def no_server_error(ctx: Any, response: Any, case: Any) -> None:
+            assert response.status_code < 500 or response.status_code == 503, f"{response.status_code}: {response.text[:300]}"
+
+        tried = []
+        with self.inside():
+            schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(self.host, self.registry, get_settings()))
+            for result in schema.get_all_operations():
+                operation = result.ok()
+                tried.append(operation.label)
+
+                @given(operation.as_strategy())
+                @settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+                def run(case: Any) -> None:
+                    case.call_and_validate(checks=[no_server_error, response_schema_conformance, content_type_conformance])
+
+                run()
+        return tried
+
     @contextmanager
     def inside(self) -> Iterator[TrainedModels]:
         """Make this home the current one again (CLI code reads it from the environment)."""
