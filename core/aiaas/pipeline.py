@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -66,6 +67,7 @@ class Pipeline:
     explainer: Any | None = None
     version: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _last_inputs: tuple[Any, dict[str, np.ndarray]] | None = field(default=None, repr=False)
 
     @property
     def post_state(self) -> dict[str, Any]:
@@ -83,8 +85,18 @@ class Pipeline:
     def output_model(self) -> type[BaseModel]:
         return resolve(self.task.output_model)
 
+    def inputs(self, records: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The model inputs of a batch, made once: the probabilities and an exact explanation
+        of the same records share them (a one-slot cache by identity, safe across threads)."""
+        cached = self._last_inputs
+        if cached is not None and cached[0]() is records:
+            return cached[1]
+        made = self.preprocessor.transform(records, self.pre_state)
+        self._last_inputs = (weakref.ref(records), made)
+        return made
+
     def probabilities(self, records: pd.DataFrame) -> np.ndarray:
-        p = self.run(self.preprocessor.transform(records, self.pre_state))
+        p = self.run(self.inputs(records))
         unanswerable = ~np.isfinite(p.reshape(len(p), -1)).all(axis=1)
         if unanswerable.any():  # values so far from training that the model's arithmetic overflowed
             raise InvalidInput("the model cannot give a number for this instance: its values are far outside what it was trained on",

@@ -74,6 +74,28 @@ def _feature_names(column: dict[str, Any]) -> list[str]:
     return [name]
 
 
+TRUTHY = frozenset(["1", "1.0", "true", "yes", "y", "t"])
+_INDEXES: dict[int, tuple[list[str], dict[str, int]]] = {}
+
+
+def _texts(values: pd.Series) -> list[str | None]:
+    """Each value as the text a category is matched by (None when missing): a plain loop,
+    since pandas' string methods cost more than the work on a request's few rows."""
+    return [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else str(v)
+            for v in values.to_numpy(dtype=object)]
+
+
+def _category_index(categories: list[str]) -> dict[str, int]:
+    """category -> position, built once per fitted list (unseen or missing: "other", the last)."""
+    cached = _INDEXES.get(id(categories))
+    if cached is None or cached[0] is not categories:
+        if len(_INDEXES) > 1000:  # versions come and go in a long-running server
+            _INDEXES.clear()
+        cached = (categories, {c: i for i, c in enumerate(categories)})
+        _INDEXES[id(categories)] = cached
+    return cached[1]
+
+
 def encode_column(column: dict[str, Any], values: pd.Series) -> np.ndarray:
     """One column's features, ``(rows, width)``, by its fitted kind."""
     kind, name = column["kind"], column["name"]
@@ -95,13 +117,12 @@ def encode_column(column: dict[str, Any], values: pd.Series) -> np.ndarray:
     if kind == "boolean":
         if pd.api.types.is_bool_dtype(values):
             return values.to_numpy(dtype="float64")[:, None]
-        text = values.astype("string").str.strip().str.lower()
-        truthy = text.isin(["1", "1.0", "true", "yes", "y", "t"]).to_numpy(dtype="float64")
-        return np.where(values.isna().to_numpy(), float(column["baseline"]), truthy)[:, None]
+        baseline = float(column["baseline"])
+        return np.array([baseline if t is None else float(t.strip().lower() in TRUTHY) for t in _texts(values)])[:, None]
     if kind == "category":
         categories = column["categories"]
-        codes = pd.Categorical(values.astype("string"), categories=categories).codes.astype("int64")
-        codes[codes < 0] = len(categories)  # unseen or missing: "other"
+        index = _category_index(categories)
+        codes = np.array([index.get(t, len(categories)) if t is not None else len(categories) for t in _texts(values)], dtype="int64")
         onehot = np.zeros((len(values), len(categories) + 1))
         onehot[np.arange(len(values)), codes] = 1.0
         return onehot
@@ -116,6 +137,13 @@ def encode_column(column: dict[str, Any], values: pd.Series) -> np.ndarray:
         day = stamps.dt.dayofweek.to_numpy() * 2 * np.pi / 7
         return np.stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)], axis=1)
     return np.zeros((len(values), 0))
+
+
+def _absent(column: dict[str, Any], rows: int) -> pd.Series:
+    """An optional column a request left out: missing values of a type its encoding reads fast."""
+    if column["kind"] in ("numeric", "log"):
+        return pd.Series(np.full(rows, np.nan))
+    return pd.Series([None] * rows, dtype="object")
 
 
 _PYDANTIC_TYPES: dict[str, Any] = {"numeric": float, "log": float, "boolean": bool, "category": str, "datetime": datetime, "identifier": str}
@@ -141,10 +169,7 @@ class TabularPreprocessor:
         missing = [c["name"] for c in columns if c["required"] and c["kind"] != "identifier" and c["name"] not in records]
         if missing:
             raise InvalidInput(f"missing column(s) {', '.join(map(repr, missing))}; the model was trained with them", (missing[0],))
-        parts = [
-            encode_column(c, records[c["name"]] if c["name"] in records else pd.Series([None] * len(records), dtype="object"))
-            for c in columns
-        ]
+        parts = [encode_column(c, records[c["name"]] if c["name"] in records else _absent(c, len(records))) for c in columns]
         with np.errstate(over="ignore", invalid="ignore"):
             parts32 = [part.astype("float32") for part in parts]
         for c, part in zip(columns, parts32):

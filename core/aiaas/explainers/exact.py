@@ -41,7 +41,7 @@ class TreeContributions:
     def explain(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
         pre, state = pipeline.preprocessor, pipeline.pre_state
         p = probabilities if probabilities is not None else pipeline.probabilities(records)
-        inputs = pre.transform(records, state)
+        inputs = pipeline.inputs(records)
         with pipeline._lock:
             contributions, _ = pipeline.model.contributions(inputs)  # (rows, outputs, features), in logits
         columns = pre.used_columns(state)
@@ -77,7 +77,7 @@ class LinearWordWeights:
     def explain(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
         p = probabilities if probabilities is not None else pipeline.probabilities(records)
         targets, signs, labels, scores = _called(pipeline, p)
-        texts = pipeline.preprocessor.transform(records, pipeline.pre_state)["text"]
+        texts = pipeline.inputs(records)["text"]
         weighted = pipeline.model.word_weights(texts, targets, signs)
         out = []
         for i, pairs in enumerate(weighted):
