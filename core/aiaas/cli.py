@@ -131,7 +131,7 @@ def sample(
 def train(
     task: TaskArg,
     data: DataOpt,
-    runtime: Annotated[Optional[str], typer.Option("--runtime", help="torch or tensorflow (default: the default architecture's).")] = None,
+    runtime: Annotated[Optional[str], typer.Option("--runtime", help="torch, tensorflow or classical (default: the default architecture's; with auto, only that runtime's candidates).")] = None,
     arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture name (see `aiaas tasks`), or auto: fit every candidate, keep the best on validation.")] = None,
     budget: Annotated[Optional[float], typer.Option("--budget", help="With --arch auto: minutes after which no further candidate starts.")] = None,
     keep_columns: Annotated[Optional[list[str]], typer.Option("--keep-columns", help="Tables: use this column even if it looks like an identifier or a leak (repeat or comma-separate).")] = None,
@@ -161,7 +161,7 @@ def train(
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
     if result.leaderboard:
-        board = Table("candidate", f"validation {task_metric(result.floor)}", "training s", "size MB", "ms/row")
+        board = Table("candidate", f"validation {_headline(result.floor)}", "training s", "size MB", "ms/row")
         for r in result.leaderboard:
             board.add_row(r["candidate"], _number(r["validation"]), f"{r['seconds']:.1f}", f"{r['bytes'] / 1e6:.2f}", f"{r['ms_per_row']:.3f}")
         console.print(board)
@@ -172,7 +172,7 @@ def train(
     console.print(f"report: {result.report}")
 
 
-def task_metric(floor: dict[str, Any]) -> str:
+def _headline(floor: dict[str, Any]) -> str:
     return str(floor.get("metric", ""))
 
 
