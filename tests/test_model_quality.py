@@ -183,10 +183,10 @@ def test_gradient_boosted_trees_save_no_pickle_and_explain_exactly(lending, tmp_
     p = pipeline.probabilities(records)
     explained = pipeline.explain(records, p)
     assert explained[0]["method"] == "tree-shap"
-    contributions, _ = pipeline.model.contributions(pipeline.preprocessor.transform(records, pipeline.pre_state))
-    bias = pipeline.runtime.predict_logits(pipeline.model, pipeline.preprocessor.transform(records, pipeline.pre_state))[:, 0] \
-        - contributions[:, 0].sum(-1)
-    base = calibrated(bias[:, None], "binary", pipeline.manifest["calibration"])
+    inputs = pipeline.preprocessor.transform(records, pipeline.pre_state)
+    contributions, bias = pipeline.model.contributions(inputs)
+    assert np.allclose(contributions.sum(-1) + bias, pipeline.runtime.predict_logits(pipeline.model, inputs), atol=1e-4)
+    base = calibrated(bias, "binary", pipeline.manifest["calibration"])
     for i, e in enumerate(explained):  # the columns' shares add up to the probability's change from the trees' base value
         assert sum(a["contribution"] for a in e["attributions"]) == pytest.approx(p[i] - base[i], abs=1e-5)
         assert {a["feature"] for a in e["attributions"]} == {"income", "debt_ratio", "grade"}

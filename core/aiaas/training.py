@@ -231,6 +231,7 @@ class Candidate:
     prepared: Prepared
     validation: float
     scores: dict[str, float]
+    p_val: np.ndarray
     p_test: np.ndarray
     calibration_error: dict[str, float]
     seconds: float
@@ -295,8 +296,8 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     scores = compute(task.metrics, y_test, p_test, pipeline.threshold)
     manifest["metrics"] = scores
     validation = score_for_selection(metric, y_val, p_val, pipeline.threshold)
-    return Candidate(architecture, pipeline, ready, validation, scores, p_test, calibration_errors(pipeline, ready, y_test, p_test),
-                     fitted, ms_per_row)
+    return Candidate(architecture, pipeline, ready, validation, scores, p_val, p_test,
+                     calibration_errors(pipeline, ready, y_test, p_test), fitted, ms_per_row)
 
 
 def calibration_errors(pipeline: Pipeline, ready: Prepared, y_test: np.ndarray, p_test: np.ndarray) -> dict[str, float]:
@@ -304,7 +305,7 @@ def calibration_errors(pipeline: Pipeline, ready: Prepared, y_test: np.ndarray, 
     kind = pipeline.labels.kind
     if kind not in ("binary", "multiclass", "sequence") or not len(y_test):
         return {}
-    raw = activate(pipeline.runtime.predict_logits(pipeline.model, pipeline.preprocessor.transform(ready.test.records, pipeline.pre_state)), kind)
+    raw = activate(pipeline.runtime.predict_logits(pipeline.model, pipeline.inputs(ready.test.records)), kind)
     ece = METRICS["calibration_error"]
     return {"before": ece(*observed(y_test, raw), 0.5), "after": ece(*observed(y_test, p_test), 0.5)}
 
@@ -378,8 +379,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         pipeline, ready, manifest = winner.pipeline, winner.prepared, winner.pipeline.manifest
         manifest["floor"] = comparison
         manifest["calibration_error"] = winner.calibration_error
-        manifest["reference"] = reference(ready.train.records, score_of(observed(ready.y[1], calibrated(
-            pipeline.runtime.predict_logits(pipeline.model, ready.inputs[1]), data.schema.kind, manifest["calibration"]))[1]))
+        manifest["reference"] = reference(ready.train.records, score_of(observed(ready.y[1], winner.p_val)[1]))
         board = [c.row(metric) for c in fitted] + ([base.row(metric)] if base is not None and base not in fitted else [])
         if auto:
             manifest["leaderboard"] = [asdict(r) for r in board]

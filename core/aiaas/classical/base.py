@@ -43,9 +43,9 @@ class Estimator(ABC):
     @abstractmethod
     def logits(self, inputs: Arrays) -> np.ndarray: ...
 
-    def contributions(self, inputs: Arrays) -> tuple[np.ndarray, list[str]]:
-        """Exact per-feature contributions to each logit, ``(rows, outputs, features)``, and
-        the feature names; the logit is their sum plus a bias."""
+    def contributions(self, inputs: Arrays) -> tuple[np.ndarray, np.ndarray]:
+        """Exact per-feature contributions to each logit, ``(rows, outputs, features)``, and the
+        bias ``(rows, outputs)``: each logit is its contributions' sum plus its bias."""
         raise NotImplementedError(f"{type(self).__name__} does not explain itself")
 
     def save(self, directory: Path) -> None:

@@ -65,11 +65,11 @@ class GradientBoostedTrees(Estimator):
         raw = self.booster.predict(inputs["features"], raw_score=True, num_iteration=self.booster.best_iteration or None)
         return np.asarray(raw, dtype="float32").reshape(len(inputs["features"]), -1)
 
-    def contributions(self, inputs: Arrays) -> tuple[np.ndarray, list[str]]:
+    def contributions(self, inputs: Arrays) -> tuple[np.ndarray, np.ndarray]:
         x = inputs["features"]
         raw = np.asarray(self.booster.predict(x, pred_contrib=True, num_iteration=self.booster.best_iteration or None))
         per_output = raw.reshape(len(x), -1, x.shape[1] + 1)  # the last column of each output is the bias
-        return per_output[:, :, :-1], [f"f{i}" for i in range(x.shape[1])]
+        return per_output[:, :, :-1], per_output[:, :, -1]
 
     def save(self, directory: Path) -> None:
         self.booster.save_model(str(directory / BOOSTER), num_iteration=self.booster.best_iteration or None)

@@ -43,13 +43,12 @@ class TreeContributions:
         p = probabilities if probabilities is not None else pipeline.probabilities(records)
         inputs = pipeline.inputs(records)
         with pipeline._lock:
-            contributions, _ = pipeline.model.contributions(inputs)  # (rows, outputs, features), in logits
+            contributions, base_logits = pipeline.model.contributions(inputs)  # (rows, outputs, features) and (rows, outputs), in logits
         columns = pre.used_columns(state)
         widths = [len(_feature_names(c)) for c in columns]
         starts = np.cumsum([0, *widths])
         per_column = np.stack([contributions[..., a:b].sum(-1) for a, b in zip(starts[:-1], starts[1:])], axis=-1)
-        logits = pipeline.runtime.predict_logits(pipeline.model, inputs)
-        base_logits = logits - contributions.sum(-1)
+        logits = base_logits + contributions.sum(-1)
         kind = pipeline.labels.kind
         calibration = pipeline.manifest.get("calibration")
         p_now, p_base = calibrated(logits, kind, calibration), calibrated(base_logits, kind, calibration)
