@@ -18,6 +18,11 @@ class InvalidInput(UserError):
         self.loc = loc
 
 
+class Refused(InvalidInput):
+    """An input the task declines to answer because an input check flagged it (a CT
+    slice sent to a chest radiograph model); answered as 422 naming the reason."""
+
+
 class UnsupportedMedia(InvalidInput):
     """A file of a type the task does not read (a GIF for an image task); answered as 415."""
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Architecture,
         DataAdapter,
         Explainer,
+        InputCheck,
         LabelSchema,
         Postprocessor,
         Preprocessor,
@@ -135,6 +136,23 @@ def register_explainers() -> Iterable[Explainer]:
         def register_explainers():
             return [aiaas.Explainer(name="feature-ablation", modality="tabular",
                                     impl="aiaas.explainers.ablation:FeatureAblation")]
+    """
+
+
+@hookspec
+def register_input_checks() -> Iterable[InputCheck]:
+    """Detectors of inputs unlike the training data, for one task or a whole modality.
+    The core offers general ones (ranges, vocabulary, language, feature distances);
+    a vertical adds what only its domain knows.
+
+    Example::
+
+        @aiaas.hookimpl
+        def register_input_checks():
+            return [aiaas.InputCheck(name="healthcare.dicom-modality", task="healthcare/chest-xray",
+                                     impl="aiaas_healthcare.checks:RadiographOnly")]
+
+    A task that must not answer what a check flags names it in ``Task.refuse_unfamiliar``.
     """
 
 

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from aiaas.calibration import calibrated
-from aiaas.errors import InvalidInput
+from aiaas.errors import InvalidInput, Refused
 from aiaas.integrity import MANIFEST
+from aiaas.novelty.guard import Guard
 from aiaas.records import LabelSchema, Task, resolve
 from aiaas.runtimes.base import ModelSpec
 from aiaas.state import State
@@ -27,6 +28,7 @@ from aiaas.state import State
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from aiaas.novelty.base import Finding
     from aiaas.plugins import Host
 
 PREPROCESSOR_STATE = "preprocessor"
@@ -66,8 +68,10 @@ class Pipeline:
     manifest: dict[str, Any]
     explainer: Any | None = None
     version: int | None = None
+    guard: Guard | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _last_inputs: tuple[Any, dict[str, np.ndarray]] | None = field(default=None, repr=False)
+    _last_outputs: tuple[Any, np.ndarray, np.ndarray | None] | None = field(default=None, repr=False)
 
     @property
     def post_state(self) -> dict[str, Any]:
@@ -95,8 +99,26 @@ class Pipeline:
         self._last_inputs = (weakref.ref(records), made)
         return made
 
+    def embeddings(self, records: pd.DataFrame) -> np.ndarray | None:
+        """The model's own features of each record (the input of its last layer), when the
+        runtime gives them; the logits of the same pass are kept for ``probabilities``."""
+        if not hasattr(self.runtime, "embed"):
+            return None
+        cached = self._last_outputs
+        if cached is not None and cached[0]() is records:
+            return cached[2]
+        inputs = self.inputs(records)
+        with self._lock:
+            logits, embedded = self.runtime.embed(self.model, inputs)
+        self._last_outputs = (weakref.ref(records), logits, embedded)
+        return embedded
+
     def probabilities(self, records: pd.DataFrame) -> np.ndarray:
-        p = self.run(self.inputs(records))
+        cached = self._last_outputs
+        if cached is not None and cached[0]() is records:
+            p = calibrated(cached[1], self.labels.kind, self.manifest.get("calibration"))
+        else:
+            p = self.run(self.inputs(records))
         unanswerable = ~np.isfinite(p.reshape(len(p), -1)).all(axis=1)
         if unanswerable.any():  # values so far from training that the model's arithmetic overflowed
             raise InvalidInput("the model cannot give a number for this instance: its values are far outside what it was trained on",
@@ -115,6 +137,30 @@ class Pipeline:
             return []
         batch = Batch(records, self, explain)
         return self.postprocessor.answer(batch)
+
+    def check(self, records: pd.DataFrame) -> Finding | None:
+        """How unlike the training data each record is (None for a version trained without input checks)."""
+        from aiaas.novelty.base import Sample
+
+        return self.guard.check(Sample(records, self)) if self.guard is not None and len(records) else None
+
+    def answers(self, records: pd.DataFrame, explain: bool = True, refuse: bool = True) -> list[dict[str, Any]]:
+        """Each record's answer as JSON with its ``input_check``. A record the task refuses
+        raises ``InvalidInput`` naming it (``refuse``) or is answered by its check alone."""
+        finding = self.check(records)
+        if finding is None:
+            return [a.model_dump(mode="json") for a in self.predict(records, explain)]
+        checks = self.guard.answers(finding)  # type: ignore[union-attr]
+        refused = [i for i, why in enumerate(finding.refused) if why]
+        if refused and refuse:
+            raise Refused(f"{self.task.name} does not answer this input: {finding.refused[refused[0]]}", (refused[0],))
+        answerable = records.iloc[[i for i, why in enumerate(finding.refused) if not why]] if refused else records
+        answered = iter(self.predict(answerable, explain))
+        out = []
+        for i, check in enumerate(checks):
+            answer = {} if finding.refused[i] else next(answered).model_dump(mode="json")
+            out.append({**answer, "input_check": {**check, **({"refused": True} if finding.refused[i] else {})}})
+        return out
 
     def explain(self, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
         if self.explainer is None:
@@ -163,6 +209,7 @@ class Pipeline:
             manifest=manifest,
             explainer=host.explainer(task, manifest["runtime"]),
             version=version,
+            guard=Guard.load(host, task, directory),
         )
 
 

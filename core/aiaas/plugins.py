@@ -27,6 +27,7 @@ from aiaas.records import (
     Architecture,
     DataAdapter,
     Explainer,
+    InputCheck,
     LabelSchema,
     Postprocessor,
     Preprocessor,
@@ -39,6 +40,7 @@ DEFAULT_PLUGINS = (
     "aiaas.default_plugins.explainers",
     "aiaas.default_plugins.processors",
     "aiaas.default_plugins.architectures",
+    "aiaas.default_plugins.input_checks",
 )
 
 
@@ -68,6 +70,7 @@ class Components:
     architectures: dict[tuple[str, str, str], Architecture] = field(default_factory=dict)
     explainers: dict[str, Explainer] = field(default_factory=dict)
     runtimes: dict[str, Runtime] = field(default_factory=dict)
+    input_checks: dict[str, InputCheck] = field(default_factory=dict)
     owner: dict[tuple[str, Any], str] = field(default_factory=dict)
 
 
@@ -80,6 +83,7 @@ _SLOT = {
     Architecture: "architectures",
     Explainer: "explainers",
     Runtime: "runtimes",
+    InputCheck: "input_checks",
 }
 
 
@@ -221,6 +225,9 @@ class Host:
                 )
                 if ref not in table
             ]
+            refused = [n for n in task.refuse_unfamiliar if n != "*" and n not in c.input_checks]
+            if refused:
+                missing.append(f"input check {refused[0]!r}")
             if task.explainer and task.explainer not in c.explainers:
                 missing.append(f"explainer {task.explainer!r}")
             if task.default_architecture != AUTO and not any(a.serves(task) and a.name == task.default_architecture for a in c.architectures.values()):
@@ -235,6 +242,12 @@ class Host:
             owner = c.owner.get(("architectures", key))
             if problem and owner:
                 self._fail(self.plugins[owner], f"architecture {arch.name!r} {problem}")
+        for name, check in list(c.input_checks.items()):
+            problem = (f"is for unknown task {check.task!r}" if check.task not in c.tasks and check.task != ANY_TASK else
+                       "offered to every task (task='*') names no modality" if check.task == ANY_TASK and not check.modality else None)
+            owner = c.owner.get(("input_checks", name))
+            if problem and owner:
+                self._fail(self.plugins[owner], f"input check {name!r} {problem}")
 
     # -- lookups -----------------------------------------------------------------
 
@@ -326,6 +339,11 @@ class Host:
         else:
             return None
         return self.instance("explainer", record.name, record.impl)
+
+    def input_checks(self, task: Task) -> list[InputCheck]:
+        """The checks offered to the task: its own, then its modality's."""
+        found = [c for c in self.components.input_checks.values() if c.serves(task)]
+        return sorted(found, key=lambda c: c.task == ANY_TASK)
 
     def preprocessor(self, task: Task, architecture: Architecture | None = None) -> Any:
         """The architecture's own preprocessor when it names one, else the task's."""

@@ -128,6 +128,11 @@ class Task:
     to the evaluation report. The prediction log stores each instance unless
     ``log_inputs`` is False (then only its SHA-256), and never the answer fields in
     ``log_omit`` (a heatmap, an echoed learner id).
+
+    Every answer carries an input check (``aiaas.InputCheck`` records offered to the
+    task). A flagged input is answered with the flag, unless ``refuse_unfamiliar``
+    names the check that flagged it (``"*"``: any check): then the request gets a 422
+    naming the reason (a chest X-ray task refuses a CT slice).
     """
 
     name: str
@@ -153,6 +158,7 @@ class Task:
     report: Ref | None = None
     log_inputs: bool = True
     log_omit: tuple[str, ...] = ()
+    refuse_unfamiliar: tuple[str, ...] = ()
     description: str = ""
 
     @property
@@ -250,6 +256,24 @@ class Explainer:
 
 
 @dataclass(frozen=True)
+class InputCheck:
+    """A detector of inputs unlike the training data, offered to one task or (``task="*"``)
+    to every task of a ``modality``. ``impl`` names an object with ``floor`` (float),
+    ``fit(sample) -> State | None`` (None: it does not apply to this model) and
+    ``score(sample, state) -> Scores``; see ``aiaas.novelty.base``. Training fits it on
+    the training split; the host calibrates all of a task's checks together on validation."""
+
+    name: str
+    impl: Ref
+    task: str = ANY_TASK
+    modality: str | None = None
+    description: str = ""
+
+    def serves(self, task: Task) -> bool:
+        return self.task == task.name or (self.task == ANY_TASK and self.modality == task.modality)
+
+
+@dataclass(frozen=True)
 class Runtime:
     """A model runtime. ``impl`` names a class implementing ``aiaas.runtimes.base.ModelRuntime``;
     ``requires`` are the import names that must be installed for it to be usable."""
@@ -268,4 +292,5 @@ RECORD_TYPES: dict[str, type] = {
     "register_architectures": Architecture,
     "register_explainers": Explainer,
     "register_runtimes": Runtime,
+    "register_input_checks": InputCheck,
 }

@@ -1,4 +1,6 @@
-"""Offline batch scoring: a file in, the same rows with their answers out."""
+"""Offline batch scoring: a file in, the same rows with their answers out, each with
+its input check as columns (``in_distribution``, ``novelty``, ``unfamiliar_reasons``,
+``refused``: a row the task would refuse is written with its check and no answer)."""
 
 from __future__ import annotations
 
@@ -26,11 +28,15 @@ def flatten(answer: dict[str, Any]) -> dict[str, Any]:
     """Scalars stay columns; an object of scalars becomes a column per key
     (``probabilities.pneumonia``); other lists and objects become JSON text."""
     out: dict[str, Any] = {}
+    check = answer.pop("input_check", None)
     for k, v in answer.items():
         if isinstance(v, dict) and v and all(_scalar(x) for x in v.values()):
             out.update({f"{k}.{sub}": x for sub, x in v.items()})
         else:
             out[k] = json.dumps(v, default=str) if isinstance(v, (list, dict)) else v
+    if check is not None:  # the flag, its score and reasons as plain columns a spreadsheet filters on
+        out.update({"in_distribution": check["in_distribution"], "novelty": check["novelty"],
+                    "unfamiliar_reasons": "; ".join(check["reasons"]), "refused": bool(check.get("refused", False))})
     return out
 
 
@@ -53,7 +59,7 @@ def score_file(host: Host, registry: Registry, task: str, source: Path, target: 
         bar = progress.add_task(f"scoring {source.name}", total=len(records))
         for start in range(0, len(records), CHUNK):
             chunk = records.iloc[start : start + CHUNK]
-            answers.extend(flatten(a.model_dump(mode="json")) for a in pipeline.predict(chunk, explain=False))
+            answers.extend(flatten(a) for a in pipeline.answers(chunk, explain=False, refuse=False))
             progress.update(bar, advance=len(chunk))
     answered = pd.DataFrame(answers)
     kept = cell_columns(records).drop(columns=[c for c in answered.columns if c in records.columns])  # the answer's own wins

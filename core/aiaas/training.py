@@ -31,6 +31,7 @@ from aiaas.evaluation import plots, write_report
 from aiaas.integrity import file_digests
 from aiaas.metrics import METRICS, compute, observed, score_for_selection
 from aiaas.monitoring.reference import reference, score_of
+from aiaas.novelty.guard import fit_guard
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
 from aiaas.dataset import Dataset
@@ -380,6 +381,10 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         manifest["floor"] = comparison
         manifest["calibration_error"] = winner.calibration_error
         manifest["reference"] = reference(ready.train.records, score_of(observed(ready.y[1], winner.p_val)[1]))
+        progress.update(step, status="fitting the input checks on the training split, calibrating them on validation")
+        classes = data.y[0] if data.schema.kind in ("binary", "multiclass") else None
+        guard = fit_guard(host, task, pipeline, (data.train.records, classes), data.validation.records)
+        manifest["input_checks"] = guard.summary() if guard else None
         board = [c.row(metric) for c in fitted] + ([base.row(metric)] if base is not None and base not in fitted else [])
         if auto:
             manifest["leaderboard"] = [asdict(r) for r in board]
@@ -393,10 +398,13 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         def write(folder: Path) -> None:
             pipeline.runtime.save(pipeline.model, folder)
             ready.pre_state.save(folder, PREPROCESSOR_STATE)
+            if guard is not None:
+                guard.save(folder)
             facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
                      "classical floor": comparison["text"],
                      "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error),
                      "operating point": manifest["operating_point"] or "n/a",
+                     "input checks": _checks_fact(manifest["input_checks"]),
                      **({"chosen setting": manifest["history"][-1] if manifest["history"] else "n/a"} if whole else
                         {"epochs run": len(manifest["history"])}),
                      **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}
@@ -427,6 +435,13 @@ def _calibration_fact(calibration: dict[str, float] | None, errors: dict[str, fl
     if errors:
         how += f"; expected calibration error on test {errors['before']:.4f} before, {errors['after']:.4f} after"
     return how
+
+
+def _checks_fact(summary: dict[str, Any] | None) -> str:
+    if not summary:
+        return "none apply to this task and model"
+    return (f"{', '.join(summary['detectors'])}; threshold {summary['threshold']:.3g}, "
+            f"flagging {summary['validation_flagged']:.1%} of {summary['validation_rows']:,} validation inputs")
 
 
 def data_section(ready: Prepared) -> str:

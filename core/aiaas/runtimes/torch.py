@@ -96,6 +96,19 @@ class TorchRuntime(ModelRuntime):
         outs = [model(_tensors(inputs, part, device)).float().cpu().numpy() for part in batches(n, 8192)]
         return np.concatenate(outs) if outs else np.zeros((0, 1), dtype=np.float32)
 
+    def embed(self, model: Any, inputs: Arrays) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, the input of the model's last linear layer) from one pass; None when it has none."""
+        heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        if not heads:
+            return self.predict_logits(model, inputs), None
+        captured: list[np.ndarray] = []
+        hook = heads[-1].register_forward_hook(lambda module, args, out: captured.append(args[0].float().flatten(1).cpu().numpy()))
+        try:
+            logits = self.predict_logits(model, inputs)
+        finally:
+            hook.remove()
+        return logits, np.concatenate(captured) if captured else None
+
     def save(self, model: Any, directory: Path) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(directory / WEIGHTS))

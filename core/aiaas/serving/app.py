@@ -134,7 +134,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     extra_schemas: list[type[BaseModel]] = []
     for task in host.components.tasks.values():
         router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds), batcher,
-                             predictions)
+                             predictions, on_flagged=lambda name, version, count, action: metrics.flagged.labels(name, str(version or ""), action).inc(count))
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         app.include_router(router)
     app.include_router(admin_router(host, registry))

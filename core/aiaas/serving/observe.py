@@ -38,6 +38,8 @@ class Metrics:
         self.refused = Counter("aiaas_refused", "Requests refused at the door (401, 403, 429)", ["status"], registry=r)
         self.drift = Gauge("aiaas_drift_psi", "Drift of an input feature (or the score) against training, as PSI", ["task", "feature"],
                            registry=r)
+        self.flagged = Counter("aiaas_flagged_inputs", "Inputs flagged as unlike the training data, answered with the flag or refused",
+                               ["task", "version", "action"], registry=r)
         self.load_failures = Counter("aiaas_model_load_failures", "Promoted versions that failed to load", ["task"], registry=r)
 
 

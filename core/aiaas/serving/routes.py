@@ -15,6 +15,7 @@ or drops them when their deadline passes) -> one DataFrame -> ``Pipeline.predict
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -27,7 +28,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from aiaas.errors import InvalidInput, UnsupportedMedia
+from aiaas.errors import InvalidInput, Refused, UnsupportedMedia
+from aiaas.novelty.guard import InputCheckResult
 from aiaas.monitoring.predictions import PredictionLog, new_id
 from aiaas.pipeline import Pipeline
 from aiaas.records import LabelSchema, Task, resolve
@@ -107,7 +109,8 @@ def request_models(task: Task, max_instances: int) -> tuple[type[BaseModel], typ
     request = create_model(f"{name}Request", instances=(list[instance], Field(min_length=1, max_length=max_instances)),
                            explain=(bool, Field(default=task.explain_in_predict, description="include explanations in /predict answers")))
     logged = create_model(f"{name}Prediction", __base__=answer,
-                          prediction_id=(str | None, Field(default=None, description="quote it to send feedback on this answer")))
+                          prediction_id=(str | None, Field(default=None, description="quote it to send feedback on this answer")),
+                          input_check=(InputCheckResult | None, Field(default=None, description="how like the training data the input is")))
     predict = create_model(f"{name}Predictions", predictions=(list[logged], ...), model=(ModelInfo, ...))
     explain = create_model(f"{name}Explanations", explanations=(list[dict[str, Any]], ...), model=(ModelInfo, ...))
     return request, predict, explain
@@ -178,11 +181,11 @@ def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
 
 
 def predict_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [answer.model_dump(mode="json") for answer in pipeline.predict(pd.DataFrame(rows), explain=False)]
+    return pipeline.answers(pd.DataFrame(rows), explain=False)
 
 
 def predict_explained_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [answer.model_dump(mode="json") for answer in pipeline.predict(pd.DataFrame(rows), explain=True)]
+    return pipeline.answers(pd.DataFrame(rows), explain=True)
 
 
 def explain_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[Any]:
@@ -209,12 +212,15 @@ def _record(predictions: PredictionLog | None, request: Request, task: Task, pip
                            instance=instance.model_dump(), log_inputs=task.log_inputs, omit=task.log_omit)
 
 
-def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batcher, predictions: PredictionLog | None = None) -> APIRouter:
+def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batcher, predictions: PredictionLog | None = None,
+                on_flagged: Callable[[str, int | None, int, str], None] | None = None) -> APIRouter:
+    """``on_flagged(task, version, count, "answered" | "refused")`` hears of inputs flagged as unlike the training data."""
     router = APIRouter(prefix=f"/v1/{task.name}", tags=[task.name])
     request_model, predict_model, explain_model = request_models(task, limits.max_instances)
     content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}
     errors_doc: dict[int | str, dict[str, Any]] = {413: {"description": "the body (or an image's pixel count) is over the limit"},
-                                                   422: {"description": "an instance does not fit the schema; detail names the field"},
+                                                   422: {"description": "an instance does not fit the schema (detail names the field), or the task "
+                                                               "refuses an input unlike its training data (detail names the reason)"},
                                                    503: {"description": "no model of this task is promoted, or the task is at capacity (see Retry-After)"}}
     if task.upload_field:
         content["multipart/form-data"] = {"schema": {"type": "object", "properties": {
@@ -234,8 +240,16 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
             work = predict_explained_work
         # decoding (an image) fails this request alone, before batching, and off the event loop
         rows = pipeline.rows_from(instances) if task.decode is None else await run_in_threadpool(pipeline.rows_from, instances)
-        results = await batcher.run(task.name, pipeline, work, rows, deadline)
+        try:
+            results = await batcher.run(task.name, pipeline, work, rows, deadline)
+        except Refused:
+            if on_flagged is not None:
+                on_flagged(task.name, pipeline.version, 1, "refused")
+            raise
         if key == "predictions":
+            flagged = sum(1 for r in results if not r.get("input_check", {}).get("in_distribution", True))
+            if flagged and on_flagged is not None:
+                on_flagged(task.name, pipeline.version, flagged, "answered")
             _record(predictions, request, task, pipeline, instances, results)
         return JSONResponse({key: results, "model": model_info(pipeline)})
 

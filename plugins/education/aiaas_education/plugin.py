@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import aiaas
-from aiaas import (Architecture, DataAdapter, Explainer, Label, LabelSchema, Postprocessor, Preprocessor, Quickstart,
-                   SplitPolicy, Task)
+from aiaas import (Architecture, DataAdapter, Explainer, InputCheck, Label, LabelSchema, Postprocessor, Preprocessor,
+                   Quickstart, SplitPolicy, Task)
 
 TASK = "education/knowledge-tracing"
 DKT = {"epochs": 30, "batch_size": 32, "learning_rate": 2e-3, "weight_decay": 1e-5, "patience": 4,
@@ -77,6 +77,12 @@ def register_architectures() -> list[Architecture]:
 def register_explainers() -> list[Explainer]:
     return [Explainer(name="education.answer-influence", modality="sequence", impl="aiaas_education.influence:AnswerInfluence",
                       description="each past answer's signed influence on the next skill's estimate (leave one out)")]
+
+
+@aiaas.hookimpl
+def register_input_checks() -> list[InputCheck]:
+    return [InputCheck(name="education.unseen-skills", task=TASK, impl="aiaas_education.checks:UnseenSkills",
+                       description="share of a history's answers on skills training never had")]
 
 
 @aiaas.hookimpl

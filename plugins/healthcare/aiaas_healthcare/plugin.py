@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import aiaas
-from aiaas import Architecture, DataAdapter, Label, LabelSchema, OperatingPolicy, Postprocessor, Quickstart, SplitPolicy, Task
+from aiaas import (
+    Architecture,
+    DataAdapter,
+    InputCheck,
+    Label,
+    LabelSchema,
+    OperatingPolicy,
+    Postprocessor,
+    Quickstart,
+    SplitPolicy,
+    Task,
+)
 
 CHEST_XRAY = "healthcare/chest-xray"
 FIT = {"epochs": 15, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 1e-4, "patience": 4, "dropout": 0.2}
@@ -43,6 +54,7 @@ def register_tasks() -> list[Task]:
             upload_field="image",
             quickstart=Quickstart(rows=600, epochs=6),
             log_inputs=False, log_omit=("heatmap", "metadata", "filename"),  # the prediction log keeps no pixels or patient data
+            refuse_unfamiliar=("healthcare.radiograph-only",),  # a CT slice gets a 422, not a pneumonia probability
             description="Chest radiograph, normal or pneumonia: probability, the call at a 95%-sensitivity operating "
             "point, a Grad-CAM heatmap. Not for diagnostic use.",
         )
@@ -59,6 +71,12 @@ def register_data_adapters() -> list[DataAdapter]:
         DataAdapter(name="healthcare.npz", task=CHEST_XRAY, load="aiaas.vision.datasets:load_npz", suffixes=(".npz",),
                     description="NumPy .npz with <split>_images and <split>_labels (MedMNIST); --option splits=train,val"),
     ]
+
+
+@aiaas.hookimpl
+def register_input_checks() -> list[InputCheck]:
+    return [InputCheck(name="healthcare.radiograph-only", task=CHEST_XRAY, impl="aiaas_healthcare.checks:RadiographOnly",
+                       description="a DICOM whose Modality is not a radiograph (CR/DX/DR) or whose BodyPartExamined is not the chest")]
 
 
 @aiaas.hookimpl

@@ -1,0 +1,124 @@
+"""Checks for tables: numbers outside the training range, categories never seen, and
+an unusual combination of values (a Mahalanobis distance on the model's inputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aiaas.novelty import distance
+from aiaas.novelty.base import Sample, Scores, fmt
+from aiaas.state import State
+from aiaas.tabular import infer_column
+
+MAX_SEEN = 2000
+"""A text column with more distinct training values than this is an identifier-like column, not checked."""
+
+
+def _columns(records: pd.DataFrame, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [c for c in (infer_column(str(name), records[name]) for name in records.columns) if c["kind"] in kinds]
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+class ValueRange:
+    """How far a number lies outside what training saw, in units of the training
+    spread (the 1st to 99th percentile; a skewed column such as an amount on a log scale)."""
+
+    floor = 0.25
+
+    def fit(self, sample: Sample) -> State | None:
+        columns = []
+        for column in _columns(sample.records, ("numeric", "log")):
+            x = _numbers(sample.records[column["name"]])
+            x = x[np.isfinite(x)]
+            if len(x) < 2:
+                continue
+            log = column["kind"] == "log"
+            t = np.log1p(x) if log else x
+            low, high = np.quantile(t, [0.01, 0.99])
+            spread = max(float(high - low), float(t.std()), 1e-6)
+            columns.append({"name": column["name"], "min": float(x.min()), "max": float(x.max()), "log": log, "spread": spread})
+        return State({"columns": columns}) if columns else None
+
+    def score(self, sample: Sample, state: State) -> Scores:
+        records, columns = sample.records, state.meta["columns"]
+        excess = np.zeros((len(records), len(columns)))
+        for j, c in enumerate(columns):
+            if c["name"] not in records:
+                continue
+            x = _numbers(records[c["name"]])
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                t = (lambda v: np.sign(v) * np.log1p(np.abs(v))) if c["log"] else (lambda v: v)
+                above, below = (t(x) - t(np.float64(c["max"]))) / c["spread"], (t(np.float64(c["min"])) - t(x)) / c["spread"]
+            excess[:, j] = np.nan_to_num(np.maximum(np.maximum(above, below), 0), nan=0.0, posinf=1e12)
+
+        def reason(i: int) -> str:
+            j = int(np.argmax(excess[i]))
+            c = columns[j]
+            value = records[c["name"]].iloc[i]
+            side = "above" if float(value) > c["max"] else "below"
+            return f"{c['name']} {fmt(float(value))} is {side} the training range ({fmt(c['min'])} to {fmt(c['max'])})"
+
+        return Scores(excess.max(axis=1) if columns else np.zeros(len(records)), reason)
+
+
+class UnseenCategories:
+    """Categories training never saw, counted over the columns."""
+
+    floor = 0.5
+
+    def fit(self, sample: Sample) -> State | None:
+        seen = {}
+        for column in _columns(sample.records, ("category", "boolean")):
+            values = sample.records[column["name"]].dropna().astype(str).unique()
+            if len(values) <= MAX_SEEN:
+                seen[column["name"]] = sorted(values.tolist())
+        return State({"seen": seen}) if seen else None
+
+    def score(self, sample: Sample, state: State) -> Scores:
+        records, seen = sample.records, state.meta["seen"]
+        unseen: dict[str, np.ndarray] = {}
+        for name, values in seen.items():
+            if name in records:
+                column = records[name]
+                unseen[name] = (column.notna() & ~column.astype(str).isin(set(values))).to_numpy()
+        counts = np.sum(list(unseen.values()), axis=0) if unseen else np.zeros(len(records))
+
+        def reason(i: int) -> str:
+            new = [f"{name} {records[name].iloc[i]!r}" for name, mask in unseen.items() if mask[i]]
+            return f"never seen in training: {', '.join(new)}"
+
+        return Scores(np.asarray(counts, dtype="float64"), reason)
+
+
+class FeatureDistance:
+    """A Mahalanobis distance on the model's numeric inputs: catches combinations of
+    values that each look ordinary but never occur together in training."""
+
+    floor = 0.0
+    MAX_FEATURES = 2048
+
+    def _features(self, sample: Sample) -> np.ndarray | None:
+        arrays = [v.reshape(len(v), -1) for v in sample.inputs.values() if v.dtype.kind == "f"]
+        if not arrays:
+            return None
+        x = np.concatenate(arrays, axis=1)
+        return x if x.shape[1] <= self.MAX_FEATURES else None
+
+    def fit(self, sample: Sample) -> State | None:
+        x = self._features(sample)
+        if x is None or len(x) < 10:
+            return None
+        return State({"features": int(x.shape[1])}, distance.fit(x))
+
+    def score(self, sample: Sample, state: State) -> Scores:
+        x = self._features(sample)
+        if x is None or x.shape[1] != state.meta["features"]:
+            return Scores(np.zeros(len(sample.records)), lambda i: "")
+        d = distance.distance(x, state.arrays)
+        return Scores(d, lambda i: f"an unusual combination of values (distance {d[i]:.1f} from the training data)")
