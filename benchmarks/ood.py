@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import sys
 import tempfile
 from pathlib import Path
@@ -233,7 +232,10 @@ def main() -> None:
             task = host.task(task_name)
             data = load_split(host, task, request, screens_columns=task.preprocessor == "tabular")
             test = data.test.records.reset_index(drop=True)
-            ordinary, ordinary_flagged, _ = ranked(pipeline, test)
+            ordinary, ordinary_flagged, ordinary_reasons = ranked(pipeline, test)
+            top = int(np.argmax(ordinary))
+            print(f"{name}: the most unusual ordinary test input has novelty {ordinary[top]:.3g} "
+                  f"(threshold {pipeline.guard.threshold:.3g}): {ordinary_reasons[top]}", flush=True)
             foreign = {"finance": lambda: finance_foreign(test, rng), "retail": lambda: retail_foreign(test, rng),
                        "healthcare": lambda: healthcare_foreign(pipeline, rng), "education": lambda: education_foreign(test, rng)}[name]()
             summary = pipeline.guard.summary()
