@@ -33,6 +33,18 @@ def _jpeg(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
+def _dicom(name: str, **attributes: str) -> bytes:
+    """A pydicom test file, with header attributes changed (a radiograph's Modality)."""
+    import pydicom
+
+    ds = pydicom.dcmread(get_testdata_file(name))
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
 def _heatmap(answer: dict) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["heatmap"]["png_base64"]))))
 
@@ -59,16 +71,48 @@ def test_multipart_upload_of_png_jpeg_and_dicom_in_one_request(trained: Trained)
     files = [
         ("files", ("chest.png", _png(trained), "image/png")),
         ("files", ("wide.jpg", _jpeg(80, 50), "image/jpeg")),
-        ("files", ("mr.dcm", Path(get_testdata_file("MR_small.dcm")).read_bytes(), "application/dicom")),
+        ("files", ("dx.dcm", _dicom("MR_small.dcm", Modality="DX", BodyPartExamined="CHEST"), "application/dicom")),
     ]
     response = trained.client().post(PREDICT, files=files)
     assert response.status_code == 200, response.text
     answers = response.json()["predictions"]
-    assert [a["filename"] for a in answers] == ["chest.png", "wide.jpg", "mr.dcm"]
+    assert [a["filename"] for a in answers] == ["chest.png", "wide.jpg", "dx.dcm"]
     assert _heatmap(answers[1]).shape == (50, 80)  # the input's own height and width
     assert _heatmap(answers[2]).shape == (64, 64)
-    assert answers[2]["metadata"]["Modality"] == "MR" and answers[2]["metadata"]["PatientIdentityRemoved"] == "YES"
+    assert answers[2]["metadata"]["Modality"] == "DX" and answers[2]["metadata"]["PatientIdentityRemoved"] == "YES"
     assert answers[0]["metadata"] is None
+    assert answers[0]["input_check"]["in_distribution"] is True
+    assert answers[1]["input_check"]["in_distribution"] is False  # random noise in a JPEG
+    assert all(set(a["input_check"]) == {"in_distribution", "novelty", "threshold", "reasons"} for a in answers)
+
+
+@pytest.mark.parametrize(("name", "data", "reason"), [
+    ("mr.dcm", lambda: Path(get_testdata_file("MR_small.dcm")).read_bytes(), "modality MR, expected CR/DX/DR"),
+    ("ct.dcm", lambda: Path(get_testdata_file("CT_small.dcm")).read_bytes(), "modality CT, expected CR/DX/DR"),
+    ("spine.dcm", lambda: _dicom("MR_small.dcm", Modality="CR", BodyPartExamined="CSPINE"), "body part CSPINE, expected CHEST"),
+])
+def test_a_dicom_that_is_not_a_chest_radiograph_is_refused_naming_why(trained: Trained, name: str, data, reason: str) -> None:  # noqa: ANN001
+    client = trained.client()
+    files = [("files", ("chest.png", _png(trained), "image/png")), ("files", (name, data(), "application/dicom"))]
+    response = client.post(PREDICT, files=files)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "instances", 1] and reason in error["msg"]
+    metrics = client.get("/metrics").text
+    assert 'aiaas_flagged_inputs_total{action="refused",task="healthcare/chest-xray"' in metrics
+
+
+def test_flagged_images_are_answered_with_the_reason(trained: Trained) -> None:
+    colour = (np.random.default_rng(1).random((40, 40, 3)) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(colour).save(buffer, format="PNG")
+    files = [("files", ("chest.png", _png(trained), "image/png")), ("files", ("photo.png", buffer.getvalue(), "image/png"))]
+    response = trained.client().post(PREDICT, files=files)
+    assert response.status_code == 200, response.text
+    ordinary, photo = (a["input_check"] for a in response.json()["predictions"])
+    assert ordinary["in_distribution"] and not ordinary["reasons"]
+    assert not photo["in_distribution"] and photo["novelty"] > photo["threshold"]
+    assert "a colour image; the model was trained on grayscale images" in photo["reasons"]
 
 
 def test_explain_answers_the_heatmap(trained: Trained) -> None:
@@ -131,9 +175,14 @@ def test_a_patients_name_never_reaches_an_answer_or_a_log(trained: Trained, capl
         import pydicom
 
         names[name] = str(pydicom.dcmread(get_testdata_file(name)).PatientName)
-    files = [("files", (f"scan{i}.dcm", Path(get_testdata_file(n)).read_bytes(), "application/dicom")) for i, n in enumerate(names)]
+    # relabelled as chest radiographs so they are answered (as they are, the task refuses them: also checked below)
+    files = [("files", (f"scan{i}.dcm", _dicom(n, Modality="DX", BodyPartExamined="CHEST"), "application/dicom")) for i, n in enumerate(names)]
     responses = [client.post(PREDICT, files=files), client.post(EXPLAIN, files=files), client.get("/v1/tasks")]
     assert all(r.status_code == 200 for r in responses)
+    refused = client.post(PREDICT, files=[("files", (f"raw{i}.dcm", Path(get_testdata_file(n)).read_bytes(), "application/dicom"))
+                                           for i, n in enumerate(names)])
+    assert refused.status_code == 422
+    responses.append(refused)
     for answer in responses[0].json()["predictions"]:  # what is echoed is the de-identified header, not merely a selection
         metadata = answer["metadata"]
         assert metadata["PatientID"].startswith("anon-") and metadata["StudyInstanceUID"].startswith("2.25.")
