@@ -29,10 +29,10 @@ def monitor(
     report = write_monitoring_report(result, folder)
     if as_json:
         return _print_json({**result.to_json(), "report": str(report)})
-    table = Table("version", "predictions", "with feedback", "metrics from feedback")
+    table = Table("version", "predictions", "flagged unfamiliar", "with feedback", "metrics from feedback")
     for v in result.versions:
         mark = " *" if v.version == result.production else ""
-        table.add_row(f"{v.version}{mark}", str(v.predictions), str(v.feedback), ", ".join(f"{k} {x:.3f}" for k, x in v.metrics.items()) or "-")
+        table.add_row(f"{v.version}{mark}", str(v.predictions), str(v.flagged), str(v.feedback), ", ".join(f"{k} {x:.3f}" for k, x in v.metrics.items()) or "-")
     console.print(table)
     if result.drift:
         drift = Table("feature", "PSI", "")

@@ -7,6 +7,7 @@ many instances is preprocessed once, run through the model once and answered.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -170,7 +171,9 @@ class Pipeline:
     def rows_from(self, instances: list[BaseModel]) -> list[dict[str, Any]]:
         """One record per validated API instance, through the task's ``decode`` when it has one."""
         if self.task.decode is None:
-            return [_utc_naive(instance.model_dump()) for instance in instances]
+            rows = [_utc_naive(instance.model_dump()) for instance in instances]
+            _finite(rows)
+            return rows
         from aiaas.errors import TooLarge
         from aiaas.settings import get_settings
 
@@ -211,6 +214,15 @@ class Pipeline:
             version=version,
             guard=Guard.load(host, task, directory),
         )
+
+
+def _finite(rows: list[dict[str, Any]]) -> None:
+    """Refuse an infinite or NaN number before any check or model sees it (JSON has none,
+    but a schema's float accepts the strings "Infinity" and "NaN")."""
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidInput(f"{name}: {value} is not a finite number", (i, name))
 
 
 def _utc_naive(record: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """``aiaas monitor``: how a task does in production, from the prediction log.
 
-Per version: predictions, feedback received and the metrics that feedback allows
+Per version: predictions, how many were flagged by their input check, feedback received and the metrics that feedback allows
 (AUC and Brier score from the answers' probabilities against the true labels;
 accuracy where an answer names its label). Drift of the inputs and of the score
 against the reference the production version saved at training (PSI; see
@@ -61,6 +61,8 @@ class VersionReport:
     predictions: int
     feedback: int
     metrics: dict[str, float] = field(default_factory=dict)
+    flagged: int = 0
+    """Answers whose input check said the input was unlike the training data."""
 
 
 @dataclass
@@ -98,6 +100,11 @@ def _metrics(rows: list[Prediction], truth: dict[str, str], labels: LabelSchema)
     return out
 
 
+def _flagged(row: Prediction) -> bool:
+    check = row.answer.get("input_check")
+    return isinstance(check, dict) and check.get("in_distribution") is False
+
+
 def reference_of(registry: Registry, task: str, version: int) -> dict[str, Any]:
     manifest = json.loads((registry.folder(registry.get(task, version)) / "manifest.json").read_text())
     return manifest.get("reference", {})
@@ -112,7 +119,8 @@ def monitor(host: Host, registry: Registry, log: PredictionLog, task_name: str, 
     by_version: dict[int, list[Prediction]] = {}
     for row in rows:
         by_version.setdefault(row.version, []).append(row)
-    versions = [VersionReport(v, len(rs), sum(r.id in truth for r in rs), _metrics(rs, truth, labels)) for v, rs in sorted(by_version.items())]
+    versions = [VersionReport(v, len(rs), sum(r.id in truth for r in rs), _metrics(rs, truth, labels), sum(map(_flagged, rs)))
+                for v, rs in sorted(by_version.items())]
     found: dict[str, float] = {}
     images: dict[str, bytes] = {}
     live = by_version.get(production or -1, [])
@@ -176,7 +184,7 @@ def write_monitoring_report(result: Monitoring, folder: Path) -> Path:
 
     facts: dict[str, Any] = {"since": f"{result.since:%Y-%m-%d %H:%M} UTC", "production version": result.production}
     for v in result.versions:
-        facts[f"version {v.version}"] = f"{v.predictions} predictions, {v.feedback} with feedback; " + (
+        facts[f"version {v.version}"] = f"{v.predictions} predictions ({v.flagged} flagged as unlike training), {v.feedback} with feedback; " + (
             ", ".join(f"{k} {val:.3f}" for k, val in v.metrics.items()) or "no feedback metrics yet")
     facts.update({f"note {i + 1}": n for i, n in enumerate(result.notes)})
     scores = {f"PSI {k}": v for k, v in sorted(result.drift.items(), key=lambda kv: -kv[1])}

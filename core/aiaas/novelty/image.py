@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from aiaas.novelty import distance
-from aiaas.novelty.base import Sample, Scores
+from aiaas.novelty.base import Sample, Scores, fmt
 from aiaas.state import State
 
 COLUMN = "image"
@@ -59,7 +59,7 @@ def statistics(pixels: np.ndarray) -> np.ndarray:
 
 
 def _reason(what: str, d: np.ndarray, worst: np.ndarray, names: list[str] | None) -> Callable[[int], str]:
-    return lambda i: f"{what} (distance {d[i]:.1f}{', most of all its ' + names[worst[i]] if names else ''})"
+    return lambda i: f"{what} (distance {fmt(round(float(d[i]), 1))}{', most of all its ' + names[worst[i]] if names else ''})"
 
 
 class PixelStatistics:

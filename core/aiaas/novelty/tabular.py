@@ -58,11 +58,15 @@ class ValueRange:
             excess[:, j] = np.nan_to_num(np.maximum(np.maximum(above, below), 0), nan=0.0, posinf=1e12)
 
         def reason(i: int) -> str:
-            j = int(np.argmax(excess[i]))
-            c = columns[j]
-            value = records[c["name"]].iloc[i]
-            side = "above" if float(value) > c["max"] else "below"
-            return f"{c['name']} {fmt(float(value))} is {side} the training range ({fmt(c['min'])} to {fmt(c['max'])})"
+            said = []
+            for j in np.argsort(-excess[i])[:3]:
+                if excess[i, j] <= 0:
+                    break
+                c = columns[j]
+                value = float(records[c["name"]].iloc[i])
+                said.append(f"{c['name']} {fmt(value)} is {'above' if value > c['max'] else 'below'} the training range "
+                            f"({fmt(c['min'])} to {fmt(c['max'])})")
+            return "; ".join(said)
 
         return Scores(excess.max(axis=1) if columns else np.zeros(len(records)), reason)
 
@@ -121,4 +125,4 @@ class FeatureDistance:
         if x is None or x.shape[1] != state.meta["features"]:
             return Scores(np.zeros(len(sample.records)), lambda i: "")
         d = distance.distance(x, state.arrays)
-        return Scores(d, lambda i: f"an unusual combination of values (distance {d[i]:.1f} from the training data)")
+        return Scores(d, lambda i: f"an unusual combination of values (distance {fmt(round(float(d[i]), 1))} from the training data)")
