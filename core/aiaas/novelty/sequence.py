@@ -1,5 +1,5 @@
 """Checks for sequences (a learner's answers, a customer's events): histories far
-longer or shorter than training's, and 0/1 outcome columns far from the training rate
+longer than training's (a shorter one is a newcomer, served every day), and 0/1 outcome columns far from the training rate
 for their length (a binomial z-score, scaled by how much training histories vary)."""
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class HistoryShape:
         column = meta["length_column"]
         lengths = np.array([len(v) if isinstance(v, (list, tuple, np.ndarray)) else 0 for v in records.get(column, pd.Series([None] * len(records)))],
                            dtype="float64")
-        parts = {"length": np.abs(np.log1p(lengths) - meta["log_mean"]) / meta["log_std"]}
+        # only longer than training counts: a short history is a new learner or customer, as ordinary as any
+        parts = {"length": np.clip(np.log1p(lengths) - meta["log_mean"], 0, None) / meta["log_std"]}
         rates: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for outcome in meta["outcomes"]:
             if outcome["name"] in records:
@@ -67,7 +68,7 @@ class HistoryShape:
         def reason(i: int) -> str:
             which = names[int(np.argmax(stacked[:, i]))]
             if which == "length":
-                return f"a history of {fmt(int(lengths[i]))}; training histories had {fmt(meta['min'])} to {fmt(meta['max'])}"
+                return f"a history of {fmt(int(lengths[i]))} answers; training histories had {fmt(meta['min'])} to {fmt(meta['max'])}"
             k, n = rates[which]
             rate = next(o["rate"] for o in meta["outcomes"] if o["name"] == which)
             return f"{which} {k[i] / max(n[i], 1):.0%} over {fmt(int(n[i]))}, far from the training rate of {rate:.0%}"
