@@ -105,8 +105,7 @@ def ranked(pipeline: Any, records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray
     from aiaas.novelty.base import Sample
 
     finding = pipeline.guard.check(Sample(records.reset_index(drop=True), pipeline))
-    score = np.where(finding.flagged & (finding.novelty <= pipeline.guard.threshold), 1e9, finding.novelty)
-    return score, finding.flagged, finding.reasons
+    return np.minimum(finding.ranking(), 1e12), finding.flagged, finding.reasons
 
 
 # -- foreign inputs per vertical -------------------------------------------------------

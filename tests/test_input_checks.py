@@ -110,7 +110,8 @@ def test_offline_scoring_writes_the_flag_and_the_reasons(served, tmp_path: Path)
     host, registry, _, _ = served
     rows = pd.DataFrame([_ordinary(), {**_ordinary(), "grade": "Z"}])
     rows.to_csv(tmp_path / "in.csv", index=False)
-    score_file(host, registry, "lending/default", tmp_path / "in.csv", tmp_path / "out.csv", None, None, {})
+    scored = score_file(host, registry, "lending/default", tmp_path / "in.csv", tmp_path / "out.csv", None, None, {})
+    assert (scored.rows, scored.flagged, scored.refused) == (2, 1, 0)
     out = pd.read_csv(tmp_path / "out.csv")
     assert list(out["in_distribution"]) == [True, False]
     assert pd.isna(out["unfamiliar_reasons"][0]) and "grade 'Z'" in out["unfamiliar_reasons"][1]

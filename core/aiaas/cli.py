@@ -228,8 +228,12 @@ def predict(
     """Score a file offline with the production (or a given) version."""
     from aiaas.scoring import score_file
 
-    n = score_file(get_host(), _registry(), task, input, output, version, adapter, _options(option, text_column))
-    console.print(f"scored {n} rows of {input} -> {output}")
+    scored = score_file(get_host(), _registry(), task, input, output, version, adapter, _options(option, text_column))
+    console.print(f"scored {scored.rows} rows of {input} -> {output}")
+    if scored.flagged:
+        refused = f", {scored.refused} of them refused by the task and left unanswered" if scored.refused else ""
+        console.print(f"[yellow]{scored.flagged} rows are unlike the training data{refused}: see the in_distribution and "
+                      f"unfamiliar_reasons columns[/yellow]")
 
 
 def _floor_cell(floor: dict[str, Any] | None) -> str:

@@ -5,6 +5,7 @@ its input check as columns (``in_distribution``, ``novelty``, ``unfamiliar_reaso
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,15 @@ def cell_columns(records: pd.DataFrame) -> pd.DataFrame:
     return records[keep]
 
 
+@dataclass(frozen=True)
+class Scored:
+    rows: int
+    flagged: int
+    refused: int
+
+
 def score_file(host: Host, registry: Registry, task: str, source: Path, target: Path, version: int | None,
-               adapter: str | None, options: dict[str, Any]) -> int:
+               adapter: str | None, options: dict[str, Any]) -> Scored:
     if target.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise UserError(f"--output {target}: write .csv or .parquet")
     pipeline = load_version(host, registry, task, version)
@@ -71,4 +79,5 @@ def score_file(host: Host, registry: Registry, task: str, source: Path, target: 
     else:
         scored.to_parquet(partial, index=False)
     partial.replace(target)
-    return len(scored)
+    flagged = int((~scored["in_distribution"].astype(bool)).sum()) if "in_distribution" in scored else 0
+    return Scored(len(scored), flagged, int(scored["refused"].sum()) if "refused" in scored else 0)

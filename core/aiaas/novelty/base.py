@@ -65,12 +65,20 @@ class Detector(Protocol):
 
 @dataclass
 class Finding:
-    """A batch's combined verdict: novelty per record and the reasons of the flagged."""
+    """A batch's combined verdict: novelty per record, whether it is flagged (and whether a
+    check was definite about it), the reasons of the flagged and, for a record the task
+    refuses, the reason it is refused."""
 
     novelty: np.ndarray
     flagged: np.ndarray
+    definite: np.ndarray
     reasons: list[list[str]]
     refused: list[str | None] = field(default_factory=list)
+
+    def ranking(self) -> np.ndarray:
+        """A score that orders records from most ordinary to most foreign: novelty, with
+        the records a check was definite about above all others (for ROC curves)."""
+        return np.where(self.definite, np.inf, self.novelty)
 
 
 def fmt(value: Any) -> str:

@@ -65,17 +65,19 @@ class Guard:
         reasons: list[list[str]] = [[] for _ in range(n)]
         refused: list[str | None] = [None] * n
         flagged = novelty > self.threshold
+        definite = np.zeros(n, dtype=bool)
         for name, s in scores.items():
-            hits = (s.values / self.scales[name] > self.threshold)
+            hits = s.values / self.scales[name] > self.threshold
             if s.definite is not None:
                 hits |= s.definite
+                definite |= s.definite
             for i in np.flatnonzero(hits):
                 reason = s.reason(int(i))
                 reasons[i].append(reason)
                 if refused[i] is None and (name in self.refuse or ANY in self.refuse):
                     refused[i] = reason
             flagged |= hits
-        return Finding(novelty, flagged, reasons, refused)
+        return Finding(novelty, flagged, definite, reasons, refused)
 
     def answers(self, finding: Finding) -> list[dict[str, Any]]:
         threshold = round(self.threshold, 4)

@@ -237,3 +237,14 @@ def test_aiaas_monitor_reports_metrics_from_feedback_and_drift(in_trained_home, 
     (version,) = [v for v in summary["versions"] if v["version"] == summary["production"]]
     assert version["feedback"] == 60 and version["metrics"]["roc_auc"] > 0.7  # labels matched to answers: no better than chance otherwise
     assert summary["drift"]["amount"] > 0.1 and "PSI" in open(summary["report"]).read()
+
+
+def test_a_transaction_unlike_any_in_training_is_flagged_not_answered_with_false_confidence(trained) -> None:
+    """The report that opened the input checks: hours_since_previous 1e308 came back "block" at probability 1.0, unflagged."""
+    odd = [{**ORDINARY, "hours_since_previous": 1e308}, {**ORDINARY, "country": "AQ", "merchant_category": "0001"}]
+    response = trained.client().post("/v1/finance/fraud/predict", json={"instances": [ORDINARY, *odd]})
+    assert response.status_code == 200, response.text
+    ordinary, far, unseen = (a["input_check"] for a in response.json()["predictions"])
+    assert ordinary["in_distribution"] and not ordinary["reasons"]
+    assert not far["in_distribution"] and any(r.startswith("hours_since_previous 1e+308 is above the training range") for r in far["reasons"])
+    assert not unseen["in_distribution"] and any("country 'AQ'" in r and "merchant_category '0001'" in r for r in unseen["reasons"])

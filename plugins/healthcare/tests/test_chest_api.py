@@ -213,3 +213,26 @@ def test_the_pixels_of_a_whole_request_are_bounded(trained: Trained) -> None:
         assert response.status_code == 413 and "pixels in all" in response.json()["detail"][0]["msg"]
         assert response.json()["detail"][0]["loc"] == ["body", "instances", 2]
         assert client.post(PREDICT, files=files[:2]).status_code == 200
+
+
+def test_noise_is_far_from_training_in_its_pixels_and_in_the_models_own_features(trained: Trained) -> None:
+    import pandas as pd
+
+    from aiaas.novelty.base import Sample
+    from aiaas.versions import load_version
+
+    pipeline = load_version(trained.host, trained.registry, "healthcare/chest-xray", None)
+    guard = pipeline.guard
+    assert {"pixel-statistics", "embedding-distance", "colour", "healthcare.radiograph-only"} == set(guard.detectors)
+    rng = np.random.default_rng(3)
+    ordinary = pd.DataFrame([{"image": np.asarray(Image.open(io.BytesIO(_png(trained, label, i)))), "path": "x.png"}
+                             for label in ("normal", "pneumonia") for i in range(5)])
+    noise = pd.DataFrame([{"image": rng.integers(0, 256, (32, 32), dtype=np.uint8), "path": "noise.png"} for _ in range(5)])
+    for name in ("pixel-statistics", "embedding-distance"):
+        detector, state = guard.detectors[name], guard.states[name]
+        usual = detector.score(Sample(ordinary, pipeline), state).values
+        odd = detector.score(Sample(noise, pipeline), state).values
+        assert odd.min() > usual.max(), name
+    finding = pipeline.check(noise)
+    assert finding is not None and finding.flagged.all()
+    assert all(any("pixel statistics unlike the training images" in r for r in reasons) for reasons in finding.reasons)
