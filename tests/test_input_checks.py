@@ -79,6 +79,9 @@ def test_each_answer_says_whether_its_input_is_like_the_training_data(served) ->
     assert all("probabilities" in a for a in answers)  # flagged inputs are answered, with the flag (the default)
     metrics = client.get("/metrics").text
     assert 'aiaas_flagged_inputs_total{action="answered",task="lending/default",version="1"} 3.0' in metrics
+    (listed,) = [t for t in client.get("/v1/tasks").json() if t["task"] == "lending/default"]
+    assert listed["input_checks"]["served"]["threshold"] == checks[0]["threshold"]
+    assert listed["input_checks"]["refused_when_flagged_by"] == [] and "value-range" in listed["input_checks"]["available"]
 
 
 def test_non_finite_numbers_are_refused_before_any_check(served) -> None:  # noqa: ANN001

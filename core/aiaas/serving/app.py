@@ -107,10 +107,12 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
             schema = host.label_schema(task)
             input_model: type[BaseModel] = resolve(task.input_model)
             model = None
+            checks: dict[str, Any] = {"available": [c.name for c in host.input_checks(task)], "refused_when_flagged_by": list(task.refuse_unfamiliar)}
             try:
                 pipeline = await run_in_threadpool(served.get, task.name)
                 input_model, schema = pipeline.input_model, pipeline.labels
                 model = {"version": pipeline.version, "runtime": pipeline.runtime_name, "architecture": pipeline.manifest["architecture"]}
+                checks["served"] = pipeline.guard.summary() if pipeline.guard else None
             except ModelUnavailable as exc:
                 model = {"version": registry.alias(task.name), "error": str(exc)}
             except NoModel:
@@ -122,6 +124,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
                 "endpoints": {"predict": f"/v1/{task.name}/predict", "explain": f"/v1/{task.name}/explain"},
                 "input_schema": input_model.model_json_schema(),
                 "output_schema": resolve(task.output_model).model_json_schema(),
+                "input_checks": checks,
             })
         return out
 
