@@ -5,7 +5,6 @@ flag in offline scoring, metrics and the prediction log, and the distance they u
 from __future__ import annotations
 
 import json
-import types
 from pathlib import Path
 
 import numpy as np

@@ -148,14 +148,14 @@ def train(
     as_json: JsonFlag = False,
 ) -> None:
     """Train, evaluate on held-out data, and register a new version."""
-    from aiaas.training import TrainRequest
+    from aiaas.training import TrainRequest, checks_fact
     from aiaas.training import train as run_training
 
     request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
                            weights, budget, _names(keep_columns), _names(drop_columns))
     result = run_training(get_host(), _registry(), request, quiet=as_json)
     summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted, "floor": result.floor,
-               "leaderboard": result.leaderboard, "notes": result.notes}
+               "leaderboard": result.leaderboard, "notes": result.notes, "input_checks": result.input_checks}
     if as_json:
         return _print_json(summary)
     for note in result.notes:
@@ -169,6 +169,7 @@ def train(
                   + (" and promoted it to production" if result.promoted else ""))
     _metrics_table(result.metrics)
     console.print(_floor_text(result.floor))
+    console.print(f"input checks: {checks_fact(result.input_checks)}")
     console.print(f"report: {result.report}")
 
 

@@ -63,7 +63,7 @@ def infer_column(name: str, values: pd.Series) -> dict[str, Any]:
     return {**column, "kind": "category", "categories": categories, "baseline": categories[0] if categories else ""}
 
 
-def _feature_names(column: dict[str, Any]) -> list[str]:
+def feature_names(column: dict[str, Any]) -> list[str]:
     name, kind = column["name"], column["kind"]
     if kind == "category":
         return [f"{name}={c}" for c in column["categories"]] + [f"{name}=<other>"]
@@ -161,7 +161,7 @@ class TabularPreprocessor:
         columns = [infer_column(str(name), records[name]) for name in records.columns]
         if not any(c["kind"] != "identifier" for c in columns):
             raise InvalidInput("every column looks like an identifier; no features to learn from")
-        features = [f for c in columns for f in _feature_names(c)]
+        features = [f for c in columns for f in feature_names(c)]
         return State(meta={"columns": columns, "feature_names": features})
 
     def transform(self, records: pd.DataFrame, state: State) -> dict[str, np.ndarray]:

@@ -74,6 +74,7 @@ class TrainResult:
     floor: dict[str, Any] = field(default_factory=dict)
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    input_checks: dict[str, Any] | None = None
 
 
 def class_weights(y: np.ndarray, kind: str) -> np.ndarray:
@@ -404,7 +405,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
                      "classical floor": comparison["text"],
                      "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error),
                      "operating point": manifest["operating_point"] or "n/a",
-                     "input checks": _checks_fact(manifest["input_checks"]),
+                     "input checks": checks_fact(manifest["input_checks"]),
                      **({"chosen setting": manifest["history"][-1] if manifest["history"] else "n/a"} if whole else
                         {"epochs run": len(manifest["history"])}),
                      **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}
@@ -426,7 +427,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
             registry.promote(task.name, row.version)
         progress.update(step, advance=1, status="done")
     return TrainResult(row, scores, registry.folder(row) / "report" / "report.html", request.promote, comparison,
-                       [asdict(r) for r in board] if auto else [], data.train.notes)
+                       [asdict(r) for r in board] if auto else [], data.train.notes, manifest["input_checks"])
 
 
 def _calibration_fact(calibration: dict[str, float] | None, errors: dict[str, float]) -> str:
@@ -437,7 +438,7 @@ def _calibration_fact(calibration: dict[str, float] | None, errors: dict[str, fl
     return how
 
 
-def _checks_fact(summary: dict[str, Any] | None) -> str:
+def checks_fact(summary: dict[str, Any] | None) -> str:
     if not summary:
         return "none apply to this task and model"
     return (f"{', '.join(summary['detectors'])}; threshold {summary['threshold']:.3g}, "

@@ -18,7 +18,7 @@ import pandas as pd
 from aiaas.calibration import calibrated
 from aiaas.explainers.ablation import _plain
 from aiaas.explainers.tokens import TOP
-from aiaas.tabular import _feature_names
+from aiaas.tabular import feature_names
 
 if TYPE_CHECKING:
     from aiaas.pipeline import Pipeline
@@ -45,7 +45,7 @@ class TreeContributions:
         with pipeline._lock:
             contributions, base_logits = pipeline.model.contributions(inputs)  # (rows, outputs, features) and (rows, outputs), in logits
         columns = pre.used_columns(state)
-        widths = [len(_feature_names(c)) for c in columns]
+        widths = [len(feature_names(c)) for c in columns]
         starts = np.cumsum([0, *widths])
         per_column = np.stack([contributions[..., a:b].sum(-1) for a, b in zip(starts[:-1], starts[1:])], axis=-1)
         logits = base_logits + contributions.sum(-1)

@@ -11,7 +11,7 @@ import pandas as pd
 from aiaas.novelty import distance
 from aiaas.novelty.base import Sample, Scores, fmt
 from aiaas.state import State
-from aiaas.tabular import infer_column
+from aiaas.tabular import feature_names, infer_column
 
 MAX_SEEN = 2000
 """A text column with more distinct training values than this is an identifier-like column, not checked."""
@@ -100,12 +100,30 @@ class UnseenCategories:
         return Scores(np.asarray(counts, dtype="float64"), reason)
 
 
+def _observed(sample: Sample, width: int) -> np.ndarray | None:
+    """Which of a tabular model's features each record really had: a value the request left
+    out is imputed by the preprocessor, and the server's own imputation is not the caller's oddity."""
+    columns = sample.pipeline.pre_state.meta.get("columns")
+    if not isinstance(columns, list):
+        return None
+    records, parts = sample.records, []
+    for column in columns:
+        had = records[column["name"]].notna().to_numpy() if column["name"] in records else np.zeros(len(records), dtype=bool)
+        parts.append(np.repeat(had[:, None], len(feature_names(column)), axis=1))
+    observed = np.concatenate(parts, axis=1) if parts else np.zeros((len(records), 0), dtype=bool)
+    return observed if observed.shape[1] == width else None
+
+
 class FeatureDistance:
-    """A Mahalanobis distance on the model's numeric inputs: catches combinations of
-    values that each look ordinary but never occur together in training."""
+    """A class-conditional Mahalanobis distance on the model's numeric inputs: catches
+    combinations of values that each look ordinary but never occur together in training.
+    Class-conditional because a rare class (fraud) is unusual by definition, yet not
+    unlike the training data."""
 
     floor = 0.0
     MAX_FEATURES = 2048
+    MIN_SCALE = 0.25
+    """Standardised inputs have unit 1; a category's one-hot column held by under about 7% of rows is read in this unit."""
 
     def _features(self, sample: Sample) -> np.ndarray | None:
         arrays = [v.reshape(len(v), -1) for v in sample.inputs.values() if v.dtype.kind == "f"]
@@ -118,11 +136,21 @@ class FeatureDistance:
         x = self._features(sample)
         if x is None or len(x) < 10:
             return None
-        return State({"features": int(x.shape[1])}, distance.fit(x))
+        return State({"features": int(x.shape[1])}, distance.fit(x, sample.labels, min_scale=self.MIN_SCALE))
 
     def score(self, sample: Sample, state: State) -> Scores:
         x = self._features(sample)
         if x is None or x.shape[1] != state.meta["features"]:
             return Scores(np.zeros(len(sample.records)), lambda i: "")
-        d = distance.distance(x, state.arrays)
-        return Scores(d, lambda i: f"an unusual combination of values (distance {fmt(round(float(d[i]), 1))} from the training data)")
+        observed = _observed(sample, x.shape[1])
+        d = distance.distance(x, state.arrays, observed=observed)
+        names = sample.pipeline.pre_state.meta.get("feature_names")
+
+        def reason(i: int) -> str:
+            said = f"an unusual combination of values (distance {fmt(round(float(d[i]), 1))} from the training data"
+            if isinstance(names, list) and len(names) == x.shape[1]:
+                kept = None if observed is None else observed[i]
+                said += f", most of all {names[int(distance.largest_contribution(x[i], state.arrays, kept))]}"
+            return said + ")"
+
+        return Scores(d, reason)
