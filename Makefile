@@ -38,6 +38,7 @@ benchmark: install
 	$(BIN)/python benchmarks/education_real.py
 	$(BIN)/python benchmarks/overload.py
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/ood.py
 
 clean:
 	rm -rf $(VENV) .aiaas

@@ -23,19 +23,18 @@ from aiaas.testing import host_with
 from aiaas.training import TrainRequest, train
 
 from .test_model_quality import lending_plugin
+from .test_model_quality import loans as lending_loans
 
 PREDICT = "/v1/lending/default/predict"
 
 
 def loans(rows: int = 800, seed: int = 0) -> pd.DataFrame:
-    """Income and its monthly figure move together: each can be ordinary while the pair is not."""
-    rng = np.random.default_rng(seed)
-    income = rng.lognormal(10, 0.4, rows)
-    debt = rng.uniform(0, 1, rows)
-    grade = rng.choice(["A", "B", "C", "D"], rows)
-    risk = 3 * debt - np.log(income) / 3 + (grade == "D") * 1.2 + rng.normal(0, 0.6, rows)
-    return pd.DataFrame({"income": income.round(2), "monthly_income": (income / 12 * rng.normal(1, 0.01, rows)).round(2),
-                         "debt_ratio": debt.round(3), "grade": grade, "defaulted": (risk > np.quantile(risk, 0.7)).astype(int)})
+    """The lending table plus the monthly income, which moves with the income: each can be
+    ordinary while the pair is not."""
+    frame = lending_loans(rows, seed)
+    noise = np.random.default_rng(seed + 100).normal(1, 0.01, rows)
+    frame.insert(1, "monthly_income", (frame["income"] / 12 * noise).round(2))
+    return frame
 
 
 @pytest.fixture(scope="module")
