@@ -44,6 +44,7 @@ def test_monitor_reports_drift_and_metrics_from_feedback(claims_model, tmp_path)
     ordinary = client.post(f"{URL}/predict", json={"instances": _claims(200, 1, 1)}).json()["predictions"]
     calm = monitor(host, registry, client.app.state.predictions, "insurance/claims", DAY)
     assert calm.production == 1 and calm.versions[0].predictions == 200 and calm.drift["amount"] < 0.25
+    assert calm.drift["novelty"] < 0.25 and calm.versions[0].flagged <= 10
     for answer in ordinary[:50]:
         client.post(f"{URL}/feedback", json={"prediction_id": answer["prediction_id"], "label": answer["label"]})
     for answer in ordinary[50:60]:
@@ -54,9 +55,11 @@ def test_monitor_reports_drift_and_metrics_from_feedback(claims_model, tmp_path)
     (version,) = result.versions
     assert version.predictions == 600 and version.feedback == 60 and abs(version.metrics["accuracy"] - 50 / 60) < 1e-9
     assert result.drift["amount"] > 0.25 > result.drift["region"]
+    assert result.drift["novelty"] > 0.25 and version.flagged >= 300  # most forty-fold amounts are past the training range
     report = write_monitoring_report(result, tmp_path / "monitor")
     page = report.read_text()
     assert "PSI amount" in page and "drift.png" in page and (tmp_path / "monitor" / "distribution_amount.png").stat().st_size > 5000
+    assert "flagged as unlike training" in page and (tmp_path / "monitor" / "distribution_novelty.png").is_file()
 
     client.app.state.drift.refresh()
     metrics = client.get("/metrics").text

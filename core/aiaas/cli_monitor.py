@@ -32,7 +32,8 @@ def monitor(
     table = Table("version", "predictions", "flagged unfamiliar", "with feedback", "metrics from feedback")
     for v in result.versions:
         mark = " *" if v.version == result.production else ""
-        table.add_row(f"{v.version}{mark}", str(v.predictions), str(v.flagged), str(v.feedback), ", ".join(f"{k} {x:.3f}" for k, x in v.metrics.items()) or "-")
+        table.add_row(f"{v.version}{mark}", str(v.predictions), f"{v.flagged} ({v.flagged / max(v.predictions, 1):.1%})", str(v.feedback),
+                      ", ".join(f"{k} {x:.3f}" for k, x in v.metrics.items()) or "-")
     console.print(table)
     if result.drift:
         drift = Table("feature", "PSI", "")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aiaas import labels as label_codec
@@ -30,7 +31,7 @@ from aiaas.errors import InvalidInput, UserError
 from aiaas.evaluation import plots, write_report
 from aiaas.integrity import file_digests
 from aiaas.metrics import METRICS, compute, observed, score_for_selection
-from aiaas.monitoring.reference import reference, score_of
+from aiaas.monitoring.reference import numeric, reference, score_of
 from aiaas.novelty.guard import fit_guard
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
@@ -386,6 +387,8 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         classes = data.y[0] if data.schema.kind in ("binary", "multiclass") else None
         guard = fit_guard(host, task, pipeline, (data.train.records, classes), data.validation.records)
         manifest["input_checks"] = guard.summary() if guard else None
+        if guard is not None and guard.validation_novelty is not None:
+            manifest["reference"]["novelty"] = numeric(pd.Series(guard.validation_novelty, dtype="float64"))
         board = [c.row(metric) for c in fitted] + ([base.row(metric)] if base is not None and base not in fitted else [])
         if auto:
             manifest["leaderboard"] = [asdict(r) for r in board]

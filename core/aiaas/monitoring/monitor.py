@@ -137,13 +137,15 @@ def monitor(host: Host, registry: Registry, log: PredictionLog, task_name: str, 
             if records.empty:
                 notes.append(f"{task.name} logs no inputs (only their fingerprints): drift of the score only")
             scores = np.array([s for s in (live_score(r.answer, labels) for r in live) if s is not None])
-            found = drift(ref, records, scores)
+            novelty = np.array([r.answer["input_check"]["novelty"] for r in live if isinstance(r.answer.get("input_check"), dict)])
+            found = drift(ref, records, scores, novelty)
             if figures:
-                images = _figures(ref, records, scores, found)
+                images = _figures(ref, records, scores, found, novelty)
     return Monitoring(task.name, start, versions, production, found, notes, images)
 
 
-def _figures(ref: dict[str, Any], records: pd.DataFrame, scores: np.ndarray, found: dict[str, float]) -> dict[str, bytes]:
+def _figures(ref: dict[str, Any], records: pd.DataFrame, scores: np.ndarray, found: dict[str, float],
+             novelty: np.ndarray | None = None) -> dict[str, bytes]:
     from aiaas.monitoring.reference import features
     from aiaas.reports import figure_png
 
@@ -160,7 +162,7 @@ def _figures(ref: dict[str, Any], records: pd.DataFrame, scores: np.ndarray, fou
             ax.set(xlabel="PSI against training (0.1 moderate, 0.25 major)", title="Drift by feature")
 
         out["drift.png"] = figure_png(bars, size=(6.0, max(3.0, 0.25 * len(ranked) + 1.2)))
-    shown = [("score", ref.get("scores"), pd.Series(scores))] + [
+    shown = [("score", ref.get("scores"), pd.Series(scores)), ("novelty", ref.get("novelty"), pd.Series(novelty, dtype="float64"))] + [
         (name, ref["features"].get(name), values) for name, values in features(records).items() if name in ref.get("features", {})][:5]
     for name, spec, values in shown:
         if spec is None or not len(values):

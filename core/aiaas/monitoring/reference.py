@@ -4,6 +4,11 @@ validation. Features come from the records in a way that fits any task: numbers 
 decile bins, a column of few distinct strings as categories, free text as its word
 count, a list (a learner's history) as its length, an image as its mean brightness.
 
+With input checks, the reference also holds the distribution of the validation inputs'
+novelty (their distance from the training data: known words for text, the model's
+own features for images), so drift in what a text or an image looks like to the
+model is measured too.
+
 Drift is the population stability index (PSI) of live values against the reference:
 below 0.1 stable, 0.1 to 0.25 a moderate shift, above 0.25 a major one.
 """
@@ -46,7 +51,7 @@ def features(records: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def _numeric(values: pd.Series) -> dict[str, Any] | None:
+def numeric(values: pd.Series) -> dict[str, Any] | None:
     finite = values[np.isfinite(values)]
     if finite.nunique() < 2:
         return None
@@ -66,7 +71,7 @@ def _categorical(values: pd.Series) -> dict[str, Any]:
 
 
 def describe(values: pd.Series) -> dict[str, Any] | None:
-    return _numeric(values) if pd.api.types.is_float_dtype(values) else _categorical(values.dropna())
+    return numeric(values) if pd.api.types.is_float_dtype(values) else _categorical(values.dropna())
 
 
 def score_of(p: np.ndarray) -> np.ndarray:
@@ -100,8 +105,10 @@ def shares_like(spec: dict[str, Any], values: pd.Series) -> tuple[list[float], l
     return [spec["shares"][k] for k in names], [float(counts.get(k, 0.0)) for k in names], names
 
 
-def drift(ref: dict[str, Any], records: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
-    """PSI of each feature (and of the score, as ``score``) of live records against the reference."""
+def drift(ref: dict[str, Any], records: pd.DataFrame, scores: np.ndarray, novelty: np.ndarray | None = None) -> dict[str, float]:
+    """PSI of each feature (and of the score, as ``score``) of live records against the reference;
+    with ``novelty`` (the answers' input checks), of the inputs' distance from the training data,
+    as ``novelty``: the one drift measure that reads text and images as the model does."""
     out: dict[str, float] = {}
     live = features(records) if len(records) else {}
     for name, spec in ref.get("features", {}).items():
@@ -111,4 +118,7 @@ def drift(ref: dict[str, Any], records: pd.DataFrame, scores: np.ndarray) -> dic
     if len(scores) and "scores" in ref:
         expected, actual, _ = shares_like(ref["scores"], pd.Series(scores))
         out["score"] = psi(expected, actual)
+    if novelty is not None and len(novelty) and ref.get("novelty"):
+        expected, actual, _ = shares_like(ref["novelty"], pd.Series(novelty))
+        out["novelty"] = psi(expected, actual)
     return out

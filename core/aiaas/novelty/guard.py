@@ -11,7 +11,7 @@ A record is flagged when its novelty is above the threshold or a detector is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,8 @@ class Guard:
     threshold: float
     refuse: tuple[str, ...]
     meta: dict[str, Any]
+    validation_novelty: np.ndarray | None = field(default=None, repr=False)
+    """The novelty of the validation inputs (while training only): the reference that live novelty drifts from."""
 
     def score(self, sample: Sample) -> tuple[dict[str, Scores], np.ndarray]:
         scores = {name: detector.score(sample, self.states[name]) for name, detector in self.detectors.items()}
@@ -143,6 +145,7 @@ def fit_guard(host: Host, task: Task, pipeline: Pipeline, train: tuple[pd.DataFr
     guard = Guard(detectors, states, scales, 1.0, task.refuse_unfamiliar, {})
     _, novelty = guard.score(ordinary)
     guard.threshold = max(float(np.quantile(novelty, 1 - ALPHA)), 1.0)
+    guard.validation_novelty = novelty
     finding = guard.check(ordinary)
     guard.meta = {"alpha": ALPHA, "validation_rows": len(validation), "validation_flagged": round(float(finding.flagged.mean()), 4)}
     return guard
