@@ -154,7 +154,7 @@ class Pipeline:
         checks = self.guard.answers(finding)  # type: ignore[union-attr]
         refused = [i for i, why in enumerate(finding.refused) if why]
         if refused and refuse:
-            raise Refused(f"{self.task.name} does not answer this input: {finding.refused[refused[0]]}", (refused[0],))
+            self.refuse(finding)
         answerable = records.iloc[[i for i, why in enumerate(finding.refused) if not why]] if refused else records
         answered = iter(self.predict(answerable, explain))
         out = []
@@ -162,6 +162,12 @@ class Pipeline:
             answer = {} if finding.refused[i] else next(answered).model_dump(mode="json")
             out.append({**answer, "input_check": {**check, **({"refused": True} if finding.refused[i] else {})}})
         return out
+
+    def refuse(self, finding: Finding | None) -> None:
+        """Raise ``Refused`` naming the first record the task does not answer, if any."""
+        first = next((i for i, why in enumerate(finding.refused) if why), None) if finding is not None else None
+        if first is not None:
+            raise Refused(f"{self.task.name} does not answer this input: {finding.refused[first]}", (first,))  # type: ignore[union-attr]
 
     def explain(self, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
         if self.explainer is None:

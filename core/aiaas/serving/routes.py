@@ -189,7 +189,10 @@ def predict_explained_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> li
 
 
 def explain_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[Any]:
-    return jsonable_encoder(pipeline.explain(pd.DataFrame(rows)))
+    records = pd.DataFrame(rows)
+    if pipeline.task.refuse_unfamiliar:  # what the task does not answer, it does not explain either
+        pipeline.refuse(pipeline.check(records))
+    return jsonable_encoder(pipeline.explain(records))
 
 
 class FeedbackIn(BaseModel):

@@ -100,6 +100,8 @@ def test_a_dicom_that_is_not_a_chest_radiograph_is_refused_naming_why(trained: T
     assert error["loc"] == ["body", "instances", 1] and reason in error["msg"]
     metrics = client.get("/metrics").text
     assert 'aiaas_flagged_inputs_total{action="refused",task="healthcare/chest-xray"' in metrics
+    explained = client.post(EXPLAIN, files=files)  # what the task does not answer, it does not explain either
+    assert explained.status_code == 422 and reason in explained.json()["detail"][0]["msg"]
 
 
 def test_flagged_images_are_answered_with_the_reason(trained: Trained) -> None:
