@@ -1,7 +1,7 @@
 """The fraud route under load far past what it can serve: does it shed, stay fast for
 what it admits, keep its memory flat and recover at once?
 
-    .venv/bin/python benchmarks/overload.py [--seconds 60] [--connections 512]
+    .venv/bin/python benchmarks/overload.py [--seconds 60] [--connections 512] [--max-queue-seconds S] [--batch N]
 
 The server runs pinned to core 0 and wrk to core 1. First wrk at 32 connections
 measures saturation (the most it answers per second). Then wrk opens many more
@@ -77,10 +77,14 @@ def main() -> None:
     parser.add_argument("--arch", default=None, help="the fraud model's architecture (default: the task's, auto)")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=512)
+    parser.add_argument("--max-queue-seconds", type=float, default=None, help="AIAAS_MAX_QUEUE_SECONDS for the server (default: its own)")
+    parser.add_argument("--batch", type=int, default=None, help="AIAAS_BATCH_MAX_INSTANCES for the server (default: its own)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        env = {**os.environ, "AIAAS_HOME": str(home), "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "AIAAS_HOME": str(home), "OMP_NUM_THREADS": "1",
+               **({"AIAAS_MAX_QUEUE_SECONDS": str(args.max_queue_seconds)} if args.max_queue_seconds is not None else {}),
+               **({"AIAAS_BATCH_MAX_INSTANCES": str(args.batch)} if args.batch is not None else {})}
         served = train_fraud_model(env, Path(tmp), args.arch)
         print(f"serving finance/fraud: {served}", flush=True)
         body = json.dumps({"instances": [INSTANCE]})
@@ -137,7 +141,8 @@ def main() -> None:
     total = sum(counts.values())
     shed = counts.get(503, 0) + counts.get(429, 0)
     p99 = admitted_ms[int(0.99 * (len(admitted_ms) - 1))] if admitted_ms else float("nan")
-    print(f"server on core 0, wrk on core 1; a lone request takes {quiet * 1000:.1f} ms unloaded")
+    print(f"server on core 0, wrk on core 1; a lone request takes {quiet * 1000:.1f} ms unloaded; queue "
+          f"{env.get('AIAAS_MAX_QUEUE_SECONDS', 'default')} s, batch {env.get('AIAAS_BATCH_MAX_INSTANCES', 'default')}")
     print(f"saturation (wrk -c32): {saturation:.0f} answered req/s ({sum(at_saturation.values()) / 10 - saturation:.0f} req/s shed)")
     print(f"overload (wrk -c{args.connections}, {args.seconds} s): offered {offered:.0f} req/s = {offered / saturation:.1f}x saturation")
     print(f"  admitted: {counts.get(200, 0) / args.seconds:.0f} req/s ({counts.get(200, 0) / args.seconds / saturation:.2f} of saturation)")

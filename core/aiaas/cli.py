@@ -303,7 +303,8 @@ def serve(
     from aiaas.serving.observe import LOG_CONFIG
 
     uvicorn.run("aiaas.serving.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-                access_log=False, log_config=LOG_CONFIG)  # aiaas writes its own JSON access log
+                access_log=False, log_config=LOG_CONFIG,  # aiaas writes its own JSON access log
+                http="aiaas.serving.fastshed:SheddingProtocol")  # refusals under overload cost a parse and a write
 
 
 @app.command()

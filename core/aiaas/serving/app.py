@@ -25,6 +25,7 @@ from aiaas.monitoring.monitor import DriftGauges
 from aiaas.monitoring.predictions import PredictionLog
 from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
+from aiaas.serving import fastshed
 from aiaas.serving.batcher import Batcher, Overloaded, Shed
 from aiaas.serving.limits import BodyLimit
 from aiaas.serving.observe import Metrics, Observe, metrics_text, route_labels
@@ -56,6 +57,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
     app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())
+    fastshed.install(batcher.admit, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())  # for `aiaas serve`
     app.add_middleware(Observe, metrics=metrics)
     app.state.metrics = metrics
 

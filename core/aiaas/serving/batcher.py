@@ -45,6 +45,7 @@ class _Pending:
     work: Work
     instances: list[Any]
     deadline: float = float("inf")
+    admitted: float = field(default_factory=time.monotonic)
     done: asyncio.Future[list[Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -113,10 +114,11 @@ class Batcher:
                 batch.append(queue.get_nowait())
                 size += len(batch[-1].instances)
             now = time.monotonic()
-            for late in [p for p in batch if p.deadline < now]:
+            for late in [p for p in batch if p.deadline < now or now - p.admitted > self.max_wait]:
                 batch.remove(late)
                 if not late.done.done():
-                    late.done.set_exception(Overloaded(f"{key}: the request's deadline passed before the model ran", "deadline"))
+                    why = "the request's deadline passed" if late.deadline < now else f"it waited over {self.max_wait:g} s"
+                    late.done.set_exception(Overloaded(f"{key}: {why} before the model ran; retry shortly", "deadline"))
             # One model call per (version, kind of work); a promote between requests splits the batch.
             groups: dict[tuple[int, Work], list[_Pending]] = {}
             for pending in batch:
