@@ -113,6 +113,8 @@ class Guard:
             if name not in available:  # the plugin that gave it is gone: the others still answer
                 continue
             detectors[name] = host.instance("input_check", name, available[name].impl)
+            if hasattr(detectors[name], "warm"):  # load what it needs now, not during the first request
+                detectors[name].warm()
             states[name] = State(entry["meta"], {k.split("/", 1)[1]: v for k, v in saved.arrays.items() if k.startswith(f"{name}/")})
             scales[name] = float(entry["scale"])
         meta = {k: v for k, v in saved.meta.items() if k not in ("threshold", "detectors")}

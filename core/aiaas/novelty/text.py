@@ -102,6 +102,9 @@ class Language:
 
     floor = 0.5
 
+    def warm(self) -> None:
+        identifier()
+
     def fit(self, sample: Sample) -> State | None:
         if "text" not in sample.records:
             return None
