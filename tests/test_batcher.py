@@ -63,3 +63,22 @@ def test_size_one_turns_batching_off() -> None:
     assert asyncio.run(batcher.run("t/t", "v1", model.work, [7])) == [70]
     with pytest.raises(ValueError):
         asyncio.run(batcher.run("t/t", "v1", model.work, [-1]))
+
+
+def test_a_request_that_waited_past_the_queue_limit_is_dropped_before_the_model() -> None:
+    from aiaas.serving.batcher import Overloaded
+
+    model, batcher = Model(), Batcher(max_size=100, max_wait=0.05)
+
+    async def scenario() -> list[object]:
+        first = asyncio.create_task(batcher.run("t/t", "v1", model.work, [1]))
+        while not model.calls:
+            await asyncio.sleep(0.001)
+        queued = asyncio.create_task(batcher.run("t/t", "v1", model.work, [2]))
+        await asyncio.sleep(0.15)  # the first batch holds the model past the second's limit
+        model.release.set()
+        return await asyncio.gather(first, queued, return_exceptions=True)
+
+    first, queued = asyncio.run(scenario())
+    assert first == [10] and model.calls == [[1]]
+    assert isinstance(queued, Overloaded) and "waited over 0.05 s" in str(queued)

@@ -56,14 +56,12 @@ class Guard:
     validation_novelty: np.ndarray | None = field(default=None, repr=False)
     """The novelty of the validation inputs (while training only): the reference that live novelty drifts from."""
 
-    def score(self, sample: Sample) -> tuple[dict[str, Scores], np.ndarray]:
-        scores = {name: detector.score(sample, self.states[name]) for name, detector in self.detectors.items()}
-        novelty = np.max(np.stack([s.values / self.scales[name] for name, s in scores.items()]), axis=0) if scores else np.zeros(len(sample.records))
-        return scores, novelty
-
-    def check(self, sample: Sample) -> Finding:
-        scores, novelty = self.score(sample)
+    def check(self, sample: Sample, scores: dict[str, Scores] | None = None) -> Finding:
+        """The verdict on a batch (``scores``: the detectors' own, when already computed)."""
+        if scores is None:
+            scores = {name: detector.score(sample, self.states[name]) for name, detector in self.detectors.items()}
         n = len(sample.records)
+        novelty = np.max(np.stack([s.values / self.scales[name] for name, s in scores.items()]), axis=0) if scores else np.zeros(n)
         reasons: list[list[str]] = [[] for _ in range(n)]
         refused: list[str | None] = [None] * n
         flagged = novelty > self.threshold
@@ -140,14 +138,12 @@ def fit_guard(host: Host, task: Task, pipeline: Pipeline, train: tuple[pd.DataFr
     if not detectors or validation.empty:
         return None
     ordinary = Sample(validation.reset_index(drop=True), pipeline)
-    scales: dict[str, float] = {}
-    for name, detector in detectors.items():
-        values = detector.score(ordinary, states[name]).values
-        scales[name] = max(float(np.quantile(values, 1 - ALPHA)), float(detector.floor), 1e-9)
-    guard = Guard(detectors, states, scales, 1.0, task.refuse_unfamiliar, {})
-    _, novelty = guard.score(ordinary)
+    scores = {name: detector.score(ordinary, states[name]) for name, detector in detectors.items()}  # scored once
+    scales = {name: max(float(np.quantile(s.values, 1 - ALPHA)), float(detectors[name].floor), 1e-9) for name, s in scores.items()}
+    guard = Guard(detectors, states, scales, float("inf"), task.refuse_unfamiliar, {})
+    novelty = guard.check(ordinary, scores).novelty
     guard.threshold = max(float(np.quantile(novelty, 1 - ALPHA)), 1.0)
     guard.validation_novelty = novelty
-    finding = guard.check(ordinary)
+    finding = guard.check(ordinary, scores)
     guard.meta = {"alpha": ALPHA, "validation_rows": len(validation), "validation_flagged": round(float(finding.flagged.mean()), 4)}
     return guard
