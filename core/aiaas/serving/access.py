@@ -3,9 +3,9 @@
 With no key ever made the service is open, as on a laptop (``aiaas serve`` refuses
 a non-loopback address in that state). Once any key exists (revoked ones count, so
 revoking the last key locks the service rather than opening it), every route except
-``/healthz`` and ``/readyz`` (and its per-task form) needs ``Authorization: Bearer <key>``:
+``/healthz``, ``/readyz`` (and its per-task form), the V2 health routes and the docs' assets needs ``Authorization: Bearer <key>``:
 401 without a valid key, 403 outside the key's scope, 429 with ``Retry-After`` over its rate.
-Task routes ``/v1/{industry}/{task}/...`` need the industry, the task or admin;
+Task routes ``/v1/{industry}/{task}/...`` (and ``/v2/models/{industry}/{task}/...``) need the industry, the task or admin;
 ``/admin/...`` and ``/metrics`` need admin; ``/v1/tasks`` and the docs any key
 (the docs none with ``AIAAS_PUBLIC_DOCS=true``). Keys are looked up at most once per
 ``ttl`` seconds each, so revoking one reaches a running server within that time.
@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aiaas.keys import Caller, KeyStore, digest
 
-OPEN = frozenset({"/healthz", "/readyz"})
+OPEN = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
 DOCS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
@@ -34,6 +34,8 @@ def required_scope(path: str) -> tuple[str | None, str | None] | None:
         return (None, None)
     if len(parts) >= 3 and parts[0] == "v1":
         return (parts[1], parts[2])
+    if len(parts) >= 4 and parts[:2] == ["v2", "models"]:
+        return (parts[2], parts[3])
     return None
 
 
@@ -73,7 +75,7 @@ class Access:
 
     def check(self, path: str, authorization: str | None) -> tuple[Caller | None, JSONResponse | None]:
         """The caller, or the response that refuses the request."""
-        if path in OPEN or path.startswith("/readyz/") or not self.enforced() or (self.public_docs and path in DOCS):
+        if path in OPEN or path.startswith(("/readyz/", "/docs/assets/")) or not self.enforced() or (self.public_docs and path in DOCS):
             return None, None
         scheme, _, key = (authorization or "").partition(" ")
         caller = self._caller(key.strip()) if scheme.lower() == "bearer" and key.strip() else None

@@ -27,10 +27,12 @@ from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
 from aiaas.serving import fastshed
 from aiaas.serving.batcher import Batcher, Overloaded, Shed
+from aiaas.serving.docs import add_docs
 from aiaas.serving.limits import BodyLimit
 from aiaas.serving.observe import Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
+from aiaas.serving.v2 import v2_router
 from aiaas.settings import Settings, get_settings
 from aiaas.state import json_safe
 from aiaas.versions import ServedModels
@@ -45,13 +47,14 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     registry.remove_leftovers()  # what killed training runs left behind
     metrics = Metrics()
     served = ServedModels(host, registry, settings.alias_ttl_seconds, on_failure=lambda task: metrics.load_failures.labels(task).inc())
-    app = FastAPI(title="aiaas", version=aiaas.__version__,
+    app = FastAPI(title="aiaas", version=aiaas.__version__, docs_url=None, redoc_url=None,
                   description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")
     batcher = Batcher(settings.batch_max_instances, settings.max_queue_rows,
                       on_batch=lambda task, rows: metrics.batch_rows.labels(task).observe(rows), max_wait=settings.max_queue_seconds)
     app.state.host, app.state.registry, app.state.served, app.state.batcher = host, registry, served, batcher
 
     _add_error_handlers(app)
+    add_docs(app)
 
     # The request path: request id, metrics and access log; shedding; keys and scopes; the body limit (the last added runs first).
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
@@ -137,11 +140,13 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         if settings.monitor_interval_seconds > 0:
             app.state.drift.start()
     extra_schemas: list[type[BaseModel]] = []
+    limits = Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds)
     for task in host.components.tasks.values():
-        router = task_router(task, served, Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds), batcher,
+        router = task_router(task, served, limits, batcher,
                              predictions, on_flagged=lambda name, version, count, action: metrics.flagged.labels(name, str(version or ""), action).inc(count))
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         app.include_router(router)
+    app.include_router(v2_router(host, registry, served, batcher, limits))
     app.include_router(admin_router(host, registry))
     plugin_router = APIRouter()
     host.call_extension_hook("register_routes", router=plugin_router, host=host,

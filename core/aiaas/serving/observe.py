@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("aiaas.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-KNOWN = {"/healthz", "/readyz", "/metrics", "/v1/tasks", "/docs", "/openapi.json"}
+KNOWN = {"/healthz", "/readyz", "/metrics", "/v1/tasks", "/docs", "/openapi.json", "/v2", "/v2/health/live", "/v2/health/ready"}
 
 
 class Metrics:
@@ -48,6 +48,8 @@ def route_labels(path: str) -> tuple[str, str]:
     parts = path.strip("/").split("/")
     if len(parts) >= 4 and parts[0] == "v1":
         return f"{parts[1]}/{parts[2]}", "/".join(parts[3:4]) if parts[3] != "learners" else "learners"
+    if len(parts) >= 4 and parts[:2] == ["v2", "models"]:
+        return f"{parts[2]}/{parts[3]}", f"v2/{parts[4] if len(parts) > 4 and parts[4] in ('infer', 'ready') else 'metadata'}"
     if parts[0] == "admin":
         return "", "admin"
     return "", path if path in KNOWN else "other"
