@@ -268,19 +268,45 @@ def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")
 
 
 @app.command()
-def promote(task: TaskArg, version: Annotated[int, typer.Argument(help="The version to serve.")]) -> None:
-    """Serve VERSION of TASK (running servers pick it up without a restart)."""
+def promote(
+    task: TaskArg,
+    version: Annotated[Optional[int], typer.Argument(help="The version to serve.")] = None,
+    canary: Annotated[Optional[int], typer.Option("--canary", min=1, max=99, help="Serve VERSION to this percent of clients only (sticky per client key).")] = None,
+    shadow: Annotated[Optional[int], typer.Option("--shadow", help="Send a copy of the traffic to this version without answering from it.")] = None,
+) -> None:
+    """Serve VERSION of TASK (running servers pick it up without a restart), or try it first as a canary or a shadow.
+    Promoting completes a rollout; `aiaas rollback` ends one."""
+    from aiaas.registry import CANARY, SHADOW
+
     get_host().task(task)
-    _registry().promote(task, version)
+    registry = _registry()
+    if shadow is not None and (canary is not None or version not in (None, shadow)):
+        raise UserError("--shadow names its version alone: `aiaas promote TASK --shadow VERSION`")
+    if shadow is not None or canary is not None:
+        if canary is not None and version is None:
+            raise UserError("--canary needs the version: `aiaas promote TASK VERSION --canary PERCENT`")
+        kind, which = (SHADOW, shadow) if shadow is not None else (CANARY, version)
+        started = registry.start_rollout(task, which, kind, canary or 100)  # type: ignore[arg-type]
+        console.print(f"{task}: {started.describe()} beside production version {registry.alias(task)}; "
+                      f"`aiaas monitor {task}` compares them, `aiaas promote {task} {started.version}` completes it, `aiaas rollback {task}` ends it")
+        return
+    if version is None:
+        raise UserError("give the version to promote: `aiaas promote TASK VERSION`")
+    registry.promote(task, version)
     console.print(f"{task} version {version} is now production")
 
 
 @app.command()
 def rollback(task: TaskArg) -> None:
-    """Serve the version that was production before the current one."""
+    """Serve the version that was production before the current one; during a canary or shadow, end it instead."""
     get_host().task(task)
-    row = _registry().rollback(task)
-    console.print(f"{task} rolled back to version {row.version}")
+    registry = _registry()
+    rollout = registry.rollout(task)
+    row = registry.rollback(task)
+    if rollout is not None:
+        console.print(f"{task}: ended the {rollout.describe()}; production version {row.version} answers everything")
+    else:
+        console.print(f"{task} rolled back to version {row.version}")
 
 
 @app.command()

@@ -29,10 +29,11 @@ def monitor(
     report = write_monitoring_report(result, folder)
     if as_json:
         return _print_json({**result.to_json(), "report": str(report)})
-    table = Table("version", "predictions", "flagged unfamiliar", "with feedback", "metrics from feedback")
+    table = Table("version", "role", "predictions", "flagged unfamiliar", "agrees with production", "with feedback", "metrics from feedback")
     for v in result.versions:
         mark = " *" if v.version == result.production else ""
-        table.add_row(f"{v.version}{mark}", str(v.predictions), f"{v.flagged} ({v.flagged / max(v.predictions, 1):.1%})", str(v.feedback),
+        table.add_row(f"{v.version}{mark}", v.role or "-", str(v.predictions), f"{v.flagged} ({v.flagged / max(v.predictions, 1):.1%})",
+                      "-" if v.agreement is None else f"{v.agreement:.1%}", str(v.feedback),
                       ", ".join(f"{k} {x:.3f}" for k, x in v.metrics.items()) or "-")
     console.print(table)
     if result.drift:

@@ -5,7 +5,10 @@ Artifacts live in a folder per version under the artifact store; a version's row
 written only after its folder is complete, so a crash never leaves half a version.
 
 Which version serves is an event log per task: ``promote`` pushes a version,
-``rollback`` pops back to the one before, so history is never lost.
+``rollback`` pops back to the one before, so history is never lost. A rollout tries a
+version beside production first: a canary answers a share of clients, a shadow sees a
+copy of the traffic without answering. Promoting a version completes a rollout;
+rolling back ends it (production stays).
 """
 
 from __future__ import annotations
@@ -75,6 +78,27 @@ class AliasEvent(Base):
     action: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Rollout(Base):
+    """A version tried beside production: ``canary`` (answers ``percent`` of clients) or ``shadow``."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    percent: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(50), nullable=True)
+
+    def describe(self) -> str:
+        return f"canary of version {self.version} ({self.percent}% of clients)" if self.kind == CANARY else f"shadow of version {self.version}"
+
+
+CANARY, SHADOW = "canary", "shadow"
 
 
 @dataclass(frozen=True)
@@ -168,12 +192,55 @@ class Registry:
         raise RuntimeError(f"could not allocate a version number for {new.task}")
 
     def promote(self, task: str, version: int, alias: str = PRODUCTION, actor: str | None = None) -> ModelVersion:
-        """``actor`` (a key's name, ``cli:USER`` by default) goes to the audit record."""
+        """``actor`` (a key's name, ``cli:USER`` by default) goes to the audit record. Promoting
+        completes any rollout of the task."""
         row = self.get(task, version)
         self._event(task, alias, "promote", version, actor)
+        if alias == PRODUCTION:
+            self.end_rollout(task, f"promoted version {version}", actor)
         return row
 
+    def start_rollout(self, task: str, version: int, kind: str, percent: int = 100, actor: str | None = None) -> Rollout:
+        """Try ``version`` beside production: a canary answering ``percent`` of clients, or a shadow.
+        It replaces the task's rollout in progress, if any."""
+        from aiaas.audit import cli_actor
+
+        self.get(task, version)
+        production = self.alias(task)
+        if production is None:
+            raise UserError(f"{task} has no production version to try version {version} beside; promote one first")
+        if version == production:
+            raise UserError(f"{task} version {version} is production already")
+        if kind == CANARY and not 1 <= percent <= 99:
+            raise UserError(f"a canary takes 1 to 99 percent of clients, not {percent}")
+        self.end_rollout(task, "replaced", actor)
+        row = Rollout(task=task, kind=kind, version=version, percent=percent if kind == CANARY else 100, started_at=datetime.now(UTC))
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            session.add(row)
+        self.audit.record(actor or cli_actor(), kind, task, version=version, percent=row.percent)
+        return row
+
+    def rollout(self, task: str) -> Rollout | None:
+        """The task's rollout in progress."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.scalar(select(Rollout).where(Rollout.task == task, Rollout.ended_at.is_(None)).order_by(Rollout.id.desc()))
+
+    def end_rollout(self, task: str, outcome: str, actor: str | None = None) -> Rollout | None:
+        from aiaas.audit import cli_actor
+
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            active = list(session.scalars(select(Rollout).where(Rollout.task == task, Rollout.ended_at.is_(None))))
+            for row in active:
+                row.ended_at, row.outcome = datetime.now(UTC), outcome
+        for row in active:
+            self.audit.record(actor or cli_actor(), f"end {row.kind}", task, version=row.version, outcome=outcome)
+        return active[-1] if active else None
+
     def rollback(self, task: str, alias: str = PRODUCTION, actor: str | None = None) -> ModelVersion:
+        """Serve the version served before; while a rollout is in progress, end it instead
+        (production stays as it is)."""
+        if alias == PRODUCTION and self.end_rollout(task, "rolled back", actor) is not None:
+            return self.get(task, self.alias(task))  # type: ignore[arg-type]
         stack = self._stack(task, alias)
         if len(stack) < 2:
             raise UserError(f"{task} has no earlier {alias} version to roll back to")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -36,6 +37,28 @@ def load_version(host: Host, registry: Registry, task: str, version: int | None 
         raise UserError(f"{task} version {version}: its files are missing from the artifact store ({exc.filename})") from exc
 
 
+@dataclass(frozen=True)
+class Arm:
+    """A version served beside production while a rollout is in progress."""
+
+    kind: str
+    """``canary``: answers ``percent`` of clients; ``shadow``: sees a copy of every request, answers none."""
+    version: int
+    percent: int
+    pipeline: Pipeline
+    salt: str
+
+    def answers(self, client: str) -> bool:
+        """Whether this canary answers ``client``: the same client always lands on the same side."""
+        if self.kind != "canary":
+            return False
+        digest = hashlib.blake2b(f"{self.salt}:{client}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % 10_000 < self.percent * 100
+
+
+STALE = object()
+
+
 @dataclass
 class _Entry:
     """A task's served version: its pipeline, or why it failed to load."""
@@ -63,6 +86,7 @@ class ServedModels:
     def __init__(self, host: Host, registry: Registry, ttl: float, on_failure: Callable[[str], None] | None = None) -> None:
         self.host, self.registry, self.ttl, self.on_failure = host, registry, ttl, on_failure
         self._entries: dict[str, _Entry] = {}
+        self._arms: dict[str, tuple[float, Arm | None]] = {}
         self._lock = threading.Lock()
 
     def fresh(self, task: str) -> Pipeline | None:
@@ -96,3 +120,33 @@ class ServedModels:
             entry.checked = now
             self._entries[task] = entry
             return entry.answer()
+
+    def fresh_arm(self, task: str) -> Arm | None | object:
+        """The task's rollout arm when checked within ``ttl`` (no I/O), else ``STALE``."""
+        cached = self._arms.get(task)
+        return cached[1] if cached and time.monotonic() - cached[0] < self.ttl else STALE
+
+    def arm(self, task: str) -> Arm | None:
+        """The canary or shadow beside production, re-read with the alias. One that fails to
+        load is logged and left out: production answers alone rather than fail."""
+        arm = self.fresh_arm(task)
+        if arm is not STALE:
+            return arm  # type: ignore[return-value]
+        with self._lock:
+            previous = self._arms.get(task, (0.0, None))[1]
+            rollout = self.registry.rollout(task)
+            arm = None
+            if rollout is not None:
+                salt = f"{task}:{rollout.id}"
+                if previous is not None and previous.salt == salt:
+                    arm = previous
+                else:
+                    try:
+                        pipeline = load_version(self.host, self.registry, task, rollout.version)
+                        arm = Arm(rollout.kind, rollout.version, rollout.percent, pipeline, salt)
+                    except Exception:
+                        log.exception("%s: the %s of version %s failed to load; production answers alone", task, rollout.kind, rollout.version)
+                        if self.on_failure:
+                            self.on_failure(task)
+            self._arms[task] = (time.monotonic(), arm)
+            return arm

@@ -63,6 +63,10 @@ class VersionReport:
     metrics: dict[str, float] = field(default_factory=dict)
     flagged: int = 0
     """Answers whose input check said the input was unlike the training data."""
+    role: str = ""
+    """production, canary or shadow (as logged); empty for a version served before."""
+    agreement: float | None = None
+    """A shadow's or canary's share of answers whose label is production's for the same input."""
 
 
 @dataclass
@@ -105,6 +109,29 @@ def _flagged(row: Prediction) -> bool:
     return isinstance(check, dict) and check.get("in_distribution") is False
 
 
+def _rollout(row: Prediction) -> dict[str, Any]:
+    value = row.answer.get("rollout")
+    return value if isinstance(value, dict) else {}
+
+
+def _role(rows: list[Prediction], production: bool) -> str:
+    roles = {_rollout(r).get("role") for r in rows}
+    return "shadow" if "shadow" in roles else "canary" if "canary" in roles else "production" if production else ""
+
+
+def _agreement(rows: list[Prediction], everything: list[Prediction]) -> float | None:
+    """How often a shadow's label matches the answer it shadows, or a canary's matches production
+    on the same input (by the input's fingerprint)."""
+    mine = [r for r in rows if _rollout(r)]
+    if not mine:
+        return None
+    by_id = {r.id: r for r in everything}
+    by_input = {r.fingerprint: r for r in everything if not _rollout(r)}
+    pairs = [(r, by_id.get(_rollout(r).get("of", "")) or by_input.get(r.fingerprint)) for r in mine]
+    same = [r.answer.get("label") == other.answer.get("label") for r, other in pairs if other is not None and "label" in r.answer]
+    return float(np.mean(same)) if same else None
+
+
 def reference_of(registry: Registry, task: str, version: int) -> dict[str, Any]:
     manifest = json.loads((registry.folder(registry.get(task, version)) / "manifest.json").read_text())
     return manifest.get("reference", {})
@@ -119,7 +146,9 @@ def monitor(host: Host, registry: Registry, log: PredictionLog, task_name: str, 
     by_version: dict[int, list[Prediction]] = {}
     for row in rows:
         by_version.setdefault(row.version, []).append(row)
-    versions = [VersionReport(v, len(rs), sum(r.id in truth for r in rs), _metrics(rs, truth, labels), sum(map(_flagged, rs)))
+    truth = {**truth, **{r.id: truth[_rollout(r)["of"]] for r in rows if _rollout(r).get("of") in truth}}  # feedback reaches a shadow
+    versions = [VersionReport(v, len(rs), sum(r.id in truth for r in rs), _metrics(rs, truth, labels), sum(map(_flagged, rs)),
+                              _role(rs, v == production), _agreement(rs, rows))
                 for v, rs in sorted(by_version.items())]
     found: dict[str, float] = {}
     images: dict[str, bytes] = {}
@@ -186,8 +215,9 @@ def write_monitoring_report(result: Monitoring, folder: Path) -> Path:
 
     facts: dict[str, Any] = {"since": f"{result.since:%Y-%m-%d %H:%M} UTC", "production version": result.production}
     for v in result.versions:
-        facts[f"version {v.version}"] = f"{v.predictions} predictions ({v.flagged} flagged as unlike training), {v.feedback} with feedback; " + (
-            ", ".join(f"{k} {val:.3f}" for k, val in v.metrics.items()) or "no feedback metrics yet")
+        facts[f"version {v.version}" + (f" ({v.role})" if v.role else "")] = f"{v.predictions} predictions ({v.flagged} flagged as unlike training), {v.feedback} with feedback; " + (
+            ", ".join(f"{k} {val:.3f}" for k, val in v.metrics.items()) or "no feedback metrics yet") + (
+            f"; agrees with production on {v.agreement:.1%}" if v.agreement is not None else "")
     facts.update({f"note {i + 1}": n for i, n in enumerate(result.notes)})
     scores = {f"PSI {k}": v for k, v in sorted(result.drift.items(), key=lambda kv: -kv[1])}
     return write_report(folder, f"{result.task} in production", facts, scores, result.images,

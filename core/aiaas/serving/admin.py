@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.plugins import Host
-from aiaas.registry import Registry
+from aiaas.registry import CANARY, SHADOW, Registry
 from aiaas.serving.limits import strict_json_body
 
 
@@ -18,6 +18,8 @@ class Promotion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, description="the registered version to serve")
+    canary: int | None = Field(default=None, ge=1, le=99, description="serve it to this percent of clients only (sticky per client key)")
+    shadow: bool = Field(default=False, description="send it a copy of the traffic without answering from it")
 
 
 def _actor(request: Request) -> str:
@@ -40,10 +42,16 @@ def admin_router(host: Host, registry: Registry) -> APIRouter:
     @router.post("/models/{industry}/{task}/promote", summary="Serve a version of a task", dependencies=[Depends(strict_json_body)])
     async def promote(industry: str, task: str, body: Promotion, request: Request) -> dict[str, Any]:
         name = task_name(industry, task)
+        if body.canary is not None and body.shadow:
+            raise HTTPException(422, "a version is either a canary or a shadow, not both")
+        if body.canary is not None or body.shadow:
+            kind, percent = (CANARY, body.canary) if body.canary is not None else (SHADOW, 100)
+            started = await run_in_threadpool(registry.start_rollout, name, body.version, kind, percent, _actor(request))
+            return {"task": name, "production": await run_in_threadpool(registry.alias, name), "rollout": started.describe()}
         row = await run_in_threadpool(registry.promote, name, body.version, actor=_actor(request))
         return {"task": name, "production": row.version}
 
-    @router.post("/models/{industry}/{task}/rollback", summary="Serve the version served before")
+    @router.post("/models/{industry}/{task}/rollback", summary="Serve the version served before, or end the rollout in progress")
     async def rollback(industry: str, task: str, request: Request) -> dict[str, Any]:
         name = task_name(industry, task)
         row = await run_in_threadpool(registry.rollback, name, actor=_actor(request))

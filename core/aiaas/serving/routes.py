@@ -14,6 +14,8 @@ or drops them when their deadline passes) -> one DataFrame -> ``Pipeline.predict
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -35,7 +37,7 @@ from aiaas.pipeline import Pipeline
 from aiaas.records import LabelSchema, Task, resolve
 from aiaas.serving.batcher import Batcher, Work
 from aiaas.serving.limits import parse_json, require_json, strict_json_body
-from aiaas.versions import ServedModels
+from aiaas.versions import STALE, Arm, ServedModels
 
 
 @dataclass(frozen=True)
@@ -203,16 +205,26 @@ class FeedbackIn(BaseModel):
 
 
 def _record(predictions: PredictionLog | None, request: Request, task: Task, pipeline: Pipeline, instances: list[BaseModel],
-            results: list[dict[str, Any]]) -> None:
-    """Give each answer its prediction id and put it in the prediction log."""
+            results: list[dict[str, Any]], rollout: list[dict[str, Any]] | None = None) -> None:
+    """Give each answer its prediction id and put it in the prediction log; ``rollout`` (one per
+    answer) says a canary gave it or, for a shadow's answer, which logged answer it shadows."""
     if predictions is None:
         return
     caller = getattr(request.state, "caller", None)
-    for instance, result in zip(instances, results):
+    for i, (instance, result) in enumerate(zip(instances, results)):
         result["prediction_id"] = new_id()
         predictions.record(prediction_id=result["prediction_id"], request_id=getattr(request.state, "request_id", ""), task=task.name,
-                           version=pipeline.version or 0, key=getattr(caller, "name", None), answer=result,
+                           version=pipeline.version or 0, key=getattr(caller, "name", None),
+                           answer={**result, "rollout": rollout[i]} if rollout else result,
                            instance=instance.model_dump(), log_inputs=task.log_inputs, omit=task.log_omit)
+
+
+def client_of(request: Request) -> str:
+    """Who is asking, for a canary that keeps each client on one side: the key's name, else the address."""
+    caller = getattr(request.state, "caller", None)
+    if caller is not None:
+        return f"key:{caller.name}"
+    return f"address:{request.client.host if request.client else ''}"
 
 
 def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batcher, predictions: PredictionLog | None = None,
@@ -237,6 +249,12 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
         deadline = time.monotonic() + request_timeout(request, limits)
         # Each await that leaves the event loop queues this request behind every other: skip those that need not.
         pipeline = served.fresh(task.name) or await run_in_threadpool(served.get, task.name)
+        arm = served.fresh_arm(task.name)
+        if arm is STALE:
+            arm = await run_in_threadpool(served.arm, task.name)
+        canary = isinstance(arm, Arm) and arm.answers(client_of(request))
+        if canary:
+            pipeline = arm.pipeline  # type: ignore[union-attr]
         request.state.model_version = pipeline.version
         instances, explain = await read_instances(request, task, pipeline, limits)
         if work is predict_work and explain:
@@ -253,8 +271,25 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
             flagged = sum(1 for r in results if not r.get("input_check", {}).get("in_distribution", True))
             if flagged and on_flagged is not None:
                 on_flagged(task.name, pipeline.version, flagged, "answered")
-            _record(predictions, request, task, pipeline, instances, results)
+            _record(predictions, request, task, pipeline, instances, results, [{"role": "canary"}] * len(results) if canary else None)
+            if isinstance(arm, Arm) and arm.kind == "shadow" and predictions is not None:
+                _shadows.add(asyncio.get_running_loop().create_task(shadow(request, arm, work, instances, rows, results)))
         return JSONResponse({key: results, "model": model_info(pipeline)})
+
+    _shadows: set[asyncio.Task[None]] = set()
+
+    async def shadow(request: Request, arm: Arm, work: Work, instances: list[BaseModel], rows: list[dict[str, Any]],
+                     answered: list[dict[str, Any]]) -> None:
+        """The shadow version answers the same rows, in its own queue, after the client has its answer;
+        its answers go to the prediction log only. A shadow that is busy or fails costs production nothing."""
+        try:
+            results = await batcher.run(f"{task.name}#shadow", arm.pipeline, work, rows)
+            _record(predictions, request, task, arm.pipeline, instances, results,
+                    [{"role": "shadow", "of": a.get("prediction_id")} for a in answered])
+        except Exception as exc:  # noqa: BLE001 - the client is answered already; say why in the log
+            logging.getLogger("aiaas.serving").warning("%s: shadow version %s did not answer: %s", task.name, arm.version, exc)
+        finally:
+            _shadows.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     @router.post("/predict", summary=f"Predict: {task.description or task.name}", openapi_extra=body_doc,
                  responses={200: {"model": predict_model}, **errors_doc})

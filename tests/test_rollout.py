@@ -1,0 +1,123 @@
+"""Rollouts: a canary answers a sticky share of clients, a shadow sees a copy of the traffic
+without answering; both land in the prediction log so `aiaas monitor` compares them;
+promote completes a rollout and rollback ends it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from aiaas.cli import app as cli
+from aiaas.errors import UserError
+from aiaas.keys import KeyStore
+from aiaas.monitoring.monitor import monitor
+from aiaas.plugins import Host
+from aiaas.registry import Registry
+from aiaas.serving.app import create_app
+from aiaas.settings import get_settings
+from aiaas.testing import host_with, isolated_home
+from aiaas.training import TrainRequest, train
+
+from .test_model_quality import lending_plugin, loans
+
+PREDICT = "/v1/lending/default/predict"
+LOAN = {"income": 22000.0, "debt_ratio": 0.4, "grade": "B"}
+
+
+@pytest.fixture
+def two_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """(host, registry): lending version 1 in production, version 2 registered beside it; the CLI sees the same host."""
+    with isolated_home(tmp_path / "home", alias_ttl_seconds="0"):
+        host, registry = host_with("lending", lending_plugin()), Registry.from_settings()
+        monkeypatch.setattr("aiaas.cli.get_host", lambda: host)
+        for seed, promote in ((0, True), (1, False)):
+            loans(500, seed).to_csv(tmp_path / f"loans{seed}.csv", index=False)
+            train(host, registry, TrainRequest("lending/default", tmp_path / f"loans{seed}.csv", architecture="gbdt", promote=promote,
+                                               seed=seed), quiet=True)
+        yield host, registry
+
+
+def _versions_by_client(client: TestClient, keys: dict[str, str], repeats: int = 3) -> dict[str, set[int]]:
+    seen: dict[str, set[int]] = {}
+    for name, key in keys.items():
+        for _ in range(repeats):
+            response = client.post(PREDICT, json={"instances": [LOAN]}, headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 200, response.text
+            seen.setdefault(name, set()).add(response.json()["model"]["version"])
+    return seen
+
+
+def test_a_canary_answers_its_share_of_clients_each_always_on_the_same_side(two_versions: tuple[Host, Registry]) -> None:
+    host, registry = two_versions
+    keys = {f"client-{i}": KeyStore(registry.engine).create(f"client-{i}", "lending")[1] for i in range(24)}
+    result = CliRunner().invoke(cli, ["promote", "lending/default", "2", "--canary", "50"])
+    assert result.exit_code == 0 and "canary of version 2 (50% of clients)" in result.output, result.output
+    with TestClient(create_app(host, registry, get_settings())) as client:
+        seen = _versions_by_client(client, keys)
+        assert all(len(versions) == 1 for versions in seen.values()), seen  # sticky per client key
+        on_canary = sum(versions == {2} for versions in seen.values())
+        assert 4 <= on_canary <= 20, seen
+        client.app.state.predictions.flush()
+        report = monitor(host, registry, client.app.state.predictions, "lending/default", datetime.now(UTC) - timedelta(hours=1), figures=False)
+        roles = {v.version: v.role for v in report.versions}
+        assert roles == {1: "production", 2: "canary"}
+        assert {v.version: v.predictions for v in report.versions} == {1: 3 * (24 - on_canary), 2: 3 * on_canary}
+
+        assert CliRunner().invoke(cli, ["rollback", "lending/default"]).exit_code == 0  # ends the canary; production stays
+        assert registry.alias("lending/default") == 1 and registry.rollout("lending/default") is None
+        assert all(versions == {1} for versions in _versions_by_client(client, keys, 1).values())
+
+
+def test_a_shadow_sees_every_request_and_answers_none(two_versions: tuple[Host, Registry]) -> None:
+    host, registry = two_versions
+    result = CliRunner().invoke(cli, ["promote", "lending/default", "--shadow", "2"])
+    assert result.exit_code == 0 and "shadow of version 2" in result.output, result.output
+    with TestClient(create_app(host, registry, get_settings())) as client:
+        ids = []
+        for i in range(10):
+            response = client.post(PREDICT, json={"instances": [{**LOAN, "income": 15000.0 + 4000 * i}]})
+            assert response.status_code == 200 and response.json()["model"]["version"] == 1
+            ids.append(response.json()["predictions"][0]["prediction_id"])
+        log = client.app.state.predictions
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the shadow answers after the client has its answer
+            log.flush()
+            rows, _ = log.since("lending/default", datetime.now(UTC) - timedelta(hours=1))
+            if sum(r.version == 2 for r in rows) == 10:
+                break
+            time.sleep(0.1)
+        shadows = [r for r in rows if r.version == 2]
+        assert sorted(r.answer["rollout"]["of"] for r in shadows) == sorted(ids)
+        assert all(r.answer["rollout"]["role"] == "shadow" and "label" in r.answer for r in shadows)
+        for prediction_id in ids[:4]:
+            assert client.post("/v1/lending/default/feedback", json={"prediction_id": prediction_id, "label": "repaid"}).status_code == 201
+        report = monitor(host, registry, log, "lending/default", datetime.now(UTC) - timedelta(hours=1), figures=False)
+    by_version = {v.version: v for v in report.versions}
+    assert by_version[2].role == "shadow" and by_version[2].predictions == 10 and by_version[2].feedback == 4  # feedback reaches the shadow
+    assert by_version[2].agreement is not None and 0 <= by_version[2].agreement <= 1
+    assert "accuracy" in by_version[2].metrics
+
+    assert CliRunner().invoke(cli, ["promote", "lending/default", "2"]).exit_code == 0  # completes the rollout
+    assert registry.alias("lending/default") == 2 and registry.rollout("lending/default") is None
+    assert [e.action for e in registry.audit.events()][-3:] == ["shadow", "promote", "end shadow"]
+
+
+def test_rollouts_refuse_what_makes_no_sense(two_versions: tuple[Host, Registry]) -> None:
+    _, registry = two_versions
+    with pytest.raises(UserError, match="production already"):
+        registry.start_rollout("lending/default", 1, "canary", 10)
+    with pytest.raises(UserError, match="1 to 99 percent"):
+        registry.start_rollout("lending/default", 2, "canary", 100)
+    with pytest.raises(UserError, match="no version 7"):
+        registry.start_rollout("lending/default", 7, "shadow")
+    admin = TestClient(create_app(*two_versions, get_settings()))
+    both = admin.post("/admin/models/lending/default/promote", json={"version": 2, "canary": 10, "shadow": True})
+    assert both.status_code == 422
+    started = admin.post("/admin/models/lending/default/promote", json={"version": 2, "canary": 10})
+    assert started.status_code == 200 and started.json()["rollout"] == "canary of version 2 (10% of clients)"
+    assert admin.post("/admin/models/lending/default/rollback").json()["production"] == 1 and registry.rollout("lending/default") is None
