@@ -313,7 +313,7 @@ def rollback(task: TaskArg) -> None:
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes, each with its own batcher; promote and rollback reach them all.")] = 1,
     insecure_open: Annotated[bool, typer.Option("--insecure-open", help="Serve a non-loopback address with no API key.")] = False,
 ) -> None:
     """Serve the HTTP API (interactive docs at /docs). Beyond loopback it needs an API key (`aiaas keys create`)."""
@@ -326,11 +326,22 @@ def serve(
         errors.print(f"[yellow]warning:[/] serving {host} with no API key checks unless keys exist: anyone who reaches it may use it")
 
     console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    from aiaas.serving.observe import LOG_CONFIG
+    import os
+    import shutil
+    import tempfile
 
-    uvicorn.run("aiaas.serving.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-                access_log=False, log_config=LOG_CONFIG,  # aiaas writes its own JSON access log
-                http="aiaas.serving.fastshed:SheddingProtocol")  # refusals under overload cost a parse and a write
+    from aiaas.serving.observe import LOG_CONFIG, MULTIPROCESS
+
+    shared = None
+    if workers > 1 and not os.environ.get(MULTIPROCESS):  # one /metrics for all workers: each writes its values here
+        shared = os.environ[MULTIPROCESS] = tempfile.mkdtemp(prefix="aiaas-metrics-")
+    try:
+        uvicorn.run("aiaas.serving.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                    access_log=False, log_config=LOG_CONFIG,  # aiaas writes its own JSON access log
+                    http="aiaas.serving.fastshed:SheddingProtocol")  # refusals under overload cost a parse and a write
+    finally:
+        if shared:
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 @app.command()

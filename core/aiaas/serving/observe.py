@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("aiaas.access")
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 KNOWN = {"/healthz", "/readyz", "/metrics", "/v1/tasks", "/docs", "/openapi.json", "/v2", "/v2/health/live", "/v2/health/ready"}
 
@@ -33,11 +35,12 @@ class Metrics:
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.batch_rows = Histogram("aiaas_batch_rows", "Rows per model call", ["task"], registry=r,
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
-        self.queue_rows = Gauge("aiaas_queue_rows", "Rows admitted and waiting for an answer", ["task"], registry=r)
+        # with several workers each process writes its own values and /metrics adds them up (``PROMETHEUS_MULTIPROC_DIR``)
+        self.queue_rows = Gauge("aiaas_queue_rows", "Rows admitted and waiting for an answer", ["task"], registry=r, multiprocess_mode="livesum")
         self.shed = Counter("aiaas_shed", "Requests refused or dropped under load", ["task", "reason"], registry=r)
         self.refused = Counter("aiaas_refused", "Requests refused at the door (401, 403, 429)", ["status"], registry=r)
         self.drift = Gauge("aiaas_drift_psi", "Drift of an input feature (or the score) against training, as PSI", ["task", "feature"],
-                           registry=r)
+                           registry=r, multiprocess_mode="livemostrecent")
         self.flagged = Counter("aiaas_flagged_inputs", "Inputs flagged as unlike the training data, answered with the flag or refused",
                                ["task", "version", "action"], registry=r)
         self.load_failures = Counter("aiaas_model_load_failures", "Promoted versions that failed to load", ["task"], registry=r)
@@ -111,4 +114,11 @@ def metrics_text(metrics: Metrics, batcher: Any) -> bytes:
 
     for task, rows in list(batcher.waiting.items()):
         metrics.queue_rows.labels(task).set(rows)
+    if os.environ.get(MULTIPROCESS):  # `aiaas serve --workers N`: every worker's values, whichever worker answers
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        everyone = CollectorRegistry()
+        MultiProcessCollector(everyone)
+        return generate_latest(everyone)
     return generate_latest(metrics.registry)
