@@ -106,3 +106,16 @@ def test_a_multiclass_image_task_trains_serves_and_explains(aiaas_home: Path, tm
     assert explained["label"] in DEFECTS and heat.shape == (24, 24)
     bad = client.post("/v1/manufacturing/defects/predict", json={"instances": [{"image": base64.b64encode(b"GIF89a...").decode()}]})
     assert bad.status_code == 415
+
+    # Compressed: int8 ONNX (static quantisation: a convolutional model), served and still explained with a heatmap.
+    from aiaas.optimize import optimize
+
+    optimized = optimize(host, registry, "manufacturing/defects", result.version.version, quantize="int8", promote=True)
+    assert optimized.comparison.agreement >= 0.9 and abs(optimized.comparison.after - optimized.comparison.before) < 0.05
+    served = TestClient(create_app(host, registry, get_settings()))
+    int8 = served.post("/v1/manufacturing/defects/predict", files=files).json()
+    assert int8["model"] == {"task": "manufacturing/defects", "version": optimized.version.version, "runtime": "onnx", "architecture": "cnn"}
+    assert sum(a["label"] == b for a, b in zip(int8["predictions"], labels)) >= 5
+    assert all("input_check" in a for a in int8["predictions"])  # the embedding check reads the ONNX graph's own output
+    heatmap = served.post("/v1/manufacturing/defects/explain", files=files[1:2]).json()["explanations"][0]["heatmap"]
+    assert np.asarray(Image.open(io.BytesIO(base64.b64decode(heatmap["png_base64"])))).shape == (24, 24)  # from the source weights

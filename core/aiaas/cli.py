@@ -310,6 +310,33 @@ def rollback(task: TaskArg) -> None:
 
 
 @app.command()
+def optimize(
+    task: TaskArg,
+    version: Annotated[int, typer.Argument(help="The trained version to optimise.")],
+    to: Annotated[str, typer.Option("--to", help="The format: onnx.")] = "onnx",
+    quantize: Annotated[Optional[str], typer.Option("--quantize", help="int8: weights (and, for convolutional models, activations) in 8 bits.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="The training data, when it is no longer where the version was trained.")] = None,
+    label: LabelOpt = None, adapter: AdapterOpt = None, option: OptionOpt = None, text_column: TextColumnOpt = None,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Validation rows to check the optimised model on.")] = 2000,
+    promote: Annotated[bool, typer.Option("--promote", help="Serve the optimised version once registered.")] = False,
+) -> None:
+    """Export VERSION to ONNX (quantised when asked), check it against the original on validation rows, register it as a new version."""
+    from aiaas.optimize import optimize as run
+
+    result = run(get_host(), _registry(), task, version, to, quantize, data, label, adapter, _options(option, text_column), rows, promote,
+                 say=lambda line: console.print(f"[dim]{line}[/]"))
+    c = result.comparison
+    table = Table("", f"version {version} ({result.version.architecture} eager)", f"version {result.version.version} (onnx{' ' + quantize if quantize else ''})",
+                  "ratio")
+    table.add_row("size MB", f"{c.size_bytes[0] / 1e6:.2f}", f"{c.size_bytes[1] / 1e6:.2f}", f"{c.size_bytes[0] / max(c.size_bytes[1], 1):.1f}x smaller")
+    table.add_row("ms per row", f"{c.ms_per_row[0]:.3f}", f"{c.ms_per_row[1]:.3f}", f"{c.ms_per_row[0] / max(c.ms_per_row[1], 1e-9):.1f}x faster")
+    table.add_row(f"validation {c.metric}", f"{c.before:.4f}", f"{c.after:.4f}", f"{c.after - c.before:+.4f}")
+    console.print(table)
+    console.print(f"same label on {c.agreement:.1%} of {c.rows:,} validation rows; largest logit difference {c.max_abs_difference:.2e}")
+    console.print(f"registered {task} version {result.version.version}" + (" and promoted it" if promote else f"; serve it with `aiaas promote {task} {result.version.version}`"))
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,

@@ -10,6 +10,7 @@ import json
 import math
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -70,6 +71,8 @@ class Pipeline:
     explainer: Any | None = None
     version: int | None = None
     guard: Guard | None = None
+    source: Callable[[], Pipeline] | None = field(default=None, repr=False)
+    """An optimised version's source model, loaded when an explanation needs it."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _last_inputs: tuple[Any, dict[str, np.ndarray]] | None = field(default=None, repr=False)
     _last_outputs: tuple[Any, np.ndarray, np.ndarray | None] | None = field(default=None, repr=False)
@@ -169,7 +172,13 @@ class Pipeline:
         if first is not None:
             raise Refused(f"{self.task.name} does not answer this input: {finding.refused[first]}", (first,))  # type: ignore[union-attr]
 
+    @cached_property
+    def _source(self) -> Pipeline | None:
+        return self.source() if self.source is not None else None
+
     def explain(self, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
+        if self.explainer is None and self._source is not None:
+            return self._source.explain(records, probabilities)
         if self.explainer is None:
             raise InvalidInput(f"{self.task.name} on runtime {self.runtime_name} has no explainer")
         return self.explainer.explain(self, records, probabilities)
@@ -199,26 +208,35 @@ class Pipeline:
     # -- persistence --------------------------------------------------------------
 
     @classmethod
-    def load(cls, host: Host, directory: Path, version: int | None = None) -> Pipeline:
+    def load(cls, host: Host, directory: Path, version: int | None = None, runtime_name: str | None = None) -> Pipeline:
+        """``runtime_name``: load an optimised version's source model instead (it keeps the source's files)."""
         manifest = json.loads((directory / MANIFEST).read_text())
         task = host.task(manifest["task"])
-        architecture = host.architecture(task, manifest["architecture"], manifest["runtime"])
-        runtime = host.runtime(manifest["runtime"])
+        runtime_name = runtime_name or manifest["runtime"]
+        source_runtime = manifest.get("optimized", {}).get("from_runtime")
+        architecture = host.architecture(task, manifest["architecture"], source_runtime or runtime_name)
+        runtime = host.runtime(runtime_name)
         spec = ModelSpec.from_json(manifest["spec"])
         model = runtime.load(directory, architecture, spec, manifest.get("params", {}))
+        explainer = host.explainer(task, runtime_name)
+        source = None
+        if explainer is None and source_runtime and source_runtime != runtime_name and host.runtime_installed(source_runtime):
+            def source() -> Pipeline:  # an explanation that needs the framework (a heatmap's gradients) asks the source model
+                return cls.load(host, directory, version, source_runtime)
         return cls(
             task=task,
             labels=host.label_schema(task, manifest.get("labels")),
-            runtime_name=manifest["runtime"],
+            runtime_name=runtime_name,
             runtime=runtime,
             model=model,
             preprocessor=host.preprocessor(task, architecture),
             pre_state=State.load(directory, PREPROCESSOR_STATE),
             postprocessor=host.postprocessor(task),
             manifest=manifest,
-            explainer=host.explainer(task, manifest["runtime"]),
+            explainer=explainer,
             version=version,
             guard=Guard.load(host, task, directory),
+            source=source,
         )
 
 

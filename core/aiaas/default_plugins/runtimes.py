@@ -1,4 +1,4 @@
-"""The PyTorch, TensorFlow/Keras and classical (scikit-learn, LightGBM) runtimes,
+"""The PyTorch, TensorFlow/Keras, classical (scikit-learn, LightGBM) and ONNX Runtime runtimes,
 imported only when a model needs them."""
 
 from __future__ import annotations
@@ -28,5 +28,11 @@ def register_runtimes() -> list[Runtime]:
             requires=("sklearn", "lightgbm"),
             description="Models fitted in one call: gradient-boosted trees (LightGBM text format), linear models "
             "(JSON and safetensors). Exact explanations.",
+        ),
+        Runtime(
+            name="onnx",
+            impl="aiaas.runtimes.onnx:OnnxRuntime",
+            requires=("onnxruntime",),
+            description="ONNX Runtime: serves what `aiaas optimize` exported (and quantised to int8). Not trained directly.",
         ),
     ]

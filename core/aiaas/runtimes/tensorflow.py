@@ -92,6 +92,26 @@ class KerasRuntime(ModelRuntime):
         outs = [np.asarray(forward({k: v[part] for k, v in inputs.items()})) for part in batches(n, 8192)]
         return np.concatenate(outs) if outs else np.zeros((0, 1), dtype=np.float32)
 
+    def export_onnx(self, model: Any, sample: Arrays, path: Path) -> None:
+        """Through Keras's own exporter (tf2onnx); its first output is renamed ``logits``."""
+        from aiaas.errors import UserError
+
+        try:
+            model({k: v[:2] for k, v in sample.items()})  # a loaded model has its input signature once called
+            model.export(str(path), format="onnx", verbose=False)
+        except Exception as exc:  # noqa: BLE001 - the converter is missing or does not cover a layer
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UserError(f"Keras could not export this model to ONNX ({reason}); Keras's converter needs tf2onnx "
+                            "(pip install 'aiaas[onnx]') and covers common layers only. Torch versions always export.") from exc
+        import onnx
+
+        graph = onnx.load(str(path))
+        first = graph.graph.output[0].name
+        for node in graph.graph.node:
+            node.output[:] = ["logits" if o == first else o for o in node.output]
+        graph.graph.output[0].name = "logits"
+        onnx.save(graph, str(path))
+
     def save(self, model: Any, directory: Path) -> None:
         model.save(directory / MODEL_FILE)
 

@@ -109,6 +109,42 @@ class TorchRuntime(ModelRuntime):
             hook.remove()
         return logits, np.concatenate(captured) if captured else None
 
+    def export_onnx(self, model: Any, sample: Arrays, path: Path) -> None:
+        """Named tensors in; ``logits`` and the last linear layer's input (``embedding``) out. Batch
+        and, for integer sequences (token ids), length are dynamic."""
+        import warnings
+
+        names = sorted(sample)
+        head = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+        class Exported(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *tensors: torch.Tensor) -> Any:
+                captured: list[torch.Tensor] = []
+                hook = head[-1].register_forward_hook(lambda _m, args, _o: captured.append(args[0].flatten(1))) if head else None
+                try:
+                    logits = self.model(dict(zip(names, tensors)))
+                finally:
+                    if hook is not None:
+                        hook.remove()
+                return (logits, captured[0]) if captured else logits
+
+        device = next(model.parameters()).device
+        example = tuple(torch.as_tensor(np.ascontiguousarray(sample[n][:2])).to(device) for n in names)
+        outputs = ["logits", "embedding"] if head else ["logits"]
+        dynamic = {n: {0: "batch", **({1: "length"} if sample[n].ndim == 2 and sample[n].dtype.kind in "iu" else {})} for n in names}
+        model.eval()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            try:
+                torch.onnx.export(Exported().eval(), example, str(path), input_names=names, output_names=outputs, opset_version=17,
+                                  dynamic_axes={**dynamic, **{o: {0: "batch"} for o in outputs}}, dynamo=False)
+            except Exception as exc:  # noqa: BLE001 - the exporter's own message names the operator
+                raise UserError(f"PyTorch could not export this model to ONNX: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
     def save(self, model: Any, directory: Path) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(directory / WEIGHTS))
