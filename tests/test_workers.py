@@ -37,20 +37,26 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
-def _predict(port: int) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/finance/fraud/predict", data=json.dumps({"instances": [FRAUD]}).encode(),
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # a connection per request: the kernel spreads them over workers
+def _predict(port: int, instance: dict | None = None) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/finance/fraud/predict",
+                                     data=json.dumps({"instances": [instance or FRAUD]}).encode(), headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # a connection per request: the kernel spreads them over workers
         return json.loads(response.read())["model"]["version"]
 
 
-@pytest.mark.slow
-def test_every_worker_serves_and_follows_promote_and_rollback(tmp_path: Path) -> None:
+def fraud_versions(tmp_path: Path) -> Path:
+    """A home with two fraud versions (gradient-boosted trees, seconds to train): 1 in production, 2 beside it."""
     with isolated_home(tmp_path / "home") as home:
         host, registry = get_host(), Registry.from_settings()
         data = resolve(host.task("finance/fraud").sample)(tmp_path / "fraud.csv", 6000, 0)
         for promote in (True, False):
             train(host, registry, TrainRequest("finance/fraud", data, architecture="gbdt", promote=promote), quiet=True)
+    return home
+
+
+@pytest.mark.slow
+def test_every_worker_serves_and_follows_promote_and_rollback(tmp_path: Path) -> None:
+    home = fraud_versions(tmp_path)
     port = _free_port()
     env = {**os.environ, "AIAAS_HOME": str(home), "AIAAS_ALIAS_TTL_SECONDS": "0.2"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -342,15 +342,20 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes, each with its own batcher; promote and rollback reach them all.")] = 1,
     insecure_open: Annotated[bool, typer.Option("--insecure-open", help="Serve a non-loopback address with no API key.")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="Serve on Ray Serve: each task's model in replicas (pip install 'aiaas[ray]').")] = False,
+    replicas: Annotated[int, typer.Option("--replicas", min=1, help="With --ray: model replicas per task.")] = 1,
+    autoscale: Annotated[Optional[str], typer.Option("--autoscale", help="With --ray: MIN,MAX replicas per task, scaled on queue length.")] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="With --ray: join this Ray cluster (default: start a local one).")] = None,
 ) -> None:
     """Serve the HTTP API (interactive docs at /docs). Beyond loopback it needs an API key (`aiaas keys create`)."""
-    import uvicorn
-
     from aiaas.cli_access import refuse_open_exposure
 
     refuse_open_exposure(host, insecure_open)
     if insecure_open:
         errors.print(f"[yellow]warning:[/] serving {host} with no API key checks unless keys exist: anyone who reaches it may use it")
+    if ray or autoscale or address or replicas > 1:
+        return _serve_on_ray(host, port, replicas, autoscale, address, ray)
+    import uvicorn
 
     console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     import os
@@ -369,6 +374,32 @@ def serve(
     finally:
         if shared:
             shutil.rmtree(shared, ignore_errors=True)
+
+
+def _serve_on_ray(host: str, port: int, replicas: int, autoscale: str | None, address: str | None, asked: bool) -> None:
+    import importlib.util
+    import time
+
+    from aiaas.records import resolve
+
+    if not asked:
+        raise UserError("--replicas, --autoscale and --address are for --ray")
+    if importlib.util.find_spec("ray") is None:
+        raise UserError("--ray needs Ray Serve: pip install 'aiaas[ray]'")
+    bounds = None
+    if autoscale:
+        low, _, high = autoscale.partition(",")
+        if not (low.strip().isdigit() and high.strip().isdigit() and 0 < int(low) <= int(high)):
+            raise UserError(f"--autoscale {autoscale}: give MIN,MAX replicas, such as 1,4")
+        bounds = (int(low), int(high))
+    tasks = resolve("aiaas.serving.rayserve:deploy")(replicas, bounds, address, host, port)  # ray loads only here
+    each = f"{bounds[0]}-{bounds[1]} replicas (autoscaled)" if bounds else f"{replicas} replica{'s' if replicas > 1 else ''}"
+    console.print(f"serving {len(tasks)} tasks on Ray Serve, {each} each, at http://{host}:{port}  (docs: /docs; Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        resolve("ray.serve:shutdown")()
 
 
 @app.command()

@@ -40,7 +40,8 @@ from aiaas.versions import ServedModels
 log = logging.getLogger("aiaas.serving")
 
 
-def create_app(host: Host | None = None, registry: Registry | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(host: Host | None = None, registry: Registry | None = None, settings: Settings | None = None, remote: bool = False) -> FastAPI:
+    """``remote``: model calls go to the tasks' Ray Serve replicas (``aiaas serve --ray``) instead of this process."""
     host = host or get_host()
     settings = settings or get_settings()
     registry = registry or Registry(settings.registry_url, settings.artifacts)
@@ -49,8 +50,14 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     served = ServedModels(host, registry, settings.alias_ttl_seconds, on_failure=lambda task: metrics.load_failures.labels(task).inc())
     app = FastAPI(title="aiaas", version=aiaas.__version__, docs_url=None, redoc_url=None,
                   description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")
-    batcher = Batcher(settings.batch_max_instances, settings.max_queue_rows,
-                      on_batch=lambda task, rows: metrics.batch_rows.labels(task).observe(rows), max_wait=settings.max_queue_seconds)
+    batching = {"on_batch": lambda task, rows: metrics.batch_rows.labels(task).observe(rows), "max_wait": settings.max_queue_seconds}
+    if remote:
+        from aiaas.serving.rayserve import RemoteBatcher
+
+        batcher: Batcher = RemoteBatcher(settings.batch_max_instances, settings.max_queue_rows, **batching,
+                                         on_replica=lambda task, replica: metrics.replica_calls.labels(task, replica).inc())
+    else:
+        batcher = Batcher(settings.batch_max_instances, settings.max_queue_rows, **batching)
     app.state.host, app.state.registry, app.state.served, app.state.batcher = host, registry, served, batcher
 
     _add_error_handlers(app)

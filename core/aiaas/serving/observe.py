@@ -43,6 +43,8 @@ class Metrics:
                            registry=r, multiprocess_mode="livemostrecent")
         self.flagged = Counter("aiaas_flagged_inputs", "Inputs flagged as unlike the training data, answered with the flag or refused",
                                ["task", "version", "action"], registry=r)
+        self.replica_calls = Counter("aiaas_replica_calls", "Model calls answered by each Ray Serve replica (aiaas serve --ray)",
+                                     ["task", "replica"], registry=r)
         self.load_failures = Counter("aiaas_model_load_failures", "Promoted versions that failed to load", ["task"], registry=r)
 
 

@@ -1,0 +1,149 @@
+"""``aiaas serve --ray``: the same service scaled out on Ray Serve.
+
+One Ray Serve application per task holds that task's model replicas (``--replicas N``, or
+``--autoscale MIN,MAX`` on queue length); one HTTP application runs the whole aiaas app
+(keys, validation, answers, metrics, the admin API, V2) on Ray's HTTP proxy. The HTTP side
+decides which version answers (production, or a canary or shadow, from the registry as
+always) and sends the decoded rows and that version to a replica, which batches them with
+concurrent calls (the same ``Batcher``) and runs the model. So promote and rollback reach
+every replica through the version each call names, and a replica keeps a few versions warm.
+
+On a laptop it starts a local Ray instance; ``--address`` joins a cluster, where every node
+needs the same plugins installed, a shared registry database (``AIAAS_DATABASE_URL``) and
+the artifact store at the same path (``AIAAS_HOME`` on shared storage).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from aiaas.serving.batcher import Batcher, Work
+
+HTTP_APP = "aiaas-http"
+WARM_VERSIONS = 3
+
+
+def model_app(task: str) -> str:
+    """The Ray Serve application (and deployment) name of a task's model replicas."""
+    return "aiaas-model-" + task.replace("/", "--")
+
+
+def _works() -> dict[str, Work]:
+    from aiaas.serving.routes import explain_work, predict_explained_work, predict_work
+    from aiaas.serving.v2 import infer_work
+
+    return {w.__name__: w for w in (predict_work, predict_explained_work, explain_work, infer_work)}
+
+
+class TaskModel:
+    """One replica of a task's models: versions loaded on first use (the last few kept), and
+    a batcher that joins concurrent calls into one model call."""
+
+    def __init__(self, task: str) -> None:
+        from aiaas.plugins import get_host
+        from aiaas.registry import Registry
+        from aiaas.settings import get_settings
+
+        settings = get_settings()
+        self.task, self.host, self.registry = task, get_host(), Registry(settings.registry_url, settings.artifacts)
+        self.batcher = Batcher(settings.batch_max_instances, settings.max_queue_rows, max_wait=settings.max_queue_seconds)
+        self.works = _works()
+        self.pipelines: OrderedDict[int, Any] = OrderedDict()
+        self.replica = _replica_id()
+
+    def pipeline(self, version: int) -> Any:
+        from aiaas.versions import load_version
+
+        if version not in self.pipelines:
+            self.pipelines[version] = load_version(self.host, self.registry, self.task, version)
+            while len(self.pipelines) > WARM_VERSIONS:
+                self.pipelines.popitem(last=False)
+        self.pipelines.move_to_end(version)
+        return self.pipelines[version]
+
+    async def __call__(self, work: str, version: int, rows: list[Any], deadline_in: float) -> tuple[str, list[Any]]:
+        from fastapi.concurrency import run_in_threadpool
+
+        pipeline = self.pipelines.get(version) or await run_in_threadpool(self.pipeline, version)
+        deadline = time.monotonic() + deadline_in
+        return self.replica, await self.batcher.run(self.task, pipeline, self.works[work], rows, deadline)
+
+
+def _replica_id() -> str:
+    from ray import serve
+
+    context = serve.get_replica_context()
+    replica = getattr(context, "replica_id", None)
+    return str(getattr(replica, "unique_id", replica)) if replica is not None else str(getattr(context, "replica_tag", os.getpid()))
+
+
+class RemoteBatcher(Batcher):
+    """The HTTP side's batcher: admission as before, the model call on a task's replica."""
+
+    def __init__(self, *args: Any, on_replica: Callable[[str, str], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_replica = on_replica
+        self._handles: dict[str, Any] = {}
+
+    def _handle(self, task: str) -> Any:
+        if task not in self._handles:
+            from ray import serve
+
+            self._handles[task] = serve.get_deployment_handle(model_app(task), app_name=model_app(task))
+        return self._handles[task]
+
+    async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any], deadline: float = float("inf")) -> list[Any]:
+        self.admit(key, len(instances))
+        self.waiting[key] = self.waiting.get(key, 0) + len(instances)
+        task = pipeline.task.name
+        try:
+            remaining = deadline - time.monotonic() if deadline != float("inf") else 1e9
+            replica, results = await self._handle(task).remote(work.__name__, pipeline.version, instances, remaining)
+        except Exception as exc:
+            cause = getattr(exc, "cause", None)  # the replica's own error (a 422 naming the field), not Ray's wrapper
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise
+        finally:
+            self.waiting[key] -= len(instances)
+        if self.on_replica:
+            self.on_replica(task, replica)
+        return results
+
+
+def build_http_app() -> Any:
+    """The aiaas app with its model calls sent to the task replicas (built on the HTTP replica)."""
+    from aiaas.serving.app import create_app
+
+    return create_app(remote=True)
+
+
+def deploy(replicas: int = 1, autoscale: tuple[int, int] | None = None, address: str | None = None, host: str = "127.0.0.1",
+           port: int = 8000, tasks: list[str] | None = None) -> list[str]:
+    """Start (or join) Ray, deploy every task's model replicas and the HTTP app; return the tasks deployed."""
+    import ray
+    from ray import serve
+
+    from aiaas.errors import UserError
+    from aiaas.plugins import get_host
+
+    env = {k: v for k, v in os.environ.items() if k.startswith(("AIAAS_", "OMP_NUM_THREADS"))}
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, runtime_env={"env_vars": env}, include_dashboard=False, log_to_driver=False)
+        except ConnectionError as exc:
+            raise UserError(f"no Ray cluster answers at {address}: {exc}") from None
+    serve.start(http_options={"host": host, "port": port})
+    names = tasks or sorted(get_host().components.tasks)
+    scale: dict[str, Any] = ({"autoscaling_config": {"min_replicas": autoscale[0], "max_replicas": autoscale[1], "target_ongoing_requests": 4}}
+                             if autoscale else {"num_replicas": replicas})
+    for name in names:
+        deployment = serve.deployment(TaskModel, name=model_app(name), ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256, **scale)
+        serve.run(deployment.bind(name), name=model_app(name), route_prefix=None, blocking=False)
+    http = serve.deployment(serve.ingress(build_http_app)(), name=HTTP_APP, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
+    serve.run(http.bind(), name=HTTP_APP, route_prefix="/", blocking=False)
+    return names
