@@ -73,9 +73,16 @@ class Pipeline:
     guard: Guard | None = None
     source: Callable[[], Pipeline] | None = field(default=None, repr=False)
     """An optimised version's source model, loaded when an explanation needs it."""
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _last_inputs: tuple[Any, dict[str, np.ndarray]] | None = field(default=None, repr=False)
     _last_outputs: tuple[Any, np.ndarray, np.ndarray | None] | None = field(default=None, repr=False)
+
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """What ``make`` returns, made once per served version (work that need not be done per request)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     @property
     def post_state(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ the served schema).
 from __future__ import annotations
 
 import re
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -78,11 +79,11 @@ TRUTHY = frozenset(["1", "1.0", "true", "yes", "y", "t"])
 _INDEXES: dict[int, tuple[list[str], dict[str, int]]] = {}
 
 
-def _texts(values: pd.Series) -> list[str | None]:
+def _texts(values: pd.Series | np.ndarray) -> list[str | None]:
     """Each value as the text a category is matched by (None when missing): a plain loop,
     since pandas' string methods cost more than the work on a request's few rows."""
-    return [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else str(v)
-            for v in values.to_numpy(dtype=object)]
+    raw = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values.astype(object, copy=False)
+    return [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else str(v) for v in raw]
 
 
 def _category_index(categories: list[str]) -> dict[str, int]:
@@ -96,37 +97,40 @@ def _category_index(categories: list[str]) -> dict[str, int]:
     return cached[1]
 
 
-def encode_column(column: dict[str, Any], values: pd.Series) -> np.ndarray:
-    """One column's features, ``(rows, width)``, by its fitted kind."""
+def encode_column(column: dict[str, Any], values: pd.Series | np.ndarray) -> np.ndarray:
+    """One column's features, ``(rows, width)``, by its fitted kind. Works on the column's
+    numpy array where it can: pandas calls cost more than the work on a request's few rows."""
     kind, name = column["kind"], column["name"]
+    raw = values.to_numpy() if isinstance(values, pd.Series) else values
     if kind in ("numeric", "log"):
-        raw = values.to_numpy()
-        if raw.dtype.kind in "biuf":  # already numbers: stay in numpy, pandas calls cost more than the work
-            x = raw.astype("float64")
-        else:
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = numbers.isna() & values.notna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise InvalidInput(f"column {name!r}: {values.iloc[row]!r} in row {row} is not a number", (row, name))
-            x = numbers.to_numpy(dtype="float64", na_value=np.nan)
+        x = _floats(raw, name)
         x = np.where(np.isnan(x), column["median"], x)
         if kind == "log":
             x = np.log1p(np.clip(x, 0, None))
         return ((x - column["mean"]) / column["std"])[:, None]
     if kind == "boolean":
-        if pd.api.types.is_bool_dtype(values):
-            return values.to_numpy(dtype="float64")[:, None]
+        if raw.dtype == bool:
+            return raw.astype("float64")[:, None]
         baseline = float(column["baseline"])
-        return np.array([baseline if t is None else float(t.strip().lower() in TRUTHY) for t in _texts(values)])[:, None]
+        return np.array([baseline if t is None else float(t.strip().lower() in TRUTHY) for t in _texts(raw)])[:, None]
     if kind == "category":
         categories = column["categories"]
         index = _category_index(categories)
-        codes = np.array([index.get(t, len(categories)) if t is not None else len(categories) for t in _texts(values)], dtype="int64")
-        onehot = np.zeros((len(values), len(categories) + 1))
-        onehot[np.arange(len(values)), codes] = 1.0
+        codes = np.array([index.get(t, len(categories)) if t is not None else len(categories) for t in _texts(raw)], dtype="int64")
+        onehot = np.zeros((len(raw), len(categories) + 1))
+        onehot[np.arange(len(raw)), codes] = 1.0
         return onehot
     if kind == "datetime":
+        if raw.dtype.kind == "M":  # plain datetimes (what the API's validated instances become): arithmetic on the integers
+            stamps = raw.astype("datetime64[m]")
+            missing = np.isnat(stamps)
+            if missing.any():
+                stamps = np.where(missing, np.datetime64(column["baseline"] or "1970-01-01T00:00", "m"), stamps)
+            minutes = stamps.astype("int64")
+            hour = (minutes % 1440) / 60 * 2 * np.pi / 24
+            day = ((minutes // 1440 + 3) % 7) * 2 * np.pi / 7  # 1970-01-01 was a Thursday: Monday is 0
+            return np.stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)], axis=1)
+        values = pd.Series(raw)
         stamps = to_datetime(values)
         if (stamps.isna() & values.notna()).any():
             row = int(np.flatnonzero((stamps.isna() & values.notna()).to_numpy())[0])
@@ -136,14 +140,48 @@ def encode_column(column: dict[str, Any], values: pd.Series) -> np.ndarray:
         hour = (stamps.dt.hour + stamps.dt.minute / 60).to_numpy() * 2 * np.pi / 24
         day = stamps.dt.dayofweek.to_numpy() * 2 * np.pi / 7
         return np.stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)], axis=1)
-    return np.zeros((len(values), 0))
+    return np.zeros((len(raw), 0))
 
 
-def _absent(column: dict[str, Any], rows: int) -> pd.Series:
+def _floats(raw: np.ndarray, name: str) -> np.ndarray:
+    if raw.dtype.kind in "biuf":  # already numbers
+        return raw.astype("float64")
+    if raw.dtype == object:
+        try:  # numbers and None (a field the request left out) convert at once; anything else is named below
+            return np.array(raw, dtype="float64")
+        except (TypeError, ValueError):
+            pass
+    values = pd.Series(raw)
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InvalidInput(f"column {name!r}: {values.iloc[row]!r} in row {row} is not a number", (row, name))
+    return numbers.to_numpy(dtype="float64", na_value=np.nan)
+
+
+_LAST_COLUMNS: tuple[Any, dict[str, np.ndarray]] | None = None
+
+
+def columns_of(records: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each column's numpy array, taken once per batch (each pandas column access costs microseconds):
+    the input checks, the encoding and the explanation of one batch share them (a one-slot cache by identity)."""
+    global _LAST_COLUMNS
+    cached = _LAST_COLUMNS
+    if cached is not None and cached[0]() is records:
+        return cached[1]
+    arrays = {name: records[name].to_numpy() for name in records.columns}
+    _LAST_COLUMNS = (weakref.ref(records), arrays)
+    return arrays
+
+
+def _absent(column: dict[str, Any], rows: int) -> np.ndarray:
     """An optional column a request left out: missing values of a type its encoding reads fast."""
     if column["kind"] in ("numeric", "log"):
-        return pd.Series(np.full(rows, np.nan))
-    return pd.Series([None] * rows, dtype="object")
+        return np.full(rows, np.nan)
+    if column["kind"] == "datetime":
+        return np.full(rows, np.datetime64("NaT"), dtype="datetime64[ns]")
+    return np.full(rows, None, dtype=object)
 
 
 _PYDANTIC_TYPES: dict[str, Any] = {"numeric": float, "log": float, "boolean": bool, "category": str, "datetime": datetime, "identifier": str}
@@ -169,14 +207,15 @@ class TabularPreprocessor:
         missing = [c["name"] for c in columns if c["required"] and c["kind"] != "identifier" and c["name"] not in records]
         if missing:
             raise InvalidInput(f"missing column(s) {', '.join(map(repr, missing))}; the model was trained with them", (missing[0],))
-        parts = [encode_column(c, records[c["name"]] if c["name"] in records else _absent(c, len(records))) for c in columns]
+        arrays = columns_of(records)
+        parts = [encode_column(c, arrays[c["name"]] if c["name"] in arrays else _absent(c, len(records))) for c in columns]
         with np.errstate(over="ignore", invalid="ignore"):
             parts32 = [part.astype("float32") for part in parts]
         for c, part in zip(columns, parts32):
             bad = ~np.isfinite(part).all(axis=1)
             if bad.any():  # a number past float32's range (or made infinite by encoding) would answer NaN
                 row = int(np.flatnonzero(bad)[0])
-                value = records[c["name"]].iloc[row] if c["name"] in records else None
+                value = arrays[c["name"]][row] if c["name"] in arrays else None
                 raise InvalidInput(f"{value!r} is out of the range this model reads for {c['name']!r}", (row, c["name"]))
         return {"features": np.concatenate(parts32, axis=1)}
 
@@ -187,6 +226,17 @@ class TabularPreprocessor:
 
     def feature_columns(self, state: State) -> list[str]:
         return [c["name"] for c in state.meta["columns"] if c["kind"] != "identifier"]
+
+    def column_features(self, state: State) -> dict[str, slice]:
+        """Where each used column's features sit in the model input ``features``: an explanation can set
+        a column to its baseline in the encoded inputs, without encoding the table again."""
+        out, start = {}, 0
+        for c in state.meta["columns"]:
+            width = len(feature_names(c))
+            if c["kind"] != "identifier":
+                out[c["name"]] = slice(start, start + width)
+            start += width
+        return out
 
     def baselines(self, state: State) -> dict[str, Any]:
         return {c["name"]: c["baseline"] for c in state.meta["columns"] if c["kind"] != "identifier"}

@@ -3,15 +3,20 @@
 A column's contribution to one prediction is the probability with the row as it
 is minus the probability with that column set to its training baseline (median or
 most frequent value). Every (row, column) variant goes through the model in one
-batch, so explaining n rows of c columns costs one forward pass of n * (c + 1) rows.
+batch, so explaining n rows of c columns costs one forward pass of n * c rows.
+Where the preprocessor says where each column's features sit (tables), the variants
+are made in the encoded inputs the answer already has: no second encoding.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from aiaas.tabular import columns_of
 
 if TYPE_CHECKING:
     from aiaas.pipeline import Pipeline
@@ -25,7 +30,7 @@ def _score(p: np.ndarray) -> np.ndarray:
 def _plain(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, (datetime, pd.Timestamp)):  # a frame's times come out as either
         return value.isoformat()
     return value.item() if hasattr(value, "item") else value
 
@@ -39,16 +44,18 @@ class FeatureAblation:
         p = probabilities if probabilities is not None else pipeline.probabilities(records)
         chosen = p.argmax(axis=1) if p.ndim == 2 else None
         n = len(records)
-        # Block j of the variants is the batch with column j at its baseline; built as
-        # arrays and made a frame once, since per-column pandas edits dominate small batches.
-        data = {}
-        for name in records.columns:
-            values = np.tile(records[name].to_numpy(dtype=object), len(columns))
-            if name in baselines:
-                j = columns.index(name)
-                values[j * n : (j + 1) * n] = baselines[name]
-            data[name] = values
-        q = pipeline.probabilities(pd.DataFrame(data).infer_objects())
+        q = self._encoded(pipeline, records, columns)
+        if q is None:
+            # Block j of the variants is the batch with column j at its baseline; built as
+            # arrays and made a frame once, since per-column pandas edits dominate small batches.
+            data = {}
+            for name in records.columns:
+                values = np.tile(records[name].to_numpy(dtype=object), len(columns))
+                if name in baselines:
+                    j = columns.index(name)
+                    values[j * n : (j + 1) * n] = baselines[name]
+                data[name] = values
+            q = pipeline.probabilities(pd.DataFrame(data).infer_objects())
         q = q.reshape(len(columns), n, *q.shape[1:])
         if chosen is not None:
             base = p[np.arange(len(records)), chosen]
@@ -57,12 +64,34 @@ class FeatureAblation:
             base, ablated = p, q
         return base, columns, (base[None, :] - ablated).T
 
+    @staticmethod
+    def _encoded(pipeline: Pipeline, records: pd.DataFrame, columns: list[str]) -> np.ndarray | None:
+        """The variants' probabilities made from the encoded inputs, when the preprocessor places each column."""
+        pre, state = pipeline.preprocessor, pipeline.pre_state
+        if not hasattr(pre, "column_features"):
+            return None
+
+        def once() -> tuple[dict[str, slice], dict[str, np.ndarray]]:
+            return pre.column_features(state), pre.transform(pd.DataFrame([pre.baselines(state)]), state)
+
+        slices, baseline = pipeline.memo("ablation", once)
+        inputs = pipeline.inputs(records)
+        if list(inputs) != ["features"] or list(baseline) != ["features"] or any(c not in slices for c in columns):
+            return None
+        x, base = inputs["features"], baseline["features"][0]
+        variants = np.repeat(x[None], len(columns), axis=0)
+        for j, name in enumerate(columns):
+            variants[j, :, slices[name]] = base[slices[name]]
+        return pipeline.run({"features": variants.reshape(-1, x.shape[1])})
+
     def explain(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
         base, columns, contributions = self.attributions(pipeline, records, probabilities)
         baselines = pipeline.preprocessor.baselines(pipeline.pre_state)
-        rows = records.to_dict(orient="records")
+        arrays = columns_of(records)  # not to_dict: costly on a few rows
+        values = {c: arrays[c].astype(object) for c in columns if c in arrays}
         out = []
-        for i, row in enumerate(rows):
+        for i in range(len(records)):
+            row = {c: v[i] for c, v in values.items()}
             order = np.argsort(-np.abs(contributions[i]))
             out.append({
                 "score": float(base[i]),

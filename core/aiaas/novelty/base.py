@@ -30,6 +30,13 @@ class Sample:
         return self.pipeline.inputs(self.records)
 
     @cached_property
+    def columns(self) -> dict[str, np.ndarray]:
+        """Each column's numpy array, taken from the frame once for every detector."""
+        from aiaas.tabular import columns_of
+
+        return columns_of(self.records)
+
+    @cached_property
     def embeddings(self) -> np.ndarray | None:
         """The model's own features of each record (the input of its last layer), when its runtime gives them."""
         return self.pipeline.embeddings(self.records)

@@ -11,7 +11,7 @@ import pandas as pd
 from aiaas.novelty import distance
 from aiaas.novelty.base import Sample, Scores, fmt
 from aiaas.state import State
-from aiaas.tabular import feature_names, infer_column
+from aiaas.tabular import _category_index, _texts, feature_names, infer_column
 
 MAX_SEEN = 2000
 """A text column with more distinct training values than this is an identifier-like column, not checked."""
@@ -21,8 +21,16 @@ def _columns(records: pd.DataFrame, kinds: tuple[str, ...]) -> list[dict[str, An
     return [c for c in (infer_column(str(name), records[name]) for name in records.columns) if c["kind"] in kinds]
 
 
-def _numbers(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+def _numbers(values: pd.Series | np.ndarray) -> np.ndarray:
+    raw = values.to_numpy() if isinstance(values, pd.Series) else values
+    if raw.dtype.kind in "biuf":
+        return raw.astype("float64")
+    if raw.dtype == object:
+        try:  # numbers and None convert at once; text falls to pandas, which reads it as missing
+            return np.array(raw, dtype="float64")
+        except (TypeError, ValueError):
+            pass
+    return pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
 class ValueRange:
@@ -46,12 +54,12 @@ class ValueRange:
         return State({"columns": columns}) if columns else None
 
     def score(self, sample: Sample, state: State) -> Scores:
-        records, columns = sample.records, state.meta["columns"]
+        records, columns, arrays = sample.records, state.meta["columns"], sample.columns
         excess = np.zeros((len(records), len(columns)))
         for j, c in enumerate(columns):
-            if c["name"] not in records:
+            if c["name"] not in arrays:
                 continue
-            x = _numbers(records[c["name"]])
+            x = _numbers(arrays[c["name"]])
             with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
                 t = (lambda v: np.sign(v) * np.log1p(np.abs(v))) if c["log"] else (lambda v: v)
                 above, below = (t(x) - t(np.float64(c["max"]))) / c["spread"], (t(np.float64(c["min"])) - t(x)) / c["spread"]
@@ -63,7 +71,7 @@ class ValueRange:
                 if excess[i, j] <= 0:
                     break
                 c = columns[j]
-                value = float(records[c["name"]].iloc[i])
+                value = float(arrays[c["name"]][i])
                 said.append(f"{c['name']} {fmt(value)} is {'above' if value > c['max'] else 'below'} the training range "
                             f"({fmt(c['min'])} to {fmt(c['max'])})")
             return "; ".join(said)
@@ -85,16 +93,16 @@ class UnseenCategories:
         return State({"seen": seen}) if seen else None
 
     def score(self, sample: Sample, state: State) -> Scores:
-        records, seen = sample.records, state.meta["seen"]
+        records, seen, arrays = sample.records, state.meta["seen"], sample.columns
         unseen: dict[str, np.ndarray] = {}
         for name, values in seen.items():
-            if name in records:
-                column = records[name]
-                unseen[name] = (column.notna() & ~column.astype(str).isin(set(values))).to_numpy()
+            if name in arrays:
+                known = _category_index(values)  # made once per fitted list
+                unseen[name] = np.array([t is not None and t not in known for t in _texts(arrays[name])], dtype=bool)
         counts = np.sum(list(unseen.values()), axis=0) if unseen else np.zeros(len(records))
 
         def reason(i: int) -> str:
-            new = [f"{name} {records[name].iloc[i]!r}" for name, mask in unseen.items() if mask[i]]
+            new = [f"{name} {arrays[name][i]!r}" for name, mask in unseen.items() if mask[i]]
             return f"never seen in training: {', '.join(new)}"
 
         return Scores(np.asarray(counts, dtype="float64"), reason)
@@ -106,9 +114,9 @@ def _observed(sample: Sample, width: int) -> np.ndarray | None:
     columns = sample.pipeline.pre_state.meta.get("columns")
     if not isinstance(columns, list):
         return None
-    records, parts = sample.records, []
+    records, arrays, parts = sample.records, sample.columns, []
     for column in columns:
-        had = records[column["name"]].notna().to_numpy() if column["name"] in records else np.zeros(len(records), dtype=bool)
+        had = ~pd.isna(arrays[column["name"]]) if column["name"] in arrays else np.zeros(len(records), dtype=bool)
         parts.append(np.repeat(had[:, None], len(feature_names(column)), axis=1))
     observed = np.concatenate(parts, axis=1) if parts else np.zeros((len(records), 0), dtype=bool)
     return observed if observed.shape[1] == width else None
