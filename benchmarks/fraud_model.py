@@ -11,12 +11,13 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def train_fraud_model(env: dict[str, str], folder: Path, arch: str | None) -> str:
+def train_fraud_model(env: dict[str, str], folder: Path, arch: str | None, runtime: str | None = None) -> str:
     """Train and promote; return what serves, as "architecture (runtime)"."""
     data = folder / "tx.csv"
     subprocess.run([BIN / "aiaas", "sample", "finance/fraud", "--out", str(data), "--rows", "5000"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     command = [BIN / "aiaas", "train", "finance/fraud", "--data", str(data), "--epochs", "3", "--promote", "--json"]
-    done = subprocess.run(command + (["--arch", arch] if arch else []), env=env, check=True, capture_output=True, text=True)
+    command += (["--arch", arch] if arch else []) + (["--runtime", runtime] if runtime else [])
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     summary = json.loads(done.stdout)
     return f"{summary['architecture']} ({summary['runtime']})"

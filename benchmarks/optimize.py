@@ -5,8 +5,8 @@ ONNX, and ONNX int8, from `aiaas optimize` on the real data in ``../shared/datas
 
 Per vertical a torch model is trained on the real data (a few epochs: the point is the same
 model three ways, not its best score), then optimised twice. Each figure comes from the same
-validation rows of the version's own split: ms per row is the best of three passes in batches
-of 64 with every runtime on ``--threads`` threads; size is the model file (safetensors / ONNX);
+validation rows of the version's own split: ms per row is one pass in batches of 64 over rows
+the model has not seen (a frozen encoder remembers sentences), every runtime on ``--threads`` threads; size is the model file (safetensors / ONNX);
 the metric is the task's first. Prints one row per vertical and model, with the ratios of int8
 to eager.
 """

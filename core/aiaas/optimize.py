@@ -133,18 +133,19 @@ def export(pipeline: Pipeline, sample: Arrays, path: Path) -> None:
     pipeline.runtime.export_onnx(pipeline.model, sample, path)
 
 
-def ms_per_row(run: Callable[[Arrays], Any], inputs: Arrays, batch: int = TIMING_BATCH, repeats: int = 3) -> float:
-    """Best of ``repeats`` passes over the rows in batches of ``batch``, as ms per row."""
+def ms_per_row(run: Callable[[Arrays], Any], inputs: Arrays, batch: int = TIMING_BATCH) -> float:
+    """One pass over rows the model has not seen, in batches of ``batch``, as ms per row: the
+    first batch warms up (first-call allocations), the rest are timed. One pass, because a
+    model may remember what it computed (a frozen encoder's sentence vectors) and a second pass
+    would time its memory rather than its arithmetic."""
     n = len(next(iter(inputs.values())))
     parts = [{k: v[part] for k, v in inputs.items()} for part in batches(n, batch)]
-    run(parts[0])  # warm-up: first-call allocations and lazy initialisation
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for part in parts:
-            run(part)
-        best = min(best, time.perf_counter() - started)
-    return 1000 * best / max(n, 1)
+    run(parts[0])
+    timed = parts[1:] or parts
+    started = time.perf_counter()
+    for part in timed:
+        run(part)
+    return 1000 * (time.perf_counter() - started) / max(sum(len(next(iter(p.values()))) for p in timed), 1)
 
 
 def compare(source: Pipeline, optimised: Pipeline, validation: tuple[Any, np.ndarray], source_size: int, size: int) -> Comparison:
@@ -153,13 +154,13 @@ def compare(source: Pipeline, optimised: Pipeline, validation: tuple[Any, np.nda
 
     records, y = validation
     inputs = source.inputs(records)
+    timings = tuple(ms_per_row(lambda part, pipe=pipe: pipe.runtime.predict_logits(pipe.model, part), inputs) for pipe in (source, optimised))
     logits = [p.runtime.predict_logits(p.model, inputs) for p in (source, optimised)]
     kind, calibration = source.labels.kind, source.manifest.get("calibration")
     p = [calibrated(x, kind, calibration) for x in logits]
     metric = source.task.metrics[0]
     before, after = (compute((metric,), y, q, source.threshold)[metric] for q in p)
     predicted = [(q >= source.threshold) if q.ndim == 1 or kind in ("multilabel", "sequence") else q.argmax(-1) for q in p]
-    timings = tuple(ms_per_row(lambda part, pipe=pipe: pipe.runtime.predict_logits(pipe.model, part), inputs) for pipe in (source, optimised))
     return Comparison(len(y), metric, float(before), float(after), float(np.nanmax(np.abs(logits[0] - logits[1]))) if logits[0].size else 0.0,
                       float(np.mean(predicted[0] == predicted[1])), (source_size, size), timings)  # type: ignore[arg-type]
 
