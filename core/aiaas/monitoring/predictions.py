@@ -89,10 +89,10 @@ class PredictionLog:
 
     def record(self, *, prediction_id: str, request_id: str, task: str, version: int, key: str | None,
                answer: dict[str, Any], instance: Any, log_inputs: bool, omit: tuple[str, ...]) -> None:
-        text = _canonical(instance)  # one serialisation serves both the stored inputs and their fingerprint
+        """Queue one answer; it is serialised and hashed on the writer's thread, not the caller's
+        (an ``instance`` may be a pydantic model, dumped there too)."""
         row = {"id": prediction_id, "request_id": request_id, "task": task, "version": version, "at": datetime.now(UTC), "key": key,
-               "answer": json_safe({k: v for k, v in answer.items() if k not in omit}),
-               "inputs": json_safe(json.loads(text)) if log_inputs else None, "fingerprint": hashlib.sha256(text.encode()).hexdigest()}
+               "answer": answer, "instance": instance, "log_inputs": log_inputs, "omit": omit}
         try:
             with self._written:
                 self._pending += 1
@@ -109,15 +109,29 @@ class PredictionLog:
             while self._pending and time.monotonic() < deadline:
                 self._written.wait(0.05)
 
+    @staticmethod
+    def _row(queued: dict[str, Any]) -> dict[str, Any]:
+        instance, omit = queued.pop("instance"), queued.pop("omit")
+        text = _canonical(instance.model_dump() if hasattr(instance, "model_dump") else instance)  # one serialisation: inputs and fingerprint
+        return {**queued, "answer": json_safe({k: v for k, v in queued["answer"].items() if k not in omit}),
+                "inputs": json_safe(json.loads(text)) if queued.pop("log_inputs") else None, "fingerprint": hashlib.sha256(text.encode()).hexdigest()}
+
     def _run(self) -> None:
         while True:
             rows = [self._queue.get()]
             time.sleep(self.flush_seconds if self._queue.qsize() < 500 else 0)
             while not self._queue.empty() and len(rows) < 5000:
                 rows.append(self._queue.get_nowait())
+            built = []
+            for row in rows:
+                try:
+                    built.append(self._row(row))
+                except Exception:  # one odd answer must not lose the others
+                    log.exception("could not record a prediction of %s", row.get("task"))
             try:
-                with Session(self.engine) as session, session.begin():
-                    session.execute(insert(Prediction), rows)
+                if built:
+                    with Session(self.engine) as session, session.begin():
+                        session.execute(insert(Prediction), built)
                 self._cleanup()
             except Exception:
                 log.exception("could not write %d prediction log rows", len(rows))

@@ -216,7 +216,7 @@ def _record(predictions: PredictionLog | None, request: Request, task: Task, pip
         predictions.record(prediction_id=result["prediction_id"], request_id=getattr(request.state, "request_id", ""), task=task.name,
                            version=pipeline.version or 0, key=getattr(caller, "name", None),
                            answer={**result, "rollout": rollout[i]} if rollout else result,
-                           instance=instance.model_dump(), log_inputs=task.log_inputs, omit=task.log_omit)
+                           instance=instance, log_inputs=task.log_inputs, omit=task.log_omit)
 
 
 def client_of(request: Request) -> str:
