@@ -122,6 +122,27 @@ def build_http_app() -> Any:
     return create_app(remote=True)
 
 
+def task_app(args: dict[str, Any]) -> Any:
+    """The Ray Serve application of one task's replicas: ``{"task": "finance/fraud"}``, plus
+    ``num_replicas`` or ``autoscaling_config`` as Ray Serve takes them. An application builder,
+    so a Ray Serve config (KubeRay's RayService) names it as ``aiaas.serving.rayserve:task_app``;
+    the application's name must be ``model_app(task)`` (``aiaas-model-finance--fraud``)."""
+    from ray import serve
+
+    task = args["task"]
+    scale = {k: args[k] for k in ("num_replicas", "autoscaling_config") if k in args}
+    deployment = serve.deployment(TaskModel, name=model_app(task), ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256, **scale)
+    return deployment.bind(task)
+
+
+def http_app(args: dict[str, Any] | None = None) -> Any:
+    """The Ray Serve application of the HTTP side: ``aiaas.serving.rayserve:http_app``, route prefix ``/``."""
+    from ray import serve
+
+    ingress = serve.deployment(serve.ingress(build_http_app)(), name=HTTP_APP, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
+    return ingress.bind()
+
+
 def deploy(replicas: int = 1, autoscale: tuple[int, int] | None = None, address: str | None = None, host: str = "127.0.0.1",
            port: int = 8000, tasks: list[str] | None = None) -> list[str]:
     """Start (or join) Ray, deploy every task's model replicas and the HTTP app; return the tasks deployed."""
@@ -142,8 +163,6 @@ def deploy(replicas: int = 1, autoscale: tuple[int, int] | None = None, address:
     scale: dict[str, Any] = ({"autoscaling_config": {"min_replicas": autoscale[0], "max_replicas": autoscale[1], "target_ongoing_requests": 4}}
                              if autoscale else {"num_replicas": replicas})
     for name in names:
-        deployment = serve.deployment(TaskModel, name=model_app(name), ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256, **scale)
-        serve.run(deployment.bind(name), name=model_app(name), route_prefix=None, blocking=False)
-    http = serve.deployment(serve.ingress(build_http_app)(), name=HTTP_APP, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
-    serve.run(http.bind(), name=HTTP_APP, route_prefix="/", blocking=False)
+        serve.run(task_app({"task": name, **scale}), name=model_app(name), route_prefix=None, blocking=False)
+    serve.run(http_app(), name=HTTP_APP, route_prefix="/", blocking=False)
     return names
