@@ -101,3 +101,45 @@ def test_the_served_schema_holds_only_the_columns_the_model_uses(frame: pd.DataF
     pre = TabularPreprocessor()
     model = pre.input_model(pre.fit(frame, None), None)
     assert set(model.model_fields) == {"Amount", "V1", "merchant", "when", "online"}  # customer_id identifies, it is not a feature
+
+
+def test_the_api_s_typed_records_encode_as_the_file_s_text_does(frame: pd.DataFrame) -> None:
+    """The request path reads plain datetimes by integer arithmetic and numbers-or-None at once;
+    the result is the pandas path's, missing values and times across midnight and weekdays included."""
+    pre = TabularPreprocessor()
+    state = pre.fit(frame, None)
+    texts = frame.head(60).copy()
+    texts.loc[3, "when"] = None
+    typed = texts.assign(when=pd.to_datetime(texts["when"]), V1=texts["V1"].astype(object))
+    typed.loc[5, "V1"] = None
+    texts.loc[5, "V1"] = None
+    assert typed["when"].dtype.kind == "M" and typed["V1"].dtype == object
+    assert np.allclose(pre.transform(typed, state)["features"], pre.transform(texts, state)["features"], atol=1e-6)
+
+
+def test_ablation_in_the_encoded_inputs_equals_ablating_each_column() -> None:
+    from aiaas.explainers.ablation import FeatureAblation
+    from aiaas.pipeline import Pipeline
+
+    rng = np.random.default_rng(1)
+    records = pd.DataFrame({"x": rng.normal(size=40), "kind": rng.choice(["a", "b", "c"], 40),
+                            "when": pd.date_range("2026-01-01", periods=40, freq="7h")})
+    pre = TabularPreprocessor()
+    state = pre.fit(records, None)
+    weights = rng.normal(size=len(state.meta["feature_names"]))
+
+    class Linear:  # a stand-in model: a fixed logistic regression on the encoded features
+        name = "stub"
+
+        def predict_logits(self, model: object, inputs: dict[str, np.ndarray]) -> np.ndarray:
+            return inputs["features"] @ weights
+
+    pipeline = Pipeline(task=None, labels=type("L", (), {"kind": "binary"})(), runtime_name="stub", runtime=Linear(), model=None,  # type: ignore[arg-type]
+                        preprocessor=pre, pre_state=state, postprocessor=None, manifest={})
+    base, columns, encoded = FeatureAblation().attributions(pipeline, records)
+    # a preprocessor that does not place its columns: the variants are made as records and encoded again
+    slow = Pipeline(task=None, labels=pipeline.labels, runtime_name="stub", runtime=Linear(), model=None,  # type: ignore[arg-type]
+                    preprocessor=type("Records", (), {k: getattr(pre, k) for k in ("transform", "feature_columns", "baselines")})(),
+                    pre_state=state, postprocessor=None, manifest={})
+    _, _, by_records = FeatureAblation().attributions(slow, records)
+    assert columns == ["x", "kind", "when"] and np.allclose(encoded, by_records, atol=1e-6) and np.abs(encoded).max() > 0.01

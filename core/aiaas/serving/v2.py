@@ -59,15 +59,19 @@ class InferRequest(BaseModel):
     outputs: list[Requested] | None = None
 
 
-def _field_types(pipeline: Pipeline) -> dict[str, tuple[str, list[int]]]:
-    """Each input field's V2 datatype and shape (-1: the batch)."""
-    schema = pipeline.input_model.model_json_schema()
-    out = {}
-    for name, prop in schema.get("properties", {}).items():
-        kinds = [p.get("type") for p in prop.get("anyOf", [prop])]
-        kind = next((k for k in kinds if k and k != "null"), None)
-        out[name] = (DATATYPES.get(kind or "", "BYTES"), [-1])
-    return out
+def _field_types(pipeline: Pipeline) -> dict[str, tuple[str, list[int], bool]]:
+    """Each input field's V2 datatype, shape (-1: the batch), and whether it holds a list or an
+    object (sent as JSON in BYTES elements)."""
+    def make() -> dict[str, tuple[str, list[int], bool]]:
+        schema = pipeline.input_model.model_json_schema()
+        out = {}
+        for name, prop in schema.get("properties", {}).items():
+            kinds = [p.get("type") for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+            kind = kinds[0] if kinds else None
+            out[name] = (DATATYPES.get(kind or "", "BYTES"), [-1], kind not in DATATYPES)
+        return out
+
+    return pipeline.memo("v2-inputs", make)
 
 
 def _outputs(pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -106,7 +110,7 @@ def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -
         width = int(np.prod(tensor.shape[1:]))
         values = list(flat) if width == 1 else [np.asarray(flat[r * width:(r + 1) * width], dtype=object).reshape(tensor.shape[1:]).tolist()
                                                  for r in range(rows)]
-        if tensor.datatype == "BYTES" and fields[tensor.name][0] != "BYTES":  # a list or object field, sent as JSON
+        if tensor.datatype == "BYTES" and fields[tensor.name][2]:  # a list or object field, sent as JSON
             try:
                 values = [json.loads(v) if isinstance(v, str) else v for v in values]
             except ValueError:
@@ -193,7 +197,7 @@ def v2_router(host: Host, registry: Registry, served: ServedModels, batcher: Bat
         pipeline = await run_in_threadpool(served.get, name)
         versions = [str(row.version) for row in await run_in_threadpool(registry.versions, name)]
         return {"name": name, "versions": versions, "platform": f"aiaas-{pipeline.runtime_name}",
-                "inputs": [{"name": n, "datatype": d, "shape": s} for n, (d, s) in _field_types(pipeline).items()],
+                "inputs": [{"name": n, "datatype": d, "shape": s} for n, (d, s, _) in _field_types(pipeline).items()],
                 "outputs": _outputs(pipeline), "parameters": {"served_version": str(pipeline.version), "labels": list(pipeline.labels.names)}}
 
     @router.get("/models/{industry}/{task}/ready", summary="The model is loaded and serving")

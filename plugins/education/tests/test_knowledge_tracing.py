@@ -203,3 +203,19 @@ def test_the_history_model_serves_mastery_through_the_same_inputs(trained: Train
         fresh = {"learner": "y", "history": [{"skill": "addition", "correct": 0}] * 4, "next": {"skill": "addition"}}
         (other,) = pipeline.predict(pd.DataFrame(pipeline.rows_from([pipeline.input_model(**fresh)])))
         assert answer.mastery["addition"] > other.mastery["addition"]  # successes raise the estimate, failures lower it
+
+
+def test_the_v2_protocol_takes_histories_as_json_tensors(trained: TrainedModels) -> None:
+    client = trained.client()
+    meta = client.get(f"/v2/models/{TASK}").json()
+    assert {i["name"]: i["datatype"] for i in meta["inputs"]}["history"] == "BYTES"
+    histories = [_answers(["addition", "subtraction"], [1, 0]), _answers(["addition"] * 3, [1, 1, 1])]
+    body = {"inputs": [{"name": "learner", "shape": [2], "datatype": "BYTES", "data": ["amy", "ben"]},
+                       {"name": "history", "shape": [2], "datatype": "BYTES", "data": [json.dumps(h) for h in histories]},
+                       {"name": "next", "shape": [2], "datatype": "BYTES", "data": [json.dumps({"skill": "addition"})] * 2}]}
+    response = client.post(f"/v2/models/{TASK}/infer", json=body)
+    assert response.status_code == 200, response.text
+    probabilities = next(t for t in response.json()["outputs"] if t["name"] == "probabilities")
+    assert probabilities["shape"][0] == 2 and all(0 <= p <= 1 for p in probabilities["data"] if p == p)
+    broken = {**body, "inputs": [body["inputs"][0], {**body["inputs"][1], "data": ["[{not json", "[]"]}]}
+    assert client.post(f"/v2/models/{TASK}/infer", json=broken).status_code == 422
