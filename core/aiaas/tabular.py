@@ -79,14 +79,14 @@ TRUTHY = frozenset(["1", "1.0", "true", "yes", "y", "t"])
 _INDEXES: dict[int, tuple[list[str], dict[str, int]]] = {}
 
 
-def _texts(values: pd.Series | np.ndarray) -> list[str | None]:
+def texts_of(values: pd.Series | np.ndarray) -> list[str | None]:
     """Each value as the text a category is matched by (None when missing): a plain loop,
     since pandas' string methods cost more than the work on a request's few rows."""
     raw = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values.astype(object, copy=False)
     return [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else str(v) for v in raw]
 
 
-def _category_index(categories: list[str]) -> dict[str, int]:
+def category_index(categories: list[str]) -> dict[str, int]:
     """category -> position, built once per fitted list (unseen or missing: "other", the last)."""
     cached = _INDEXES.get(id(categories))
     if cached is None or cached[0] is not categories:
@@ -112,11 +112,11 @@ def encode_column(column: dict[str, Any], values: pd.Series | np.ndarray) -> np.
         if raw.dtype == bool:
             return raw.astype("float64")[:, None]
         baseline = float(column["baseline"])
-        return np.array([baseline if t is None else float(t.strip().lower() in TRUTHY) for t in _texts(raw)])[:, None]
+        return np.array([baseline if t is None else float(t.strip().lower() in TRUTHY) for t in texts_of(raw)])[:, None]
     if kind == "category":
         categories = column["categories"]
-        index = _category_index(categories)
-        codes = np.array([index.get(t, len(categories)) if t is not None else len(categories) for t in _texts(raw)], dtype="int64")
+        index = category_index(categories)
+        codes = np.array([index.get(t, len(categories)) if t is not None else len(categories) for t in texts_of(raw)], dtype="int64")
         onehot = np.zeros((len(raw), len(categories) + 1))
         onehot[np.arange(len(raw)), codes] = 1.0
         return onehot

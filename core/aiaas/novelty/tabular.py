@@ -11,7 +11,7 @@ import pandas as pd
 from aiaas.novelty import distance
 from aiaas.novelty.base import Sample, Scores, fmt
 from aiaas.state import State
-from aiaas.tabular import _category_index, _texts, feature_names, infer_column
+from aiaas.tabular import category_index, texts_of, feature_names, infer_column
 
 MAX_SEEN = 2000
 """A text column with more distinct training values than this is an identifier-like column, not checked."""
@@ -97,8 +97,8 @@ class UnseenCategories:
         unseen: dict[str, np.ndarray] = {}
         for name, values in seen.items():
             if name in arrays:
-                known = _category_index(values)  # made once per fitted list
-                unseen[name] = np.array([t is not None and t not in known for t in _texts(arrays[name])], dtype=bool)
+                known = category_index(values)  # made once per fitted list
+                unseen[name] = np.array([t is not None and t not in known for t in texts_of(arrays[name])], dtype=bool)
         counts = np.sum(list(unseen.values()), axis=0) if unseen else np.zeros(len(records))
 
         def reason(i: int) -> str:
