@@ -82,6 +82,8 @@ def test_v2_infer_answers_tensors_like_the_domain_route(served: Any) -> None:  #
     ({"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]},
                  {"name": "grade", "shape": [2], "datatype": "BYTES", "data": ["A", "B"]}]}, ["body", "inputs", 1, "shape"], "first dimension"),
     ({"inputs": []}, ["body", "inputs"], "at least 1"),
+    ({"inputs": [{"name": "income", "shape": [10**30], "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", 0, "shape", 0], "less than"),
+    ({"inputs": [{"name": "income", "shape": [2**31] * 8, "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", 0, "data"], "holds"),
     (_tensors(["NaN"], ["B"]), None, "finite"),
     ({"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", "debt_ratio", 0], "required"),
 ])

@@ -12,8 +12,9 @@ through the same validation, batcher, input checks and refusals as ``/predict``.
 from __future__ import annotations
 
 import json
+import math
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ class Tensor(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    shape: list[int] = Field(min_length=1, max_length=8)
+    shape: list[Annotated[int, Field(ge=0, le=2**31)]] = Field(min_length=1, max_length=8)
     datatype: str
     data: list[Any]
     parameters: dict[str, Any] | None = None
@@ -99,15 +100,13 @@ def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -
                                                   f"{', '.join(fields)}", "extra_forbidden")
         if tensor.name in columns:
             raise _invalid(["inputs", i, "name"], f"input {tensor.name!r} is given twice")
-        if any(d < 0 for d in tensor.shape):
-            raise _invalid(["inputs", i, "shape"], "a shape has no negative sizes")
         flat = np.asarray(tensor.data, dtype=object).reshape(-1) if tensor.data and isinstance(tensor.data[0], list) else tensor.data
-        if len(flat) != int(np.prod(tensor.shape)):
-            raise _invalid(["inputs", i, "data"], f"shape {tensor.shape} holds {int(np.prod(tensor.shape))} values, data has {len(flat)}")
+        if len(flat) != math.prod(tensor.shape):
+            raise _invalid(["inputs", i, "data"], f"shape {tensor.shape} holds {math.prod(tensor.shape)} values, data has {len(flat)}")
         if rows is not None and tensor.shape[0] != rows:
             raise _invalid(["inputs", i, "shape"], f"every input has the same first dimension (the batch): {rows}, not {tensor.shape[0]}")
         rows = tensor.shape[0]
-        width = int(np.prod(tensor.shape[1:]))
+        width = math.prod(tensor.shape[1:])
         values = list(flat) if width == 1 else [np.asarray(flat[r * width:(r + 1) * width], dtype=object).reshape(tensor.shape[1:]).tolist()
                                                  for r in range(rows)]
         if tensor.datatype == "BYTES" and fields[tensor.name][2]:  # a list or object field, sent as JSON
