@@ -55,15 +55,19 @@ class ValueRange:
 
     def score(self, sample: Sample, state: State) -> Scores:
         records, columns, arrays = sample.records, state.meta["columns"], sample.columns
-        excess = np.zeros((len(records), len(columns)))
-        for j, c in enumerate(columns):
-            if c["name"] not in arrays:
-                continue
-            x = _numbers(arrays[c["name"]])
-            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-                t = (lambda v: np.sign(v) * np.log1p(np.abs(v))) if c["log"] else (lambda v: v)
-                above, below = (t(x) - t(np.float64(c["max"]))) / c["spread"], (t(np.float64(c["min"])) - t(x)) / c["spread"]
-            excess[:, j] = np.nan_to_num(np.maximum(np.maximum(above, below), 0), nan=0.0, posinf=1e12)
+        n = len(records)
+        if not columns:
+            return Scores(np.zeros(n), lambda i: "")
+        # every column at once: (rows, columns) values against per-column bounds
+        x = np.column_stack([_numbers(arrays[c["name"]]) if c["name"] in arrays else np.full(n, np.nan) for c in columns])
+        low, high, spread = (np.array([c[k] for c in columns], dtype="float64") for k in ("min", "max", "spread"))
+        log = np.array([c["log"] for c in columns])
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            def t(v: np.ndarray) -> np.ndarray:
+                return np.where(log, np.sign(v) * np.log1p(np.abs(v)), v)
+
+            excess = np.maximum(np.maximum((t(x) - t(high)) / spread, (t(low) - t(x)) / spread), 0)
+        excess = np.nan_to_num(excess, nan=0.0, posinf=1e12)
 
         def reason(i: int) -> str:
             said = []
@@ -76,7 +80,7 @@ class ValueRange:
                             f"({fmt(c['min'])} to {fmt(c['max'])})")
             return "; ".join(said)
 
-        return Scores(excess.max(axis=1) if columns else np.zeros(len(records)), reason)
+        return Scores(excess.max(axis=1), reason)
 
 
 class UnseenCategories:
@@ -108,6 +112,15 @@ class UnseenCategories:
         return Scores(np.asarray(counts, dtype="float64"), reason)
 
 
+def _present(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "f":
+        return ~np.isnan(values)
+    if values.dtype == object:  # a request's few values: a loop costs less than pandas' checks
+        return np.fromiter((v is not None and v is not pd.NA and v is not pd.NaT and not (isinstance(v, float) and v != v) for v in values),
+                           dtype=bool, count=len(values))
+    return ~pd.isna(values)
+
+
 def _observed(sample: Sample, width: int) -> np.ndarray | None:
     """Which of a tabular model's features each record really had: a value the request left
     out is imputed by the preprocessor, and the server's own imputation is not the caller's oddity."""
@@ -116,7 +129,7 @@ def _observed(sample: Sample, width: int) -> np.ndarray | None:
         return None
     records, arrays, parts = sample.records, sample.columns, []
     for column in columns:
-        had = ~pd.isna(arrays[column["name"]]) if column["name"] in arrays else np.zeros(len(records), dtype=bool)
+        had = _present(arrays[column["name"]]) if column["name"] in arrays else np.zeros(len(records), dtype=bool)
         parts.append(np.repeat(had[:, None], len(feature_names(column)), axis=1))
     observed = np.concatenate(parts, axis=1) if parts else np.zeros((len(records), 0), dtype=bool)
     return observed if observed.shape[1] == width else None

@@ -37,6 +37,7 @@ from aiaas.pipeline import Pipeline
 from aiaas.records import LabelSchema, Task, resolve
 from aiaas.serving.batcher import Batcher, Work
 from aiaas.serving.limits import parse_json, require_json, strict_json_body
+from aiaas.tabular import frame_of_rows
 from aiaas.versions import STALE, Arm, ServedModels
 
 
@@ -183,15 +184,15 @@ def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
 
 
 def predict_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return pipeline.answers(pd.DataFrame(rows), explain=False)
+    return pipeline.answers(frame_of_rows(rows), explain=False)
 
 
 def predict_explained_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return pipeline.answers(pd.DataFrame(rows), explain=True)
+    return pipeline.answers(frame_of_rows(rows), explain=True)
 
 
 def explain_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[Any]:
-    records = pd.DataFrame(rows)
+    records = frame_of_rows(rows)
     if pipeline.task.refuse_unfamiliar:  # what the task does not answer, it does not explain either
         pipeline.refuse(pipeline.check(records))
     return jsonable_encoder(pipeline.explain(records))

@@ -17,7 +17,6 @@ import time
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +29,7 @@ from aiaas.registry import Registry
 from aiaas.serving.batcher import Batcher
 from aiaas.serving.limits import parse_json, require_json
 from aiaas.serving.routes import Limits, _validate, request_timeout
+from aiaas.tabular import frame_of_rows
 from aiaas.versions import ServedModels
 
 DATATYPES = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "string": "BYTES"}
@@ -126,7 +126,7 @@ def infer_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str,
     """Each row's probabilities, label and input check; a row the task refuses fails the request (422)."""
     from aiaas.answers import calls
 
-    records = pd.DataFrame(rows)
+    records = frame_of_rows(rows)
     finding = pipeline.check(records)
     if pipeline.task.refuse_unfamiliar:
         pipeline.refuse(finding)
