@@ -61,8 +61,11 @@ def wait_up(port: int, server: subprocess.Popen[bytes], path: str = "/readyz") -
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    found = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if not found:
+        raise SystemExit(f"cannot read wrk's latency {text!r}")
+    value, unit = found.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def wrk(url: str, script: Path | None, seconds: int, connections: int) -> tuple[float, float, float]:

@@ -28,6 +28,7 @@ from aiaas.serving.admin import admin_router
 from aiaas.serving import fastshed
 from aiaas.serving.batcher import Batcher, Overloaded, Shed
 from aiaas.serving.docs import add_docs
+from aiaas.serving.fastpath import FastPredict
 from aiaas.serving.limits import BodyLimit
 from aiaas.serving.observe import Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
@@ -63,7 +64,10 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     _add_error_handlers(app)
     add_docs(app)
 
-    # The request path: request id, metrics and access log; shedding; keys and scopes; the body limit (the last added runs first).
+    # The request path: request id, metrics and access log; shedding; keys and scopes; the body limit;
+    # the predict routes' fast path (the last added runs first).
+    predict_handlers: dict[str, Any] = {}
+    app.add_middleware(FastPredict, handlers=predict_handlers, exception_handlers=lambda: app.exception_handlers)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
     app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())
@@ -152,6 +156,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         router = task_router(task, served, limits, batcher,
                              predictions, on_flagged=lambda name, version, count, action: metrics.flagged.labels(name, str(version or ""), action).inc(count))
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
+        predict_handlers[task.name] = router.predict  # type: ignore[attr-defined]
         app.include_router(router)
     app.include_router(v2_router(host, registry, served, batcher, limits))
     app.include_router(admin_router(host, registry))

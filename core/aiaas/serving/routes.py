@@ -317,4 +317,5 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
         return {"prediction_id": body.prediction_id, "label": label, "version": logged.version}
 
     router.extra_schemas = [request_model]  # type: ignore[attr-defined]
+    router.predict = predict  # type: ignore[attr-defined]  # for the fast path (fastpath.py)
     return router
