@@ -13,15 +13,34 @@ and p99 per replica count and the ratio to one replica.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from fraud_model import train_fraud_model
-from serving_throughput import BIN, INSTANCE, free_port, post_script, wait_up, wrk
+from serving_throughput import BIN, INSTANCE, free_port, post_script, wrk
+
+
+def answered(url: str, script: Path, server: subprocess.Popen[bytes]) -> None:
+    """Wait until the fraud route answers 200 (Ray's proxy answers before the app is deployed)."""
+    body, key = re.search(r"wrk.body = (.*)", script.read_text()).group(1), re.search(r"Bearer ([^\"]+)", script.read_text()).group(1)  # type: ignore[union-attr]
+    request = urllib.request.Request(url, data=json.loads(body).encode(), headers={"content-type": "application/json", "authorization": f"Bearer {key}"})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("aiaas serve --ray exited before answering")
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                return
+        except OSError:
+            time.sleep(1)
+    raise SystemExit("the fraud route did not answer within 5 minutes")
 
 
 def main() -> None:
@@ -43,8 +62,8 @@ def main() -> None:
             server = subprocess.Popen([BIN / "aiaas", "serve", "--ray", "--replicas", str(replicas), "--port", str(port)], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                wait_up(port, server)
                 url = f"http://127.0.0.1:{port}/v1/finance/fraud/predict"
+                answered(url, script, server)
                 time.sleep(5)  # every replica up, not only the first
                 wrk(url, script, 3, args.connections)  # warm-up
                 results[replicas] = wrk(url, script, args.seconds, args.connections)

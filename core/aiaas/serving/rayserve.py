@@ -5,7 +5,8 @@ One Ray Serve application per task holds that task's model replicas (``--replica
 (keys, validation, answers, metrics, the admin API, V2) on Ray's HTTP proxy. The HTTP side
 decides which version answers (production, or a canary or shadow, from the registry as
 always) and sends the decoded rows and that version to a replica, which batches them with
-concurrent calls (the same ``Batcher``) and runs the model. So promote and rollback reach
+concurrent calls (the same ``Batcher``, on both sides: concurrent requests become one call)
+and runs the model. So promote and rollback reach
 every replica through the version each call names, and a replica keeps a few versions warm.
 
 On a laptop it starts a local Ray instance; ``--address`` joins a cluster, where every node
@@ -15,6 +16,7 @@ the artifact store at the same path (``AIAAS_HOME`` on shared storage).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import OrderedDict
@@ -54,6 +56,12 @@ class TaskModel:
         self.works = _works()
         self.pipelines: OrderedDict[int, Any] = OrderedDict()
         self.replica = _replica_id()
+        production = self.registry.alias(task)
+        if production is not None:  # warm before taking calls: a replica that loads on its first call makes it wait seconds
+            try:
+                self.pipeline(production)
+            except Exception:  # the HTTP side answers 503 for a version that does not load; the replica still serves others
+                logging.getLogger("aiaas.serving").exception("%s version %s failed to load on a replica", task, production)
 
     def pipeline(self, version: int) -> Any:
         from aiaas.versions import load_version
@@ -82,12 +90,14 @@ def _replica_id() -> str:
 
 
 class RemoteBatcher(Batcher):
-    """The HTTP side's batcher: admission as before, the model call on a task's replica."""
+    """The HTTP side's batcher: admission and batching as before (concurrent requests become
+    one call), the model call on a task's replica."""
 
     def __init__(self, *args: Any, on_replica: Callable[[str, str], None] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_replica = on_replica
         self._handles: dict[str, Any] = {}
+        self._remote: dict[Work, Work] = {}
 
     def _handle(self, task: str) -> Any:
         if task not in self._handles:
@@ -96,23 +106,27 @@ class RemoteBatcher(Batcher):
             self._handles[task] = serve.get_deployment_handle(model_app(task), app_name=model_app(task))
         return self._handles[task]
 
+    def remote(self, work: Work) -> Work:
+        """``work`` run on the replica of the batch's task (one stand-in per work, so batches still group by it)."""
+        if work not in self._remote:
+            def call(pipeline: Any, rows: list[Any]) -> list[Any]:
+                task = pipeline.task.name
+                try:  # in the batcher's worker thread: a blocking wait is fine there
+                    replica, results = self._handle(task).remote(work.__name__, pipeline.version, rows, 1e9).result()
+                except Exception as exc:
+                    cause = getattr(exc, "cause", None)  # the replica's own error (a 422 naming the field), not Ray's wrapper
+                    if isinstance(cause, Exception):
+                        raise cause from None
+                    raise
+                if self.on_replica:
+                    self.on_replica(task, replica)
+                return results
+
+            self._remote[work] = call
+        return self._remote[work]
+
     async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any], deadline: float = float("inf")) -> list[Any]:
-        self.admit(key, len(instances))
-        self.waiting[key] = self.waiting.get(key, 0) + len(instances)
-        task = pipeline.task.name
-        try:
-            remaining = deadline - time.monotonic() if deadline != float("inf") else 1e9
-            replica, results = await self._handle(task).remote(work.__name__, pipeline.version, instances, remaining)
-        except Exception as exc:
-            cause = getattr(exc, "cause", None)  # the replica's own error (a 422 naming the field), not Ray's wrapper
-            if isinstance(cause, Exception):
-                raise cause from None
-            raise
-        finally:
-            self.waiting[key] -= len(instances)
-        if self.on_replica:
-            self.on_replica(task, replica)
-        return results
+        return await super().run(key, pipeline, self.remote(work), instances, deadline)
 
 
 def build_http_app() -> Any:
