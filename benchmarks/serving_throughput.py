@@ -78,7 +78,8 @@ def wrk(url: str, script: Path | None, seconds: int, connections: int) -> tuple[
     if errors:
         raise SystemExit(f"wrk saw {errors.group(1)} failed responses:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return rps, _ms(re.search(r"50%\s+(\S+)", out).group(1)), _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    percentile = {p: _ms(re.search(rf"^\s+{p}%\s+(\S+)", out, re.M).group(1)) for p in (50, 99)}  # type: ignore[union-attr]
+    return rps, percentile[50], percentile[99]
 
 
 def post_script(folder: Path, name: str, body: dict, key: str | None = None) -> Path:
