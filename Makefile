@@ -39,6 +39,8 @@ benchmark: install
 	$(BIN)/python benchmarks/overload.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/ood.py
+	$(BIN)/python benchmarks/optimize.py
+	$(BIN)/python benchmarks/ray_scaling.py
 
 clean:
 	rm -rf $(VENV) .aiaas
