@@ -153,7 +153,7 @@ async def read_instances(request: Request, task: Task, pipeline: Pipeline, limit
     raw = await request.body()  # kept by the request, so a multipart parse reads it from memory (BodyLimit caps it)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        return _validate(pipeline, await read_uploads(request, task, limits)), task.explain_in_predict
+        return validate_instances(pipeline, await read_uploads(request, task, limits)), task.explain_in_predict
     require_json(content_type)
     body = parse_json(raw)
     if not isinstance(body, dict) or "instances" not in body:
@@ -169,10 +169,11 @@ async def read_instances(request: Request, task: Task, pipeline: Pipeline, limit
     explain = body.get("explain", task.explain_in_predict)
     if not isinstance(explain, bool):
         raise RequestValidationError([{"loc": ["body", "explain"], "msg": "explain must be true or false", "type": "bool_type"}])
-    return _validate(pipeline, instances), explain
+    return validate_instances(pipeline, instances), explain
 
 
-def _validate(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
+def validate_instances(pipeline: Pipeline, instances: list[Any]) -> list[BaseModel]:
+    """Instances as the served version's input model reads them; a 422 names each field that does not fit."""
     try:
         return _instances_adapter(pipeline.input_model).validate_python(instances)
     except ValidationError as exc:

@@ -28,7 +28,7 @@ from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.serving.batcher import Batcher
 from aiaas.serving.limits import parse_json, require_json
-from aiaas.serving.routes import Limits, _validate, request_timeout
+from aiaas.serving.routes import Limits, request_timeout, validate_instances
 from aiaas.tabular import frame_of_rows
 from aiaas.versions import ServedModels
 
@@ -225,7 +225,7 @@ def v2_router(host: Host, registry: Registry, served: ServedModels, batcher: Bat
         except ValidationError as exc:
             raise RequestValidationError([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False)]) from None
         try:
-            instances = _validate(pipeline, instances_from(body, pipeline, limits.max_instances))
+            instances = validate_instances(pipeline, instances_from(body, pipeline, limits.max_instances))
         except RequestValidationError as exc:  # name the input tensor and the row: body.inputs.<field>.<row>
             raise RequestValidationError([{**e, "loc": ["body", "inputs", *e["loc"][3:4], *e["loc"][2:3], *e["loc"][4:]]}
                                           if list(e["loc"][:2]) == ["body", "instances"] else e for e in exc.errors()]) from None
