@@ -233,14 +233,17 @@ class TabularPreprocessor:
         arrays = columns_of(records)
         parts = [encode_column(c, arrays[c["name"]] if c["name"] in arrays else _absent(c, len(records))) for c in columns]
         with np.errstate(over="ignore", invalid="ignore"):
-            parts32 = [part.astype("float32") for part in parts]
-        for c, part in zip(columns, parts32):
-            bad = ~np.isfinite(part).all(axis=1)
-            if bad.any():  # a number past float32's range (or made infinite by encoding) would answer NaN
-                row = int(np.flatnonzero(bad)[0])
-                value = arrays[c["name"]][row] if c["name"] in arrays else None
-                raise InvalidInput(f"{value!r} is out of the range this model reads for {c['name']!r}", (row, c["name"]))
-        return {"features": np.concatenate(parts32, axis=1)}
+            features = np.concatenate(parts, axis=1).astype("float32")
+        if not np.isfinite(features).all():  # a number past float32's range (or made infinite by encoding) would answer NaN
+            start = 0
+            for c, part in zip(columns, parts):
+                bad = ~np.isfinite(features[:, start:start + part.shape[1]]).all(axis=1)
+                start += part.shape[1]
+                if bad.any():
+                    row = int(np.flatnonzero(bad)[0])
+                    value = arrays[c["name"]][row] if c["name"] in arrays else None
+                    raise InvalidInput(f"{value!r} is out of the range this model reads for {c['name']!r}", (row, c["name"]))
+        return {"features": features}
 
     # -- what the served API and explanations need -----------------------------
 
