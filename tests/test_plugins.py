@@ -76,13 +76,47 @@ def test_hook_that_raises_sets_plugin_aside_and_withdraws_its_records() -> None:
         (_task(metrics=()), "needs at least one metric"),
         (_task(input_model="not an import path"), "is not 'module:attribute'"),
         (_task(default_adapter="nowhere.adapter"), "unknown adapter 'nowhere.adapter'"),
+        # caught at load, without importing the modules named: one line naming the record and the field
+        (_task(metrics=("roc_acu",)), "metrics: 'roc_acu' is not a metric aiaas computes; did you mean 'roc_auc'?"),
+        (_task(input_model="aiaas_finance.schemas:Transacton"),
+         "input_model='aiaas_finance.schemas:Transacton': module aiaas_finance.schemas has no 'Transacton'; did you mean 'Transaction'?"),
+        (_task(sample="aiaas_finance.simulatr:write_sample"), "sample='aiaas_finance.simulatr:write_sample': no module named 'aiaas_finance.simulatr'"),
+        (aiaas.Architecture(name="wide", task="finance/fraud", runtime="torch", builder="aiaas.models.mlp_torch:build",
+                            params={"learning_rte": 0.01}), "params: 'learning_rte' is not a trainer parameter; did you mean 'learning_rate'?"),
     ],
 )
 def test_invalid_records_are_refused_with_the_reason(record: object, reason: str) -> None:
     host = Host()
-    host.register_plugin("bad", _module("bad", register_tasks=lambda: [record]))
+    hook = "register_architectures" if isinstance(record, aiaas.Architecture) else "register_tasks"
+    host.register_plugin("bad", _module("bad", **{hook: lambda: [record]}))
     assert host.plugins["bad"].status == "failed"
     assert reason in host.plugins["bad"].reason
+
+
+def test_hook_mistakes_set_the_plugin_aside_with_one_line() -> None:
+    def register_tasks() -> list[aiaas.Task]:
+        return []
+
+    unmarked = types.ModuleType("unmarked")
+    unmarked.register_tasks = register_tasks  # type: ignore[attr-defined]  # no @aiaas.hookimpl
+    misspelled = _module("misspelled", register_task=lambda: [])  # (marking a function marks it everywhere: a new one)
+    host = Host()
+    host.register_plugin("unmarked", unmarked)
+    host.register_plugin("misspelled", misspelled)
+    assert host.plugins["unmarked"].reason == "register_tasks is not marked @aiaas.hookimpl, so aiaas never calls it"
+    assert host.plugins["misspelled"].reason == ("register_task is marked @aiaas.hookimpl but no hook has that name; "
+                                                 "did you mean 'register_tasks'?")
+    assert host.plugins["finance"].status == "ok" and "finance/fraud" in host.components.tasks  # the host goes on
+
+
+def test_the_load_checks_know_every_metric_and_trainer_parameter() -> None:
+    from aiaas.metrics import METRICS
+    from aiaas.records import METRIC_NAMES
+    from aiaas.runtimes.base import FIT_PARAMS, FitConfig
+    from aiaas.training import FIT_KEYS
+
+    assert METRIC_NAMES == set(METRICS)
+    assert FIT_KEYS == FIT_PARAMS == {*FitConfig.__dataclass_fields__, "patience"}
 
 
 def test_duplicate_names_fail_naming_both_plugins() -> None:

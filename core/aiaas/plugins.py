@@ -22,6 +22,7 @@ from aiaas.records import (
     AUTO,
     COMPONENT_NAME,
     RECORD_TYPES,
+    REF_FIELDS,
     REF_PATH,
     TASK_NAME,
     Architecture,
@@ -109,7 +110,7 @@ def validate_record(record: Any) -> None:
         raise InvalidRecord(f"{_describe(record)}: name must match {pattern.pattern}")
     for f in fields(record):
         value = getattr(record, f.name)
-        if f.name in ("impl", "builder", "load", "sample", "input_model", "output_model", "decode", "choose_labels", "report"):
+        if f.name in REF_FIELDS:
             if isinstance(value, str) and not REF_PATH.match(value):
                 raise InvalidRecord(f"{_describe(record)}: {f.name}={value!r} is not 'module:attribute'")
             if value is None and f.name not in ("decode", "choose_labels", "report"):
@@ -121,6 +122,11 @@ def validate_record(record: Any) -> None:
             raise InvalidRecord(f"{_describe(record)}: a binary schema has two labels and one of them positive")
     if isinstance(record, Task) and not record.metrics:
         raise InvalidRecord(f"{_describe(record)}: needs at least one metric (the first drives early stopping)")
+    from aiaas.loadchecks import record_problem
+
+    problem = record_problem(record)
+    if problem:
+        raise InvalidRecord(f"{_describe(record)}: {problem}")
 
 
 class Host:
@@ -162,9 +168,19 @@ class Host:
             return
         try:
             module = load()
-            self.pm.register(module, name=name)
         except Exception as exc:  # a broken plugin must not stop the host
             info.status, info.reason = "failed", f"import failed: {type(exc).__name__}: {exc}"
+            return
+        from aiaas.loadchecks import hook_problem
+
+        problem = hook_problem(module, set(self.pm.hook.__dict__))
+        if problem:
+            info.status, info.reason = "failed", problem
+            return
+        try:
+            self.pm.register(module, name=name)
+        except Exception as exc:  # pluggy's own checks (a hook implementation's arguments)
+            info.status, info.reason = "failed", f"{type(exc).__name__}: {exc}"
 
     def _working_impls(self, hook_name: str) -> Iterator[tuple[PluginInfo, Any]]:
         """Each implementation of a hook whose plugin has not been set aside."""

@@ -23,6 +23,14 @@ LabelKind = Literal["binary", "multiclass", "multilabel", "regression", "sequenc
 TASK_NAME = re.compile(r"^[a-z][a-z0-9_-]*/[a-z][a-z0-9_-]*$")
 COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 REF_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+REF_FIELDS = ("impl", "builder", "load", "sample", "input_model", "output_model", "decode", "choose_labels", "report")
+"""Record fields that name code by ``module:attribute``."""
+METRIC_NAMES = frozenset({
+    "average_precision", "roc_auc", "recall_at_1pct_fpr", "precision", "recall", "sensitivity", "specificity", "f1", "accuracy",
+    "balanced_accuracy", "macro_f1", "brier", "calibration_error", "rmse", "mean_absolute_error", "off_by_one_accuracy",
+    "quadratic_weighted_kappa",
+})
+"""The metrics a task may name (``aiaas.metrics.METRICS`` computes them; a test keeps the two equal)."""
 
 
 def resolve(ref: Ref) -> Any:

@@ -13,7 +13,7 @@ import json
 import platform
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -38,13 +38,13 @@ from aiaas.plugins import Host
 from aiaas.dataset import Dataset
 from aiaas.records import AUTO, Architecture, LabelSchema, OperatingPolicy, Task, resolve
 from aiaas.registry import ModelVersion, NewVersion, Registry
-from aiaas.runtimes.base import FitConfig, ModelSpec
+from aiaas.runtimes.base import FIT_PARAMS, FitConfig, ModelSpec
 from aiaas.splits import split
 from aiaas.state import State, json_safe
 from aiaas.reports import report_figures
 from aiaas.selection import CandidateRow, compare_with_floor, leaderboard_html, signed
 
-FIT_KEYS = {f.name for f in fields(FitConfig)} | {"patience"}
+FIT_KEYS = FIT_PARAMS
 
 
 @dataclass

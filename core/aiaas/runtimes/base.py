@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,10 @@ class FitConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     seed: int = 0
+
+
+FIT_PARAMS = frozenset({f.name for f in fields(FitConfig)} | {"patience"})
+"""Architecture parameters that go to the trainer (epochs, batch size, ...); the rest go to the builder."""
 
 
 class Trainer(ABC):
