@@ -94,6 +94,11 @@ def test_a_new_industry_trains_and_serves_on_core_components(aiaas_home: Path, t
     assert all(sum(a["probabilities"].values()) == pytest.approx(1, abs=1e-4) for a in answers)
     explanation = client.post("/v1/insurance/claims/explain", json={"instances": claims[1:]}).json()["explanations"][0]
     assert explanation["attributions"][0]["feature"] in {"amount", "region", "policy_age_years"}
+    assert explanation["label"] == "deny"  # /explain names the label it explains (the answered one)
+    plain = client.post("/v1/insurance/claims/predict", json={"instances": claims, "explain": False}).json()["predictions"]
+    explained = client.post("/v1/insurance/claims/predict", json={"instances": claims, "explain": True}).json()["predictions"]
+    assert all("explanation" not in a for a in plain)
+    assert [a["explanation"]["label"] for a in explained] == ["approve", "deny"] and explained[1]["explanation"] == explanation
     upload = client.post("/v1/insurance/claims/predict", files=[("files", ("claims.csv", b"amount\n1", "text/csv"))])
     assert upload.status_code == 415 and "takes a JSON body" in upload.text
     response = client.post("/v1/insurance/claims/predict", json={"instances": [{"amount": 1.0, "region": "north"}]})

@@ -23,12 +23,20 @@ class Classification(BaseModel):
     probabilities: dict[str, float] = Field(description="probability of each label")
 
 
+class ExplainedClassification(Classification):
+    explanation: dict[str, Any] = Field(description="why: the task's explanation of this answer, naming the label it explains")
+
+
 class ClassificationAnswer:
     def fit(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         return {}
 
     def answer(self, batch: Batch) -> list[Classification]:
-        return calls(batch.pipeline, batch.probabilities)
+        """Each label and its probabilities; with the explanation when the request asks (``"explain": true``)."""
+        answers = calls(batch.pipeline, batch.probabilities)
+        if not batch.explain or (batch.pipeline.explainer is None and batch.pipeline.source is None):
+            return answers
+        return [ExplainedClassification(**a.model_dump(), explanation=e) for a, e in zip(answers, batch.explanations)]
 
 
 def calls(pipeline: Pipeline, p: np.ndarray) -> list[Classification]:

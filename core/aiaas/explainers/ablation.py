@@ -27,6 +27,16 @@ def _score(p: np.ndarray) -> np.ndarray:
     return p if p.ndim == 1 else p.max(axis=1)
 
 
+def _explained_labels(pipeline: Pipeline, p: np.ndarray) -> list[str] | None:
+    """The label each explanation is about: a binary task's positive label, else the answered (top) label."""
+    names = list(getattr(pipeline.labels, "names", ()) or ())
+    if not names or pipeline.labels.kind in ("regression", "sequence"):
+        return None
+    if p.ndim == 1:
+        return [pipeline.labels.positive or names[-1]] * len(p)
+    return [names[int(k)] for k in p.argmax(axis=1)]
+
+
 def _plain(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -85,7 +95,9 @@ class FeatureAblation:
         return pipeline.run({"features": variants.reshape(-1, x.shape[1])})
 
     def explain(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
-        base, columns, contributions = self.attributions(pipeline, records, probabilities)
+        p = probabilities if probabilities is not None else pipeline.probabilities(records)
+        base, columns, contributions = self.attributions(pipeline, records, p)
+        explained = _explained_labels(pipeline, p)
         baselines = pipeline.preprocessor.baselines(pipeline.pre_state)
         arrays = columns_of(records)  # not to_dict: costly on a few rows
         values = {c: arrays[c].astype(object) for c in columns if c in arrays}
@@ -94,6 +106,7 @@ class FeatureAblation:
             row = {c: v[i] for c, v in values.items()}
             order = np.argsort(-np.abs(contributions[i]))
             out.append({
+                **({"label": explained[i]} if explained else {}),
                 "score": float(base[i]),
                 "method": "feature-ablation",
                 "attributions": [
