@@ -93,7 +93,7 @@ def reference_problem(ref: str) -> str | None:
     first = attr.split(".")[0]
     module = sys.modules.get(module_name)
     if module is not None:
-        return None if hasattr(module, first) else f"module {module_name} has no {first!r}"
+        return None if hasattr(module, first) else f"module {module_name} has no {first!r}{_suggest(first, dir(module))}"
     try:
         spec = _locate(module_name)
     except (ImportError, ValueError) as exc:
