@@ -227,3 +227,33 @@ def test_registry_follows_the_database_url_setting(tmp_path) -> None:
         assert str(registry.engine.url) == url
         assert (tmp_path / "elsewhere" / "models.db").exists()
         assert registry.artifacts == tmp_path / "home" / "artifacts"
+
+
+def test_a_task_whose_code_fails_to_load_answers_503_and_the_others_serve(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The module exists and names the model (the load checks pass), but importing it fails."""
+    from fastapi.testclient import TestClient
+
+    from aiaas.registry import Registry
+    from aiaas.serving.app import create_app
+    from aiaas.settings import get_settings
+    from aiaas.testing import isolated_home
+
+    from .test_model_quality import lending_plugin
+    from .test_third_party_plugin import insurance_plugin
+
+    (tmp_path / "claims_schema_that_breaks.py").write_text("raise RuntimeError('a dependency is missing')\n\nclass Claim:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = insurance_plugin()
+    (task,) = broken.register_tasks()
+    broken.register_tasks = aiaas.hookimpl(lambda: [aiaas.Task(**{**task.__dict__, "input_model": "claims_schema_that_breaks:Claim"})])
+    with isolated_home(tmp_path / "home"):
+        host = host_with("insurance", broken)
+        host.register_plugin("lending", lending_plugin())
+        assert host.plugins["insurance"].status == "ok" and host.plugins["lending"].status == "ok"
+        client = TestClient(create_app(host, Registry.from_settings(), get_settings()))
+        refused = client.post("/v1/insurance/claims/predict", json={"instances": [{"amount": 1.0}]})
+        assert refused.status_code == 503 and "a dependency is missing" in refused.json()["detail"]
+        assert client.post("/v1/lending/default/predict", json={"instances": [{"income": 1.0}]}).json()["detail"].startswith("lending/default has no")
+        listed = {t["task"]: t for t in client.get("/v1/tasks").json()}
+        assert "a dependency is missing" in listed["insurance/claims"]["error"] and "input_schema" in listed["lending/default"]
+        assert client.get("/openapi.json").status_code == 200

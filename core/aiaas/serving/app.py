@@ -120,6 +120,9 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         """Every task with its input and output schema (the served model's own input schema)."""
         out = []
         for task in host.components.tasks.values():
+            if task.name in unavailable:
+                out.append({"task": task.name, "modality": task.modality, "description": task.description, "error": unavailable[task.name]})
+                continue
             schema = host.label_schema(task)
             input_model: type[BaseModel] = resolve(task.input_model)
             model = None
@@ -144,6 +147,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
             })
         return out
 
+    unavailable: dict[str, str] = {}
+    """Tasks whose routes could not be made, with why: they answer 503 saying so."""
     predictions = PredictionLog(registry.engine, settings.prediction_log_days) if settings.prediction_log else None
     app.state.predictions = predictions
     if predictions is not None:
@@ -153,8 +158,14 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     extra_schemas: list[type[BaseModel]] = []
     limits = Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds)
     for task in host.components.tasks.values():
-        router = task_router(task, served, limits, batcher,
-                             predictions, on_flagged=lambda name, version, count, action: metrics.flagged.labels(name, str(version or ""), action).inc(count))
+        try:
+            router = task_router(task, served, limits, batcher, predictions,
+                                 on_flagged=lambda name, version, count, action: metrics.flagged.labels(name, str(version or ""), action).inc(count))
+        except Exception as exc:  # one task's code that fails to import must not take the others down
+            log.exception("%s cannot be served", task.name)
+            unavailable[task.name] = f"{task.name} cannot be served: its plugin's code failed to load ({type(exc).__name__}: {exc})"
+            app.include_router(unavailable_router(task.name, unavailable[task.name]))
+            continue
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         predict_handlers[task.name] = router.predict  # type: ignore[attr-defined]
         app.include_router(router)
@@ -166,6 +177,18 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.include_router(plugin_router)
     _document_request_bodies(app, extra_schemas)
     return app
+
+
+def unavailable_router(task: str, reason: str) -> APIRouter:
+    """A task's routes when its code cannot be set up: 503 with the reason, so every other task serves."""
+    router = APIRouter(prefix=f"/v1/{task}", tags=[task])
+
+    async def refuse() -> JSONResponse:
+        return JSONResponse({"detail": reason}, status_code=503)
+
+    for action in ("predict", "explain", "feedback"):
+        router.add_api_route(f"/{action}", refuse, methods=["POST"], include_in_schema=False)
+    return router
 
 
 def _add_error_handlers(app: FastAPI) -> None:
