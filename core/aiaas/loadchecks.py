@@ -40,12 +40,15 @@ def hook_problem(plugin: Any, hooks: set[str]) -> str | None:
         if not callable(value):
             continue
         marked = hasattr(value, "aiaas_impl")
-        if marked and attr not in hooks:
-            return f"{attr} is marked @aiaas.hookimpl but no hook has that name{_suggest(attr, hooks)}"
         if not marked and attr in hooks:
             return f"{attr} is not marked @aiaas.hookimpl, so aiaas never calls it"
-        if not marked and attr.startswith(HOOK_PREFIX) and _suggest(attr, hooks):
-            return f"{attr} is no hook{_suggest(attr, hooks)}"
+        if attr in hooks or not (marked or attr.startswith(HOOK_PREFIX)):
+            continue
+        suggestion = _suggest(attr, hooks)
+        if marked:
+            return f"{attr} is marked @aiaas.hookimpl but no hook has that name{suggestion}"
+        if suggestion:
+            return f"{attr} is no hook{suggestion}"
     return None
 
 
@@ -125,6 +128,7 @@ def record_problem(record: Any) -> str | None:
         from aiaas.runtimes.base import FIT_PARAMS
 
         for name in record.params:
-            if name not in FIT_PARAMS and _suggest(name, FIT_PARAMS):
-                return f"params: {name!r} is not a trainer parameter{_suggest(name, FIT_PARAMS)} (trainer parameters: {', '.join(sorted(FIT_PARAMS))})"
+            suggestion = "" if name in FIT_PARAMS else _suggest(name, FIT_PARAMS)
+            if suggestion:
+                return f"params: {name!r} is not a trainer parameter{suggestion} (trainer parameters: {', '.join(sorted(FIT_PARAMS))})"
     return None

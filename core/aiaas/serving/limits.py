@@ -68,7 +68,8 @@ def require_json(content_type: str) -> None:
         raise UnsupportedMedia(f"send the body as application/json (got {kind or 'no content type'!r})")
 
 
-def _invalid(loc: list[Any], message: str, kind: str) -> RequestValidationError:
+def invalid_body(loc: list[Any], message: str, kind: str = "value_error") -> RequestValidationError:
+    """A 422 naming where in the body (``loc`` under ``body``) and what is wrong."""
     return RequestValidationError([{"loc": ["body", *loc], "msg": message, "type": kind}])
 
 
@@ -77,9 +78,9 @@ def parse_json(raw: bytes) -> Any:
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _invalid([], f"body is not valid JSON: {exc}", "json_invalid") from None
+        raise invalid_body([], f"body is not valid JSON: {exc}", "json_invalid") from None
     except RecursionError:
-        raise _invalid([], f"body is nested more than {MAX_DEPTH} levels deep", "json_invalid") from None
+        raise invalid_body([], f"body is nested more than {MAX_DEPTH} levels deep", "json_invalid") from None
     check_values(body)
     return body
 
@@ -89,18 +90,18 @@ def check_values(body: Any) -> None:
     while stack:
         value, loc = stack.pop()
         if len(loc) > MAX_DEPTH:
-            raise _invalid(loc[:MAX_DEPTH], f"body is nested more than {MAX_DEPTH} levels deep", "json_invalid")
+            raise invalid_body(loc[:MAX_DEPTH], f"body is nested more than {MAX_DEPTH} levels deep", "json_invalid")
         if isinstance(value, dict):
             stack.extend((v, [*loc, k]) for k, v in value.items())
             stack.extend((k, [*loc, "<key>"]) for k in value)
         elif isinstance(value, list):
             stack.extend((v, [*loc, i]) for i, v in enumerate(value))
         elif isinstance(value, float) and not math.isfinite(value):
-            raise _invalid(loc, f"{value} is not a finite number (NaN, Infinity and numbers past 1.8e308 are refused)", "finite_number")
+            raise invalid_body(loc, f"{value} is not a finite number (NaN, Infinity and numbers past 1.8e308 are refused)", "finite_number")
         elif isinstance(value, str):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise _invalid(loc, "text holds a lone surrogate (\\ud800-\\udfff without its pair)", "string_unicode") from None
+                raise invalid_body(loc, "text holds a lone surrogate (\\ud800-\\udfff without its pair)", "string_unicode") from None
             if CONTROL.search(value):
-                raise _invalid(loc, "text holds control characters (only tab and line breaks are taken)", "string_unicode")
+                raise invalid_body(loc, "text holds control characters (only tab and line breaks are taken)", "string_unicode")

@@ -27,7 +27,7 @@ from aiaas.pipeline import Pipeline
 from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.serving.batcher import Batcher
-from aiaas.serving.limits import parse_json, require_json
+from aiaas.serving.limits import invalid_body, parse_json, require_json
 from aiaas.serving.routes import Limits, request_timeout, validate_instances
 from aiaas.tabular import frame_of_rows
 from aiaas.versions import ServedModels
@@ -85,10 +85,6 @@ def _outputs(pipeline: Pipeline) -> list[dict[str, Any]]:
     return outputs
 
 
-def _invalid(loc: list[Any], msg: str, kind: str = "value_error") -> RequestValidationError:
-    return RequestValidationError([{"loc": ["body", *loc], "msg": msg, "type": kind}])
-
-
 def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -> list[dict[str, Any]]:
     """One instance per row of the input tensors, each tensor one field of the task's input."""
     fields = _field_types(pipeline)
@@ -96,15 +92,15 @@ def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -
     rows: int | None = None
     for i, tensor in enumerate(body.inputs):
         if tensor.name not in fields:
-            raise _invalid(["inputs", i, "name"], f"{tensor.name!r} is not an input of {pipeline.task.name}; its inputs are "
+            raise invalid_body(["inputs", i, "name"], f"{tensor.name!r} is not an input of {pipeline.task.name}; its inputs are "
                                                   f"{', '.join(fields)}", "extra_forbidden")
         if tensor.name in columns:
-            raise _invalid(["inputs", i, "name"], f"input {tensor.name!r} is given twice")
+            raise invalid_body(["inputs", i, "name"], f"input {tensor.name!r} is given twice")
         flat = np.asarray(tensor.data, dtype=object).reshape(-1) if tensor.data and isinstance(tensor.data[0], list) else tensor.data
         if len(flat) != math.prod(tensor.shape):
-            raise _invalid(["inputs", i, "data"], f"shape {tensor.shape} holds {math.prod(tensor.shape)} values, data has {len(flat)}")
+            raise invalid_body(["inputs", i, "data"], f"shape {tensor.shape} holds {math.prod(tensor.shape)} values, data has {len(flat)}")
         if rows is not None and tensor.shape[0] != rows:
-            raise _invalid(["inputs", i, "shape"], f"every input has the same first dimension (the batch): {rows}, not {tensor.shape[0]}")
+            raise invalid_body(["inputs", i, "shape"], f"every input has the same first dimension (the batch): {rows}, not {tensor.shape[0]}")
         rows = tensor.shape[0]
         width = math.prod(tensor.shape[1:])
         values = list(flat) if width == 1 else [np.asarray(flat[r * width:(r + 1) * width], dtype=object).reshape(tensor.shape[1:]).tolist()
@@ -113,12 +109,12 @@ def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -
             try:
                 values = [json.loads(v) if isinstance(v, str) else v for v in values]
             except ValueError:
-                raise _invalid(["inputs", i, "data"], f"{tensor.name} takes JSON in its BYTES elements") from None
+                raise invalid_body(["inputs", i, "data"], f"{tensor.name} takes JSON in its BYTES elements") from None
         columns[tensor.name] = values
     if not rows:
-        raise _invalid(["inputs"], "the inputs hold no instances (the first dimension is 0)")
+        raise invalid_body(["inputs"], "the inputs hold no instances (the first dimension is 0)")
     if rows > max_instances:
-        raise _invalid(["inputs"], f"{rows} instances is more than the limit of {max_instances} per request", "too_long")
+        raise invalid_body(["inputs"], f"{rows} instances is more than the limit of {max_instances} per request", "too_long")
     return [{name: values[r] for name, values in columns.items()} for r in range(rows)]
 
 
