@@ -41,10 +41,11 @@ class Application(BaseModel):
 def lending_plugin() -> types.ModuleType:
     """A third-party tabular task with no architecture of its own: the core's serve it."""
     module = types.ModuleType("aiaas_lending")
+    module.AIAAS_API = ">=1.1,<2"  # type: ignore[attr-defined]
     schema = aiaas.LabelSchema("lending.default", "binary", (aiaas.Label("repaid"), aiaas.Label("default")), positive="default")
     task = aiaas.Task(
         name="lending/default", modality="tabular", labels="lending.default", input_model=Application,
-        output_model="aiaas.answers:Classification", preprocessor="tabular", postprocessor="classification",
+        output_model="aiaas:Classification", preprocessor="tabular", postprocessor="classification",
         default_adapter="lending.table", default_architecture="auto", explainer="feature-ablation",
         metrics=("roc_auc", "average_precision"), sample="aiaas.tables:load_table", label_column="defaulted",
     )

@@ -19,6 +19,7 @@ from aiaas.testing import host_with
 
 def _module(name: str, **hooks: object) -> types.ModuleType:
     module = types.ModuleType(name)
+    module.AIAAS_API = ">=1.1,<2"  # type: ignore[attr-defined]
     for hook_name, fn in hooks.items():
         setattr(module, hook_name, aiaas.hookimpl(fn))  # type: ignore[arg-type]
     return module
@@ -98,6 +99,7 @@ def test_hook_mistakes_set_the_plugin_aside_with_one_line() -> None:
         return []
 
     unmarked = types.ModuleType("unmarked")
+    unmarked.AIAAS_API = ">=1.1,<2"  # type: ignore[attr-defined]
     unmarked.register_tasks = register_tasks  # type: ignore[attr-defined]  # no @aiaas.hookimpl
     misspelled = _module("misspelled", register_task=lambda: [])  # (marking a function marks it everywhere: a new one)
     host = Host()

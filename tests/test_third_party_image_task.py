@@ -64,10 +64,11 @@ def build_cnn(spec: aiaas.ModelSpec, params: dict[str, Any]) -> Any:
 
 def manufacturing_plugin() -> types.ModuleType:
     module = types.ModuleType("aiaas_manufacturing")
+    module.AIAAS_API = ">=1.1,<2"  # type: ignore[attr-defined]
     schema = aiaas.LabelSchema("manufacturing.defects", "multiclass", tuple(aiaas.Label(d) for d in DEFECTS))
     task = aiaas.Task(
         name="manufacturing/defects", modality="image", labels="manufacturing.defects",
-        input_model="aiaas.vision.schemas:ImageInstance", output_model="aiaas.answers:Classification",
+        input_model="aiaas.vision:ImageInstance", output_model="aiaas:Classification",
         preprocessor="image", postprocessor="classification", default_adapter="manufacturing.parts",
         default_architecture="cnn", explainer="grad-cam", metrics=("macro_f1", "accuracy"), sample=write_parts,
         decode="aiaas.vision:decode_instance", upload_field="image",
@@ -75,7 +76,7 @@ def manufacturing_plugin() -> types.ModuleType:
     module.register_label_schemas = aiaas.hookimpl(lambda: [schema])
     module.register_tasks = aiaas.hookimpl(lambda: [task])
     module.register_data_adapters = aiaas.hookimpl(lambda: [aiaas.DataAdapter(
-        name="manufacturing.parts", task="manufacturing/defects", load="aiaas.vision.datasets:load_plain_folder", suffixes=("/",))])
+        name="manufacturing.parts", task="manufacturing/defects", load="aiaas.vision:load_plain_folder", suffixes=("/",))])
     module.register_architectures = aiaas.hookimpl(lambda: [aiaas.Architecture(
         name="cnn", task="manufacturing/defects", runtime="torch", builder=build_cnn,
         params={"learning_rate": 0.01, "batch_size": 32, "epochs": 12, "patience": 12})])

@@ -61,10 +61,11 @@ def build_mlp(spec: aiaas.ModelSpec, params: dict[str, Any]) -> Any:
 
 def insurance_plugin() -> types.ModuleType:
     module = types.ModuleType("aiaas_insurance")
+    module.AIAAS_API = ">=1.1,<2"  # type: ignore[attr-defined]
     schema = aiaas.LabelSchema("insurance.claims", "multiclass", (aiaas.Label("approve"), aiaas.Label("investigate"), aiaas.Label("deny")))
     task = aiaas.Task(
         name="insurance/claims", modality="tabular", labels="insurance.claims", input_model=Claim,
-        output_model="aiaas.answers:Classification", preprocessor="tabular", postprocessor="classification",
+        output_model="aiaas:Classification", preprocessor="tabular", postprocessor="classification",
         default_adapter="insurance.claims-table", default_architecture="mlp", explainer="feature-ablation",
         metrics=("macro_f1", "accuracy"), sample=write_claims, label_column="outcome",
         quickstart=aiaas.Quickstart(rows=300, epochs=1),

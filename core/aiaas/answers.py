@@ -2,7 +2,7 @@
 
 A vertical with a richer answer (a risk score, a finding with a heatmap) writes its
 own postprocessor; a plugin that only needs "which label, how sure" names
-``classification`` and ``aiaas.answers:Classification`` as its output model.
+``classification`` and ``aiaas:Classification`` as its output model.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ class ClassificationAnswer:
 
     def answer(self, batch: Batch) -> list[Classification]:
         """Each label and its probabilities; with the explanation when the request asks (``"explain": true``)."""
-        answers = calls(batch.pipeline, batch.probabilities)
+        answers = classification_calls(batch.pipeline, batch.probabilities)
         if not batch.explain or (batch.pipeline.explainer is None and batch.pipeline.source is None):
             return answers
         return [ExplainedClassification(**a.model_dump(), explanation=e) for a, e in zip(answers, batch.explanations)]
 
 
-def calls(pipeline: Pipeline, p: np.ndarray) -> list[Classification]:
+def classification_calls(pipeline: Pipeline, p: np.ndarray) -> list[Classification]:
     """Each instance's label (binary: at the operating threshold) and probability per label;
     richer answers build on it."""
     names = pipeline.labels.names
@@ -50,3 +50,9 @@ def calls(pipeline: Pipeline, p: np.ndarray) -> list[Classification]:
                                probabilities={negative: round(1 - float(q), 6), positive: round(float(q), 6)}) for q in p]
     return [Classification(label=names[int(np.argmax(row))], probabilities={n: round(float(v), 6) for n, v in zip(names, row)})
             for row in p]
+
+
+def __getattr__(name: str) -> object:
+    from aiaas.deprecations import moved
+
+    return moved(__name__, name)

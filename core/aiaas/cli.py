@@ -70,7 +70,7 @@ def plugins(as_json: JsonFlag = False) -> None:
     host = get_host()
     rows = [
         {"name": p.name, "distribution": p.distribution, "version": p.version, "status": p.status, "reason": p.reason,
-         "registered": p.registered}
+         "hook_api": p.api, "hooks": host.hooks_of(p.name), "registered": p.registered}
         for p in host.plugins.values()
     ]
     if as_json:

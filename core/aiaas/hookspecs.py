@@ -6,6 +6,10 @@ the specs below, registered under the entry-point group ``aiaas``::
     [project.entry-points.aiaas]
     finance = "aiaas_finance.plugin"
 
+A plugin module also says which versions of this contract it was built for::
+
+    AIAAS_API = ">=1.1,<2"
+
 Registration hooks return records (see ``aiaas.records``); the host validates them
 and remembers which plugin gave each. Per-request work runs through the records'
 objects, never through a hook call per request.
@@ -37,6 +41,14 @@ if TYPE_CHECKING:
     )
 
 hookspec = pluggy.HookspecMarker("aiaas")
+
+HOOK_API_VERSION = "1.1"
+"""The version of this contract: the hooks, the records' fields and ``aiaas.PLUGIN_SURFACE``.
+A plugin declares the versions it supports in its plugin module (``AIAAS_API = ">=1.1,<2"``)
+and is refused at load when this one is outside them. The minor version grows when
+something is added; the major when something is removed or changes meaning (after a
+deprecation in ``aiaas.deprecations``). 1.1 added ``PLUGIN_SURFACE`` and its lazy names.
+"""
 
 
 # -- what a plugin serves ---------------------------------------------------------

@@ -8,6 +8,8 @@ rather than a traceback after an epoch, or a server that dies at start-up:
 - metric names a task lists are ones aiaas computes;
 - an architecture parameter that is a near-miss of a trainer parameter (``learning_rte``).
 
+- the plugin's ``AIAAS_API`` range includes this host's hook API version.
+
 Each check returns one line naming the record and the field, or None.
 """
 
@@ -30,6 +32,26 @@ HOOK_PREFIX = "register_"
 def _suggest(name: str, known: Any) -> str:
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def api_problem(plugin: Any, name: str) -> tuple[str, str | None]:
+    """The hook API range a plugin declares (``AIAAS_API``), and why it cannot load here, or None."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    from aiaas import deprecations
+    from aiaas.hookspecs import HOOK_API_VERSION
+
+    declared = getattr(plugin, "AIAAS_API", None)
+    if declared is None:
+        deprecations.warn(deprecations.UNDECLARED_API, prefix=f"plugin {name}: ")
+        declared = deprecations.ASSUMED_API
+    try:
+        supported = SpecifierSet(str(declared))
+    except InvalidSpecifier:
+        return str(declared), f"AIAAS_API={declared!r} is not a version range (e.g. '>=1.1,<2')"
+    if HOOK_API_VERSION not in supported:
+        return str(declared), f"built for hook API {declared}, but this aiaas provides hook API {HOOK_API_VERSION}"
+    return str(declared), None
 
 
 def hook_problem(plugin: Any, hooks: set[str]) -> str | None:
@@ -107,7 +129,7 @@ def reference_problem(ref: str) -> str | None:
         names = _top_level_names(module_name)
     except (OSError, UnicodeDecodeError) as exc:
         return f"module {module_name} cannot be read ({type(exc).__name__}: {exc})"
-    if names is not None and first not in names:
+    if names is not None and first not in names and "__getattr__" not in names:
         return f"module {module_name} has no {first!r}{_suggest(first, names)}"
     return None
 

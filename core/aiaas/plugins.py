@@ -52,7 +52,14 @@ class PluginInfo:
     version: str | None
     status: Literal["ok", "failed", "disabled"] = "ok"
     reason: str | None = None
+    api: str | None = None  # the hook API range it declares (AIAAS_API)
     registered: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _core_version() -> str:
+    from aiaas import __version__
+
+    return __version__
 
 
 class InvalidRecord(Exception):
@@ -140,7 +147,7 @@ class Host:
         self._disabled = {name.strip() for name in disabled if name.strip()}
         self._instances: dict[tuple[str, str], Any] = {}
         for module_name in DEFAULT_PLUGINS:
-            self._register_module(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m), "aiaas", None)
+            self._register_module(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m), "aiaas", _core_version())
         if entry_points:
             for ep in importlib.metadata.entry_points(group="aiaas"):
                 dist = ep.dist.name if ep.dist else None
@@ -171,9 +178,12 @@ class Host:
         except Exception as exc:  # a broken plugin must not stop the host
             info.status, info.reason = "failed", f"import failed: {type(exc).__name__}: {exc}"
             return
-        from aiaas.loadchecks import hook_problem
+        from aiaas.loadchecks import api_problem, hook_problem
 
-        problem = hook_problem(module, set(self.pm.hook.__dict__))
+        problem = None
+        if dist != "aiaas":  # the core's own defaults are the contract
+            info.api, problem = api_problem(module, name)
+        problem = problem or hook_problem(module, set(self.pm.hook.__dict__))
         if problem:
             info.status, info.reason = "failed", problem
             return
@@ -181,6 +191,13 @@ class Host:
             self.pm.register(module, name=name)
         except Exception as exc:  # pluggy's own checks (a hook implementation's arguments)
             info.status, info.reason = "failed", f"{type(exc).__name__}: {exc}"
+
+    def hooks_of(self, name: str) -> list[str]:
+        """The hooks a plugin implements."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is None:
+            return []
+        return sorted(impl.name for impl in self.pm.get_hookcallers(plugin) or ())
 
     def _working_impls(self, hook_name: str) -> Iterator[tuple[PluginInfo, Any]]:
         """Each implementation of a hook whose plugin has not been set aside."""

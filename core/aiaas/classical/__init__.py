@@ -8,5 +8,6 @@ A plugin adds its own (education's per-skill history model) by returning an
 """
 
 from aiaas.classical.base import Estimator, Selection
+from aiaas.classical.linear import fit_linear, linear_logits
 
-__all__ = ["Estimator", "Selection"]
+__all__ = ["Estimator", "Selection", "fit_linear", "linear_logits"]

@@ -120,7 +120,7 @@ def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -
 
 def infer_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row's probabilities, label and input check; a row the task refuses fails the request (422)."""
-    from aiaas.answers import calls
+    from aiaas.answers import classification_calls
 
     records = frame_of_rows(rows)
     finding = pipeline.check(records)
@@ -128,7 +128,7 @@ def infer_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str,
         pipeline.refuse(finding)
     p = pipeline.probabilities(records)
     out: list[dict[str, Any]] = []
-    labelled = calls(pipeline, p) if pipeline.labels.kind in ("binary", "multiclass", "multilabel") else None
+    labelled = classification_calls(pipeline, p) if pipeline.labels.kind in ("binary", "multiclass", "multilabel") else None
     for i in range(len(records)):
         row: dict[str, Any] = {}
         if labelled is not None:

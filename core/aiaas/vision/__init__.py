@@ -5,7 +5,7 @@ An image record is a row with ``image`` (uint8 pixels), ``path`` (the file or
 upload name), ``width``, ``height``, ``patient_id`` (a group id, or None) and
 ``metadata`` (a dict that is safe to store and echo, or None).
 
-A task built from these names ``aiaas.vision.schemas:ImageInstance`` as its input
+A task built from these names ``aiaas.vision:ImageInstance`` as its input
 model, ``aiaas.vision:decode_instance`` as its ``decode``, ``"image"`` as its
 preprocessor and ``upload_field``, and ``grad-cam`` as its explainer.
 """
@@ -16,10 +16,22 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import InvalidInput
-from aiaas.vision.decode import Decoded, Decoder, decode_image
+from aiaas.vision.decode import Decoded, Decoder, check_pixels, decode_image, to_uint8
+from aiaas.vision.schemas import ImageInstance
 
 if TYPE_CHECKING:
-    from aiaas.vision.schemas import ImageInstance
+    from aiaas.vision.datasets import ImageFiles, load_npz, load_plain_folder
+
+__all__ = ["Decoded", "Decoder", "ImageFiles", "ImageInstance", "check_pixels", "decode_image", "decode_instance", "image_record",
+           "load_npz", "load_plain_folder", "to_uint8"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ImageFiles", "load_npz", "load_plain_folder"):  # they need pandas; an image plugin's entry module must not
+        from aiaas.vision import datasets
+
+        return getattr(datasets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def image_record(decoded: Decoded, path: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from aiaas_education.schemas import KnowledgeState, NextEstimate, Recommendation
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aiaas.pipeline import Batch, Pipeline
+    from aiaas import Batch, Pipeline
 
 PRACTICE_BAND = (0.4, 0.8)
 RECOMMENDED = 3

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aiaas import State
-from aiaas.novelty.base import Scores
+from aiaas import Scores
 
 if TYPE_CHECKING:
-    from aiaas.novelty.base import Sample
+    from aiaas import Sample
 
 SHOWN = 5
 

@@ -13,7 +13,7 @@ import pandas as pd
 from aiaas import InvalidInput
 
 if TYPE_CHECKING:
-    from aiaas.pipeline import Pipeline
+    from aiaas import Pipeline
 
 
 class AnswerInfluence:

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from aiaas.secrets import keyed_digest
-from aiaas.serving.limits import strict_json_body
+from aiaas import keyed_digest
+from aiaas import strict_json_body
 from aiaas_education.schemas import MAX_HISTORY, Answer
 
 TASK = "education/knowledge-tracing"

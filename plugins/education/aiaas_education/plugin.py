@@ -6,6 +6,8 @@ import aiaas
 from aiaas import (Architecture, DataAdapter, Explainer, InputCheck, Label, LabelSchema, Postprocessor, Preprocessor,
                    Quickstart, SplitPolicy, Task)
 
+AIAAS_API = ">=1.1,<2"  # the hook API versions this plugin is built for
+
 TASK = "education/knowledge-tracing"
 DKT = {"epochs": 30, "batch_size": 32, "learning_rate": 2e-3, "weight_decay": 1e-5, "patience": 4,
        "embedding": 64, "hidden": 128, "dropout": 0.2}

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiaas.reports import figure_png
+from aiaas import figure_png
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aiaas.pipeline import Pipeline
+    from aiaas import Pipeline
 
 SHOWN_SKILLS, SHOWN_STEPS, LEARNERS = 30, 40, 3
 

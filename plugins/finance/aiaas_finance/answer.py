@@ -11,7 +11,7 @@ from aiaas_finance.schemas import FraudAssessment, ReasonCode
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aiaas.pipeline import Batch, Pipeline
+    from aiaas import Batch, Pipeline
 
 ELEVATED, HIGHEST = 950, 990
 """Risk-score band edges: the top 5% and top 1% of legitimate validation traffic."""

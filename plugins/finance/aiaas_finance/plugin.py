@@ -18,6 +18,8 @@ from aiaas import (
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+AIAAS_API = ">=1.1,<2"  # the hook API versions this plugin is built for
+
 FRAUD = "finance/fraud"
 
 

@@ -5,7 +5,7 @@ carry the DICOM preamble; their headers are de-identified as they are read, and 
 
 from __future__ import annotations
 
-from aiaas.vision.datasets import ImageFiles, load_npz
+from aiaas.vision import ImageFiles, load_npz
 from aiaas_healthcare.dicom import decode_dicom, is_dicom
 
 MEDICAL = ImageFiles(suffixes=(".png", ".jpg", ".jpeg", ".dcm", ".dicom"), decoders=(decode_dicom,), sniff=is_dicom)

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiaas.answers import calls
+from aiaas import classification_calls
 from aiaas_healthcare.schemas import Finding, Heatmap, ImageFindings, OperatingPoint
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aiaas.pipeline import Batch, Pipeline
+    from aiaas import Batch, Pipeline
 
 
 class FindingsAnswer:
@@ -33,7 +33,7 @@ class FindingsAnswer:
             operating = OperatingPoint(threshold=round(pipeline.threshold, 6), target_sensitivity=target, **pipeline.post_state)
         out = []
         positive = pipeline.labels.positive or names[1]
-        for i, (record, call) in enumerate(zip(batch.records.to_dict(orient="records"), calls(pipeline, p))):
+        for i, (record, call) in enumerate(zip(batch.records.to_dict(orient="records"), classification_calls(pipeline, p))):
             if p.ndim == 1:  # one finding: the positive label
                 findings = [Finding(label=positive, probability=call.probabilities[positive], present=call.label == positive)]
             else:

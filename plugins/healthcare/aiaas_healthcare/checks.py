@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiaas import State
-from aiaas.novelty.base import Scores
+from aiaas import Scores
 
 if TYPE_CHECKING:
-    from aiaas.novelty.base import Sample
+    from aiaas import Sample
 
 RADIOGRAPHS = ("CR", "DX", "DR", "RG")
 """Computed, digital and (retired) digital radiography, and radiographic imaging."""

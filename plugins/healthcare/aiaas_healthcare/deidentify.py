@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiaas.secrets import keyed_digest
+from aiaas import keyed_digest
 
 METHOD = "PS3.15 E.1 Basic Profile (aiaas)"  # LO: at most 64 characters
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from aiaas import InvalidInput
-from aiaas.errors import UnsupportedMedia
-from aiaas.vision.decode import Decoded, check_pixels, to_uint8
+from aiaas import UnsupportedMedia
+from aiaas.vision import Decoded, check_pixels, to_uint8
 from aiaas_healthcare.deidentify import deidentify
 
 ECHOED = ("Modality", "BodyPartExamined", "ViewPosition", "PhotometricInterpretation", "Rows", "Columns", "BitsStored",

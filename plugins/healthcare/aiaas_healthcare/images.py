@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiaas.vision import decode_instance as decode_plain
-from aiaas.vision.schemas import ImageInstance
+from aiaas.vision import ImageInstance
 from aiaas_healthcare.dicom import decode_dicom
 
 

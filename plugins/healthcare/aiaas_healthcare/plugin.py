@@ -16,6 +16,8 @@ from aiaas import (
     Task,
 )
 
+AIAAS_API = ">=1.1,<2"  # the hook API versions this plugin is built for
+
 CHEST_XRAY = "healthcare/chest-xray"
 FIT = {"epochs": 15, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 1e-4, "patience": 4, "dropout": 0.2}
 
@@ -39,7 +41,7 @@ def register_tasks() -> list[Task]:
             name=CHEST_XRAY,
             modality="image",
             labels="healthcare.chest-xray",
-            input_model="aiaas.vision.schemas:ImageInstance",
+            input_model="aiaas.vision:ImageInstance",
             output_model="aiaas_healthcare.schemas:ImageFindings",
             preprocessor="image",
             postprocessor="healthcare.findings",
@@ -68,7 +70,7 @@ def register_data_adapters() -> list[DataAdapter]:
                     description="root/<label>/<PNG, JPEG or DICOM files>; to score, any folder of images"),
         DataAdapter(name="healthcare.manifest", task=CHEST_XRAY, load="aiaas_healthcare.adapters:load_manifest",
                     suffixes=(".csv", ".tsv"), description="CSV with path,label[,patient_id]; paths relative to the CSV"),
-        DataAdapter(name="healthcare.npz", task=CHEST_XRAY, load="aiaas.vision.datasets:load_npz", suffixes=(".npz",),
+        DataAdapter(name="healthcare.npz", task=CHEST_XRAY, load="aiaas.vision:load_npz", suffixes=(".npz",),
                     description="NumPy .npz with <split>_images and <split>_labels (MedMNIST); --option splits=train,val"),
     ]
 

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiaas.answers import calls
+from aiaas import classification_calls
 from aiaas_retail.schemas import ReviewAnalysis, WordWeight
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aiaas.pipeline import Batch, Pipeline
+    from aiaas import Batch, Pipeline
 
 
 class ReviewAnswer:
@@ -27,7 +27,7 @@ class ReviewAnswer:
         words = batch.explanations if batch.explain and pipeline.explainer is not None else [None] * len(p)
         stars = names if all(n.isdigit() for n in names) else None
         out = []
-        for i, call in enumerate(calls(pipeline, p)):
+        for i, call in enumerate(classification_calls(pipeline, p)):
             explanation = words[i]
             out.append(ReviewAnalysis(
                 label=call.label,

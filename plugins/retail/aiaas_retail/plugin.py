@@ -5,6 +5,8 @@ from __future__ import annotations
 import aiaas
 from aiaas import Architecture, DataAdapter, Label, LabelSchema, Postprocessor, Preprocessor, Quickstart, Task
 
+AIAAS_API = ">=1.1,<2"  # the hook API versions this plugin is built for
+
 SENTIMENT, RATING = "retail/review-sentiment", "retail/review-rating"
 LSTM = {"epochs": 12, "batch_size": 64, "learning_rate": 2e-3, "weight_decay": 1e-4, "patience": 3,
         "embedding": 64, "hidden": 64, "dropout": 0.3}

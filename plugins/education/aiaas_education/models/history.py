@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from aiaas import ModelSpec
-from aiaas.classical import Estimator, Selection
-from aiaas.classical.linear import fit_linear, linear_logits
+from aiaas.classical import Estimator, Selection, fit_linear, linear_logits
 
 CHUNK = 256
 RECENT = 5
