@@ -1,4 +1,4 @@
-"""Fixtures shared by the core's tests and every plugin's tests."""
+"""Fixtures of this repository's tests beyond the kit's (``aiaas.testing``, a pytest plugin)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aiaas.testing import TrainedModels, isolated_home
-
-
-@pytest.fixture
-def aiaas_home(tmp_path: Path) -> Iterator[Path]:
-    """A fresh registry and artifact store for one test."""
-    with isolated_home(tmp_path / "home", alias_ttl_seconds="0") as home:
-        yield home
+from aiaas.testing import TrainedModels
 
 
 @pytest.fixture

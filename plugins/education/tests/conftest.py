@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from aiaas.testing import TrainedModels, trained_models
-from aiaas.training import TrainRequest
+from aiaas import TrainRequest
 from aiaas_education.simulator import write_sample
 
 TASK = "education/knowledge-tracing"

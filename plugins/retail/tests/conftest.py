@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from aiaas.testing import TrainedModels, trained_models
-from aiaas.training import TrainRequest
+from aiaas import TrainRequest
 from aiaas_retail.simulator import write_sample
 
 SENTIMENT, RATING = "retail/review-sentiment", "retail/review-rating"

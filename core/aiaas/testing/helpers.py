@@ -1,5 +1,5 @@
-"""A kit for checking a plugin: load it into a host of its own, in a throw-away home,
-and train models once for a whole test session.
+"""Helpers of the kit: load a plugin into a host of its own, in a throw-away home, and
+train models once for a whole test session.
 
     from aiaas.testing import host_with, isolated_home, trained_models
 
@@ -124,12 +124,13 @@ class TrainedModels:
 
 
 @contextmanager
-def trained_models(home: Path, data: Path, requests: dict[str, TrainRequest]) -> Iterator[TrainedModels]:
-    """Train each request, in order, in a home of its own (promote/rollback seen at once)."""
+def trained_models(home: Path, data: Path, requests: dict[str, TrainRequest], host: Host | None = None) -> Iterator[TrainedModels]:
+    """Train each request, in order, in a home of its own (promote/rollback seen at once), with
+    the installed plugins or ``host`` (a plugin not installed yet: ``host_with``)."""
     from aiaas.registry import Registry
     from aiaas.training import train
 
     with isolated_home(home, alias_ttl_seconds="0"):
-        host, registry = get_host(), Registry.from_settings()
+        host, registry = host or get_host(), Registry.from_settings()
         results = {name: train(host, registry, request, quiet=True) for name, request in requests.items()}
         yield TrainedModels(home, data, host, registry, results)

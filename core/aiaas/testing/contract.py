@@ -1,0 +1,289 @@
+"""The checks every plugin must pass, as a test class a plugin subclasses::
+
+    from aiaas.testing import PluginContract
+
+    class TestInsurancePlugin(PluginContract):
+        plugin = "insurance"          # the entry point's name in the group ``aiaas``
+
+The plugin must be installed (``pip install -e .``): the first check is that its entry
+point loads. For each of the plugin's tasks, the contract writes the task's own sample
+data (``sample_rows`` rows), reads it through every adapter, fits the processors, trains
+each of the plugin's architectures for one epoch on every runtime installed, then trains
+the task's default architecture once and asks the HTTP routes for answers and explanations.
+
+Override ``sample_rows``, ``sample_options`` (the generator's options), ``train_options``
+(``--option`` values), ``instances`` (how a record becomes an API instance), or the
+``served`` fixture (to reuse models the plugin's own tests train).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from aiaas.testing.helpers import TrainedModels, trained_models
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from aiaas.dataset import Dataset
+    from aiaas.plugins import Host
+    from aiaas.records import DataAdapter, Task
+
+
+class PluginContract:
+    plugin: str = ""
+    sample_rows: int = 300
+    sample_options: dict[str, Any] = {}
+    train_options: dict[str, Any] = {}
+
+    # -- fixtures --------------------------------------------------------------------
+
+    @pytest.fixture(scope="class")
+    def host(self) -> Host:
+        """The host with every installed plugin, as ``aiaas serve`` loads it."""
+        from aiaas.plugins import Host
+
+        if not self.plugin:
+            pytest.fail(f"{type(self).__name__} must name its plugin: plugin = 'my-plugin'", pytrace=False)
+        return Host()
+
+    @pytest.fixture(scope="class")
+    def tasks(self, host: Host) -> list[Task]:
+        own = [t for name, t in host.components.tasks.items() if host.components.owner[("tasks", name)] == self.plugin]
+        if not own:
+            pytest.skip(f"plugin {self.plugin} registers no task")
+        return own
+
+    @pytest.fixture(scope="class")
+    def samples(self, tasks: list[Task], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+        """Each task's sample data, written by its own generator."""
+        from aiaas.records import resolve
+
+        root = tmp_path_factory.mktemp(f"{self.plugin}-contract")
+        return {t.name: Path(resolve(t.sample)(root / t.short_name, self.sample_rows, 0, **self.sample_options)) for t in tasks}
+
+    @pytest.fixture(scope="class")
+    def served(self, host: Host, tasks: list[Task], samples: dict[str, Path],
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedModels]:
+        """Each task's default architecture (the classical floor where it is ``auto``), trained
+        for one epoch on the sample and promoted."""
+        from aiaas.records import AUTO
+        from aiaas.training import TrainRequest
+
+        requests = {}
+        for task in tasks:
+            architecture = host.floor(task) if task.default_architecture == AUTO else host.architecture(task)
+            if architecture is None or not host.runtime_installed(architecture.runtime):
+                continue
+            requests[task.name] = TrainRequest(task.name, samples[task.name], architecture.runtime, architecture.name, epochs=1,
+                                               promote=True, options=dict(self.train_options))
+        if not requests:
+            pytest.skip("no task's default architecture has its runtime installed")
+        with trained_models(tmp_path_factory.mktemp(f"{self.plugin}-served"), next(iter(samples.values())), requests, host) as models:
+            yield models
+
+    def instances(self, task: Task, records: pd.DataFrame) -> list[dict[str, Any]]:
+        """API instances of these records: an image record's pixels become a PNG; other records
+        keep the fields the task's input model declares."""
+        from aiaas.records import resolve
+
+        if task.modality == "image":
+            return [{"image": base64.b64encode(_png(r["image"])).decode(), "filename": f"{i}.png"}
+                    for i, r in enumerate(records.to_dict(orient="records"))]
+        names = set(resolve(task.input_model).model_fields)
+        rows = json.loads(records.to_json(orient="records", date_format="iso"))
+        return [{k: v for k, v in row.items() if k in names and v is not None} for row in rows]
+
+    # -- loading ---------------------------------------------------------------------
+
+    def test_entry_point_loads(self, host: Host) -> None:
+        import importlib.metadata
+
+        names = [ep.name for ep in importlib.metadata.entry_points(group="aiaas")]
+        assert self.plugin in names, f"no entry point {self.plugin!r} in the group 'aiaas' (installed: {names}); pip install -e ."
+        info = host.plugins[self.plugin]
+        assert info.status == "ok", f"plugin {self.plugin} was set aside: {info.reason}"
+
+    def test_every_reference_resolves(self, host: Host) -> None:
+        from aiaas.records import REF_FIELDS, resolve
+
+        for record in _owned(host, self.plugin):
+            for f in fields(record):
+                value = getattr(record, f.name)
+                if f.name in REF_FIELDS and isinstance(value, str):
+                    try:
+                        resolve(value)
+                    except Exception as exc:
+                        pytest.fail(f"{type(record).__name__} {record.name}: {f.name}={value!r} does not resolve: {exc}", pytrace=False)
+
+    def test_record_names_are_namespaced_and_unique(self, host: Host, tasks: list[Task]) -> None:
+        from aiaas.records import Architecture
+
+        spaces = {t.industry for t in tasks} | {self.plugin}
+        seen: set[tuple[str, str]] = set()
+        for record in _owned(host, self.plugin):
+            kind = type(record).__name__
+            if isinstance(record, Architecture):
+                assert record.task in host.components.tasks, f"architecture {record.name} is for unknown task {record.task!r}"
+                continue
+            if kind != "Task":
+                assert any(record.name.startswith(f"{space}.") for space in spaces), (
+                    f"{kind} {record.name!r} is not namespaced: start it with one of {sorted(f'{s}.' for s in spaces)}")
+            assert (kind, record.name) not in seen, f"{kind} {record.name!r} is registered twice"
+            seen.add((kind, record.name))
+
+    def test_importing_the_plugin_imports_no_framework(self) -> None:
+        import importlib.metadata
+
+        entry = next(ep for ep in importlib.metadata.entry_points(group="aiaas") if ep.name == self.plugin)
+        code = (f"import sys, importlib; importlib.import_module({entry.module!r}); "
+                "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'onnxruntime', 'ray') if m in sys.modules))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip() == "[]", f"importing {entry.module} imports {out.stdout.strip()}: import them inside the functions that need them"
+
+    # -- data ------------------------------------------------------------------------
+
+    def adapter_sample(self, adapter: DataAdapter, sample: Path) -> Path | None:
+        """The input ``adapter`` reads, made from the task's sample: the sample itself when the
+        adapter reads its format. Override for an adapter of another format (make that file)."""
+        suffix = "/" if sample.is_dir() else sample.suffix.lower()
+        return sample if suffix in adapter.suffixes else None
+
+    def test_each_adapter_reads_the_sample_data(self, host: Host, tasks: list[Task], samples: dict[str, Path]) -> None:
+        from aiaas.dataset import LoadOptions
+        from aiaas.records import resolve
+
+        for task in tasks:
+            for adapter in (a for a in host.components.adapters.values() if a.task == task.name):
+                path = self.adapter_sample(adapter, samples[task.name])
+                assert path is not None, (f"adapter {adapter.name} reads none of the sample's format ({samples[task.name].name}): "
+                                          f"override adapter_sample to write its input from the sample")
+                dataset = resolve(adapter.load)(path, LoadOptions(label=task.label_column, extra=dict(self.train_options)))
+                assert len(dataset.records) > 0, f"adapter {adapter.name} read no records from {path}"
+                assert dataset.labels is not None and len(dataset.labels) == len(dataset.records), (
+                    f"adapter {adapter.name}: {0 if dataset.labels is None else len(dataset.labels)} labels for {len(dataset.records)} records")
+
+    def test_labels_match_the_label_schema(self, host: Host, tasks: list[Task], samples: dict[str, Path]) -> None:
+        from aiaas.labels import encode
+
+        for task in tasks:
+            dataset = _read(host, task, samples[task.name], self.train_options)
+            schema = host.label_schema(task, _chosen(task, dataset))
+            encoded = encode(schema, dataset.labels, task.label_column)  # refuses a label the schema does not have, naming it
+            if schema.kind in ("binary", "multiclass"):
+                assert len(set(encoded.tolist())) > 1, f"the sample of {task.name} has a single label"
+
+    def test_processors_keep_the_batch_length_and_their_state_round_trips(self, host: Host, tasks: list[Task], samples: dict[str, Path],
+                                                                           tmp_path: Path) -> None:
+        import numpy as np
+
+        from aiaas.loading import instances
+        from aiaas.state import State
+
+        for task in tasks:
+            dataset = _read(host, task, samples[task.name], self.train_options)
+            names = {task.preprocessor} | {a.preprocessor for a in host.architectures(task) if a.preprocessor}
+            for name in sorted(names):
+                pre = host.instance("preprocessor", name, host.components.preprocessors[name].impl)
+                state = pre.fit(dataset.records, dataset.labels, options=dict(self.train_options))
+                state.save(tmp_path, name)
+                again = State.load(tmp_path, name)
+                batch = instances(pre, dataset, state).records.head(16)
+                first, second = pre.transform(batch, state), pre.transform(batch, again)
+                for key, array in first.items():
+                    assert len(array) == len(batch), f"preprocessor {name} turned {len(batch)} records into {len(array)} rows of {key!r}"
+                    assert np.array_equal(array, second[key]), f"preprocessor {name}: {key!r} differs after its state is saved and loaded"
+
+    def test_each_architecture_trains_one_epoch_on_each_runtime(self, host: Host, tasks: list[Task], samples: dict[str, Path]) -> None:
+        from aiaas.training import TrainRequest, fit_candidate, load_split, new_progress
+
+        tried = 0
+        for task in tasks:
+            for architecture in host.architectures(task):
+                if host.components.owner.get(("architectures", (architecture.task, architecture.runtime, architecture.name))) != self.plugin:
+                    continue
+                if not host.runtime_installed(architecture.runtime):
+                    continue  # a runtime the plugin declares but this environment lacks
+                request = TrainRequest(task.name, samples[task.name], architecture.runtime, architecture.name, epochs=1,
+                                       options=dict(self.train_options))
+                screens = getattr(host.preprocessor(task, architecture), "screens_columns", False)
+                with new_progress(True) as progress:
+                    candidate = fit_candidate(host, task, architecture, load_split(host, task, request, screens), {}, request, progress)
+                assert len(candidate.p_test) == len(candidate.prepared.test.records), f"{architecture.name} ({architecture.runtime})"
+                tried += 1
+        if not tried:
+            pytest.skip(f"plugin {self.plugin} registers no architecture whose runtime is installed")
+
+    # -- serving ---------------------------------------------------------------------
+
+    def test_predict_answers_a_sample_and_refuses_a_malformed_one(self, served: TrainedModels, samples: dict[str, Path]) -> None:
+        with served.inside():
+            client = served.client()
+            for task, _, dataset in _served(served, samples):
+                body = {"instances": self.instances(task, dataset.records.head(3))}
+                response = client.post(f"/v1/{task.name}/predict", json=body)
+                assert response.status_code == 200, f"{task.name}: {response.status_code} {response.text[:500]}"
+                assert len(response.json()["predictions"]) == len(body["instances"])
+                for bad in ({"instances": [{"no_such_field_xyz": 1}]}, {"instances": "not a list"}, {"rows": body["instances"]}):
+                    refused = client.post(f"/v1/{task.name}/predict", json=bad)
+                    assert refused.status_code == 422, f"{task.name} answered {refused.status_code} to {bad}: {refused.text[:300]}"
+
+    def test_explainers_run(self, served: TrainedModels, samples: dict[str, Path]) -> None:
+        with served.inside():
+            client = served.client()
+            for task, runtime, dataset in _served(served, samples):
+                if served.host.explainer(task, runtime) is None:
+                    continue  # no explanation for this runtime: /explain says so with a 422
+                body = {"instances": self.instances(task, dataset.records.head(2))}
+                response = client.post(f"/v1/{task.name}/explain", json=body)
+                assert response.status_code == 200, f"{task.name}: {response.status_code} {response.text[:500]}"
+                explained = response.json()["explanations"]
+                assert len(explained) == len(body["instances"]) and all(explained), explained
+
+
+def _owned(host: Host, plugin: str) -> list[Any]:
+    c = host.components
+    return [getattr(c, slot)[key] for (slot, key), owner in c.owner.items() if owner == plugin]
+
+
+def _read(host: Host, task: Task, path: Path, options: dict[str, Any]) -> Dataset:
+    """The sample through the adapter training would pick for it."""
+    from aiaas.loading import load_data
+
+    return load_data(host, task.name, path, None, None, dict(options))
+
+
+def _chosen(task: Task, dataset: Dataset) -> str | None:
+    from aiaas.records import resolve
+
+    return resolve(task.choose_labels)(dataset.labels) if task.choose_labels else None
+
+
+def _served(served: TrainedModels, samples: dict[str, Path]) -> Iterator[tuple[Task, str, Dataset]]:
+    """Each task with a promoted model: the task, the production runtime, the task's sample."""
+    seen = set()
+    for result in served.results.values():
+        name = result.version.task
+        if result.promoted and name not in seen and name in samples:
+            seen.add(name)
+            task = served.host.task(name)
+            yield task, result.version.runtime, _read(served.host, task, samples[name], {})
+
+
+def _png(pixels: Any) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()

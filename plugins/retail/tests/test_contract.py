@@ -1,0 +1,15 @@
+"""The plugin contract every aiaas plugin passes (aiaas.testing.PluginContract)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiaas.testing import PluginContract, TrainedModels
+
+
+class TestRetailPlugin(PluginContract):
+    plugin = "retail"
+
+    @pytest.fixture(scope="class")
+    def served(self, trained: TrainedModels) -> TrainedModels:
+        return trained  # the models this plugin's own tests train
