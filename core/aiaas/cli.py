@@ -415,10 +415,32 @@ def quickstart(
         console.print(line)
 
 
+plugin_app = typer.Typer(no_args_is_help=True, help="Write plugins: aiaas plugin new NAME.")
+
+
+@plugin_app.command("new")
+def plugin_new(
+    name: Annotated[str, typer.Argument(help="The plugin's name, e.g. insurance (distribution aiaas-insurance, package aiaas_insurance).")],
+    industry: Annotated[Optional[str], typer.Option("--industry", help="The industry its task names start with (default: the name).")] = None,
+    modality: Annotated[str, typer.Option("--modality", help="tabular, image, text or sequence.")] = "tabular",
+    task: Annotated[Optional[str], typer.Option("--task", help="The task's short name (default: one per modality).")] = None,
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Where to write the project (default: ./aiaas-NAME).")] = None,
+) -> None:
+    """Write a complete plugin project: pyproject with the entry point, a working task, a seeded
+    sample generator, tests that use aiaas.testing, and a README."""
+    from aiaas.scaffold import new_plugin
+
+    target = directory or Path(f"aiaas-{name}")
+    written = new_plugin(name, industry, modality, task, target)
+    console.print(f"wrote {len(written)} files to {target}")
+    console.print(escape(f"next: pip install -e '{target}[torch,dev]' && pytest {target}"))
+
+
 from aiaas.cli_access import audit, keys_app  # noqa: E402
 from aiaas.cli_monitor import monitor  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
+app.add_typer(plugin_app, name="plugin")
 app.command()(audit)
 app.command()(monitor)
 

@@ -49,31 +49,35 @@ class PluginContract:
     # -- fixtures --------------------------------------------------------------------
 
     @pytest.fixture(scope="class")
-    def host(self) -> Host:
+    @classmethod
+    def host(cls) -> Host:
         """The host with every installed plugin, as ``aiaas serve`` loads it."""
         from aiaas.plugins import Host
 
-        if not self.plugin:
-            pytest.fail(f"{type(self).__name__} must name its plugin: plugin = 'my-plugin'", pytrace=False)
+        if not cls.plugin:
+            pytest.fail(f"{cls.__name__} must name its plugin: plugin = 'my-plugin'", pytrace=False)
         return Host()
 
     @pytest.fixture(scope="class")
-    def tasks(self, host: Host) -> list[Task]:
-        own = [t for name, t in host.components.tasks.items() if host.components.owner[("tasks", name)] == self.plugin]
+    @classmethod
+    def tasks(cls, host: Host) -> list[Task]:
+        own = [t for name, t in host.components.tasks.items() if host.components.owner[("tasks", name)] == cls.plugin]
         if not own:
-            pytest.skip(f"plugin {self.plugin} registers no task")
+            pytest.skip(f"plugin {cls.plugin} registers no task")
         return own
 
     @pytest.fixture(scope="class")
-    def samples(self, tasks: list[Task], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    @classmethod
+    def samples(cls, tasks: list[Task], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         """Each task's sample data, written by its own generator."""
         from aiaas.records import resolve
 
-        root = tmp_path_factory.mktemp(f"{self.plugin}-contract")
-        return {t.name: Path(resolve(t.sample)(root / t.short_name, self.sample_rows, 0, **self.sample_options)) for t in tasks}
+        root = tmp_path_factory.mktemp(f"{cls.plugin}-contract")
+        return {t.name: Path(resolve(t.sample)(root / t.short_name, cls.sample_rows, 0, **cls.sample_options)) for t in tasks}
 
     @pytest.fixture(scope="class")
-    def served(self, host: Host, tasks: list[Task], samples: dict[str, Path],
+    @classmethod
+    def served(cls, host: Host, tasks: list[Task], samples: dict[str, Path],
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedModels]:
         """Each task's default architecture (the classical floor where it is ``auto``), trained
         for one epoch on the sample and promoted."""
@@ -86,10 +90,10 @@ class PluginContract:
             if architecture is None or not host.runtime_installed(architecture.runtime):
                 continue
             requests[task.name] = TrainRequest(task.name, samples[task.name], architecture.runtime, architecture.name, epochs=1,
-                                               promote=True, options=dict(self.train_options))
+                                               promote=True, options=dict(cls.train_options))
         if not requests:
             pytest.skip("no task's default architecture has its runtime installed")
-        with trained_models(tmp_path_factory.mktemp(f"{self.plugin}-served"), next(iter(samples.values())), requests, host) as models:
+        with trained_models(tmp_path_factory.mktemp(f"{cls.plugin}-served"), next(iter(samples.values())), requests, host) as models:
             yield models
 
     def instances(self, task: Task, records: pd.DataFrame) -> list[dict[str, Any]]:

@@ -16,7 +16,8 @@ class TestEducationPlugin(PluginContract):
     sample_rows = 4000  # answers: about 65 learners
 
     @pytest.fixture(scope="class")
-    def served(self, trained: TrainedModels) -> TrainedModels:
+    @classmethod
+    def served(cls, trained: TrainedModels) -> TrainedModels:
         return trained  # the models this plugin's own tests train
 
     def adapter_sample(self, adapter: DataAdapter, sample: Path) -> Path | None:

@@ -12,5 +12,6 @@ class TestFinancePlugin(PluginContract):
     sample_rows = 6000  # fewer fraud cases make single columns look like leaks to the data checks
 
     @pytest.fixture(scope="class")
-    def served(self, trained: TrainedModels) -> TrainedModels:
+    @classmethod
+    def served(cls, trained: TrainedModels) -> TrainedModels:
         return trained  # the models this plugin's own tests train

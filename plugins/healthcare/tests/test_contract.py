@@ -17,7 +17,8 @@ class TestHealthcarePlugin(PluginContract):
     sample_options = {"size": 32}  # small images: every architecture trains one epoch in seconds
 
     @pytest.fixture(scope="class")
-    def served(self, trained: TrainedModels) -> TrainedModels:
+    @classmethod
+    def served(cls, trained: TrainedModels) -> TrainedModels:
         return trained  # the models this plugin's own tests train
 
     def adapter_sample(self, adapter: DataAdapter, sample: Path) -> Path | None:

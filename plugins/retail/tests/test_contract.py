@@ -11,5 +11,6 @@ class TestRetailPlugin(PluginContract):
     plugin = "retail"
 
     @pytest.fixture(scope="class")
-    def served(self, trained: TrainedModels) -> TrainedModels:
+    @classmethod
+    def served(cls, trained: TrainedModels) -> TrainedModels:
         return trained  # the models this plugin's own tests train
