@@ -436,6 +436,24 @@ def plugin_new(
     console.print(escape(f"next: pip install -e '{target}[torch,dev]' && pytest {target}"))
 
 
+@plugin_app.command("reference")
+def plugin_reference(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the page here (default: print it).")] = None,
+) -> None:
+    """The plugin API reference (every hook and record field), generated from the code, in Markdown."""
+    from aiaas.reference import Undocumented, render
+
+    try:
+        page = render(get_host())
+    except Undocumented as exc:
+        raise UserError(str(exc)) from None
+    if out is None:
+        print(page, end="")
+        return
+    out.write_text(page, encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
 from aiaas.cli_access import audit, keys_app  # noqa: E402
 from aiaas.cli_monitor import monitor  # noqa: E402
 

@@ -49,7 +49,9 @@ def resolve(ref: Ref) -> Any:
 @dataclass(frozen=True)
 class Label:
     name: str
+    """The label as data and answers spell it: ``"fraud"``."""
     description: str = ""
+    """What the label means, for the docs and ``aiaas tasks``."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,17 @@ class LabelSchema:
     ``sequence`` task scores one binary outcome per step (``labels`` name the two)."""
 
     name: str
+    """Namespaced name a task refers to: ``"finance.fraud"``."""
     kind: LabelKind
+    """``binary``, ``multiclass``, ``multilabel``, ``regression`` or ``sequence``: decides the final activation, the loss and the metrics."""
     labels: tuple[Label, ...]
+    """The labels in the model's output order: ``(Label("legit"), Label("fraud"))``."""
     positive: str | None = None
+    """The label a binary task scores (its probability is the model's output)."""
     version: str = "1"
+    """Bumped when the labels change meaning; recorded with every model trained on it."""
     description: str = ""
+    """What the schema is for."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -86,9 +94,13 @@ class SplitPolicy:
     """
 
     kind: Literal["random", "time", "group"] = "random"
+    """``random`` (stratified), ``time`` (newest rows are the test set) or ``group`` (a group stays in one split)."""
     columns: tuple[str, ...] = ()
+    """The columns ``time`` orders by or ``group`` groups by; the first present one is used: ``("timestamp",)``."""
     validation: float = 0.15
+    """Share of rows for validation (early stopping, calibration, the operating point)."""
     test: float = 0.15
+    """Share of rows held out for the report's metrics."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,9 @@ class OperatingPolicy:
     """
 
     objective: Literal["max_f1", "sensitivity", "fpr"] = "max_f1"
+    """``max_f1``, ``sensitivity`` (reach a recall) or ``fpr`` (stay within a false-positive rate)."""
     target: float | None = None
+    """The recall or false-positive rate the objective aims at: ``0.95``."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,11 @@ class Quickstart:
     and parameters small enough for a laptop CPU. ``None`` uses the command's own."""
 
     rows: int | None = None
+    """Sample rows ``aiaas quickstart`` writes and trains on."""
     epochs: int | None = None
+    """Epochs it trains for."""
     params: dict[str, Any] = field(default_factory=dict)
+    """Architecture or trainer parameters it overrides: ``{"batch_size": 32}``."""
 
 
 @dataclass(frozen=True)
@@ -122,20 +139,8 @@ class Task:
     schema, adapter, processors, architecture, explainer), so a third-party plugin
     can add alternatives for another plugin's task.
 
-    ``decode(instance) -> dict`` turns one validated API instance into its record
-    (an image task decodes the uploaded bytes into pixels); it raises
-    ``InvalidInput`` naming what is wrong. Without it a record is the instance's
-    fields. ``upload_field`` names the field a ``multipart/form-data`` file part fills,
-    so clients can upload files instead of base64 JSON.
-
-    ``choose_labels(raw_labels) -> schema name`` picks the label schema from the
-    training data (a sentiment task with or without a neutral class); without it the
-    task always uses ``labels``. ``explain_in_predict`` says whether ``/predict``
-    answers carry explanations unless the request says ``"explain": false``.
-    ``report(pipeline, records, y, probabilities) -> {"name.png": bytes}`` adds figures
-    to the evaluation report. The prediction log stores each instance unless
-    ``log_inputs`` is False (then only its SHA-256), and never the answer fields in
-    ``log_omit`` (a heatmap, an echoed learner id).
+    Each field is documented below it (and in docs/plugin-reference.md, generated from
+    these docstrings by ``aiaas plugin reference``).
 
     Every answer carries an input check (``aiaas.InputCheck`` records offered to the
     task). A flagged input is answered with the flag, unless ``refuse_unfamiliar``
@@ -144,30 +149,55 @@ class Task:
     """
 
     name: str
+    """``industry/task``: ``"finance/fraud"``; also the URL: ``/v1/finance/fraud/predict``."""
     modality: Modality
+    """``tabular``, ``image``, ``text`` or ``sequence``: which core parts (architectures, explainers, input checks) are offered to it."""
     labels: str
+    """The name of its ``LabelSchema``."""
     input_model: Ref
+    """The pydantic model of one API instance: ``"aiaas_finance.schemas:Transaction"``."""
     output_model: Ref
+    """The pydantic model of one answer; with the ``classification`` postprocessor, ``"aiaas:Classification"``."""
     preprocessor: str
+    """The ``Preprocessor`` that turns records into model inputs: ``"tabular"``."""
     postprocessor: str
+    """The ``Postprocessor`` that turns outputs into answers: ``"classification"``."""
     default_adapter: str
+    """The ``DataAdapter`` used when the data's suffix does not pick one."""
     default_architecture: str
+    """The architecture ``aiaas train`` fits without ``--arch``; ``auto`` fits every installed candidate and keeps the best."""
     metrics: tuple[str, ...]
+    """Metrics of the report, the first driving early stopping and selection: ``("roc_auc", "average_precision")``."""
     sample: Ref
+    """``sample(out, rows, seed, **options) -> Path``: writes seeded sample data the default adapter reads."""
     explainer: str | None = None
+    """The ``Explainer`` for ``/explain`` and ``"explain": true`` (classical models use their exact one)."""
     split: SplitPolicy = SplitPolicy()
+    """How the data is split: ``SplitPolicy(kind="time", columns=("timestamp",))``."""
     operating_point: OperatingPolicy | None = None
+    """How a binary task's threshold is chosen on validation (default: best F1)."""
     label_column: str = "label"
+    """The column holding the label in training data (``--label`` overrides it)."""
     choose_labels: Ref | None = None
+    """``choose_labels(raw_labels) -> schema name``: picks the label schema from the data."""
     decode: Ref | None = None
+    """``decode(instance) -> dict``: one validated instance to its record (an upload to pixels); raises ``InvalidInput``."""
     upload_field: str | None = None
+    """The field a ``multipart/form-data`` file part fills: ``"image"``."""
     explain_in_predict: bool = True
+    """Whether ``/predict`` answers carry explanations unless the request says ``"explain": false``."""
     quickstart: Quickstart = Quickstart()
+    """What ``aiaas quickstart`` trains for this task."""
     report: Ref | None = None
+    """``report(pipeline, records, y, probabilities) -> {"name.png": bytes}``: figures added to the evaluation report."""
     log_inputs: bool = True
+    """False: the prediction log keeps each instance's SHA-256, not the instance."""
     log_omit: tuple[str, ...] = ()
+    """Answer fields the prediction log never stores: ``("heatmap",)``."""
     refuse_unfamiliar: tuple[str, ...] = ()
+    """Input checks whose flag gets a 422 instead of an answer (``"*"``: any check)."""
     description: str = ""
+    """One line for ``aiaas tasks`` and the API docs."""
 
     @property
     def industry(self) -> str:
@@ -187,10 +217,15 @@ class DataAdapter:
     """
 
     name: str
+    """Namespaced name: ``"finance.transactions"``."""
     task: str
+    """The task it reads data for (any plugin's)."""
     load: Ref
+    """``load(path, options: LoadOptions) -> Dataset``: records and raw labels."""
     suffixes: tuple[str, ...] = ()
+    """File endings it reads, ``"/"`` for a folder: ``(".csv", ".parquet")``."""
     description: str = ""
+    """What it reads, for ``aiaas tasks`` and errors."""
 
 
 @dataclass(frozen=True)
@@ -201,8 +236,11 @@ class Preprocessor:
     ``input_model(state, default) -> type[BaseModel]``."""
 
     name: str
+    """Namespaced name (the core's: ``tabular``, ``image``, ``text-vocab``, ``text-documents``)."""
     impl: Ref
+    """An object with ``fit``, ``transform`` and ``input_model``; a class is instantiated once."""
     description: str = ""
+    """What it does."""
 
 
 @dataclass(frozen=True)
@@ -213,8 +251,11 @@ class Postprocessor:
     the model as ``pipeline.post_state``) and ``answer(batch) -> list[BaseModel]``."""
 
     name: str
+    """Namespaced name (the core's: ``classification``)."""
     impl: Ref
+    """An object with ``fit(pipeline, records, probabilities, y) -> dict`` and ``answer(batch) -> list[BaseModel]``."""
     description: str = ""
+    """What its answers hold."""
 
 
 ANY_TASK = "*"
@@ -238,14 +279,23 @@ class Architecture:
     """
 
     name: str
+    """The name ``--arch`` takes: ``"resnet18"``; unique per task and runtime."""
     task: str
+    """The task it serves (any plugin's), or ``"*"`` with ``modality`` for every task of a modality."""
     runtime: str
+    """``torch``, ``tensorflow``, ``classical`` or a plugin's runtime."""
     builder: Ref
+    """``builder(spec: ModelSpec, params: dict)`` -> the runtime's model, whose outputs are logits."""
     params: dict[str, Any] = field(default_factory=dict)
+    """Builder parameters, plus trainer ones (``epochs``, ``batch_size``, ``learning_rate``, ``weight_decay``, ``seed``, ``patience``)."""
     preprocessor: str | None = None
+    """A preprocessor that replaces the task's for this model (a pretrained encoder's tokenizer)."""
     modality: str | None = None
+    """With ``task="*"``: the modality it is offered to."""
     floor: bool = False
+    """True: the classical floor every report of the task compares with."""
     description: str = ""
+    """One line for ``aiaas tasks`` and reports."""
 
     def serves(self, task: Task) -> bool:
         return self.task == task.name or (self.task == ANY_TASK and self.modality == task.modality)
@@ -257,10 +307,15 @@ class Explainer:
     ``explain(pipeline, records) -> list[dict]``; ``runtimes`` empty means any."""
 
     name: str
+    """Namespaced name a task's ``explainer`` names: ``"feature-ablation"``."""
     modality: Modality
+    """The modality it explains."""
     impl: Ref
+    """An object with ``explain(pipeline, records, probabilities) -> list[dict]``."""
     runtimes: tuple[str, ...] = ()
+    """The runtimes it can explain; empty: any."""
     description: str = ""
+    """What its explanation holds."""
 
 
 @dataclass(frozen=True)
@@ -272,10 +327,15 @@ class InputCheck:
     the training split; the host calibrates all of a task's checks together on validation."""
 
     name: str
+    """Namespaced name ``refuse_unfamiliar`` can name: ``"healthcare.dicom-modality"``."""
     impl: Ref
+    """An object with ``floor``, ``fit(sample) -> State | None`` and ``score(sample, state) -> Scores``."""
     task: str = ANY_TASK
+    """The task it checks, or ``"*"`` with ``modality`` for every task of a modality."""
     modality: str | None = None
+    """With ``task="*"``: the modality it is offered to."""
     description: str = ""
+    """What it flags."""
 
     def serves(self, task: Task) -> bool:
         return self.task == task.name or (self.task == ANY_TASK and self.modality == task.modality)
@@ -287,9 +347,13 @@ class Runtime:
     ``requires`` are the import names that must be installed for it to be usable."""
 
     name: str
+    """The name architectures give as ``runtime``."""
     impl: Ref
+    """A class implementing ``aiaas.runtimes.base.ModelRuntime``."""
     requires: tuple[str, ...] = ()
+    """Import names that must be installed for it to be used: ``("torch",)``."""
     description: str = ""
+    """What it runs."""
 
 
 RECORD_TYPES: dict[str, type] = {
