@@ -284,7 +284,8 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     rows = {"train": len(y_train), "validation": len(y_val), "test": len(y_test)}
     manifest: dict[str, Any] = {
         "task": task.name, "labels": schema.name, "label_schema_version": schema.version,
-        "label_column": request.label or task.label_column, "runtime": runtime.name, "architecture": architecture.name,
+        "label_column": request.label or task.label_column, "adapter": host.adapter(task, request.adapter, request.data).name,
+        "runtime": runtime.name, "architecture": architecture.name,
         "params": params, "fit": asdict(config), "spec": ready.spec.to_json(), "calibration": calibration,
         "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": data.train.notes,
         "initial_weights": initial,

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from aiaas.records import Architecture, DataAdapter
 from aiaas.testing.helpers import TrainedModels, trained_models
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
     from aiaas.dataset import Dataset
     from aiaas.plugins import Host
-    from aiaas.records import DataAdapter, Task
+    from aiaas.records import Task
 
 
 class PluginContract:
@@ -61,10 +62,13 @@ class PluginContract:
     @pytest.fixture(scope="class")
     @classmethod
     def tasks(cls, host: Host) -> list[Task]:
-        own = [t for name, t in host.components.tasks.items() if host.components.owner[("tasks", name)] == cls.plugin]
-        if not own:
-            pytest.skip(f"plugin {cls.plugin} registers no task")
-        return own
+        """The tasks the plugin registers, then those of other plugins it adds an adapter or an architecture to."""
+        c = host.components
+        names = [name for name in c.tasks if c.owner[("tasks", name)] == cls.plugin]
+        names += [r.task for r in _owned(host, cls.plugin) if isinstance(r, (DataAdapter, Architecture)) and r.task in c.tasks]
+        if not names:
+            pytest.skip(f"plugin {cls.plugin} registers no task, and no adapter or architecture for one")
+        return [c.tasks[name] for name in dict.fromkeys(names)]
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -85,14 +89,14 @@ class PluginContract:
         from aiaas.training import TrainRequest
 
         requests = {}
-        for task in tasks:
+        for task in _own_tasks(host, tasks, cls.plugin):
             architecture = host.floor(task) if task.default_architecture == AUTO else host.architecture(task)
             if architecture is None or not host.runtime_installed(architecture.runtime):
                 continue
             requests[task.name] = TrainRequest(task.name, samples[task.name], architecture.runtime, architecture.name, epochs=1,
                                                promote=True, options=dict(cls.train_options))
         if not requests:
-            pytest.skip("no task's default architecture has its runtime installed")
+            pytest.skip(f"plugin {cls.plugin} serves no task of its own whose default architecture's runtime is installed")
         with trained_models(tmp_path_factory.mktemp(f"{cls.plugin}-served"), next(iter(samples.values())), requests, host) as models:
             yield models
 
@@ -164,24 +168,28 @@ class PluginContract:
         suffix = "/" if sample.is_dir() else sample.suffix.lower()
         return sample if suffix in adapter.suffixes else None
 
-    def test_each_adapter_reads_the_sample_data(self, host: Host, tasks: list[Task], samples: dict[str, Path]) -> None:
+    def test_each_adapter_reads_the_sample_data(self, host: Host, samples: dict[str, Path]) -> None:
         from aiaas.dataset import LoadOptions
         from aiaas.records import resolve
 
-        for task in tasks:
-            for adapter in (a for a in host.components.adapters.values() if a.task == task.name):
-                path = self.adapter_sample(adapter, samples[task.name])
-                assert path is not None, (f"adapter {adapter.name} reads none of the sample's format ({samples[task.name].name}): "
-                                          f"override adapter_sample to write its input from the sample")
-                dataset = resolve(adapter.load)(path, LoadOptions(label=task.label_column, extra=dict(self.train_options)))
-                assert len(dataset.records) > 0, f"adapter {adapter.name} read no records from {path}"
-                assert dataset.labels is not None and len(dataset.labels) == len(dataset.records), (
-                    f"adapter {adapter.name}: {0 if dataset.labels is None else len(dataset.labels)} labels for {len(dataset.records)} records")
+        tried = 0
+        for adapter in (r for r in _owned(host, self.plugin) if isinstance(r, DataAdapter)):
+            task, sample = host.task(adapter.task), samples[adapter.task]
+            path = self.adapter_sample(adapter, sample)
+            assert path is not None, (f"adapter {adapter.name} reads none of the sample's format ({sample.name}): "
+                                      f"override adapter_sample to write its input from the sample")
+            dataset = resolve(adapter.load)(path, LoadOptions(label=task.label_column, extra=dict(self.train_options)))
+            assert len(dataset.records) > 0, f"adapter {adapter.name} read no records from {path}"
+            assert dataset.labels is not None and len(dataset.labels) == len(dataset.records), (
+                f"adapter {adapter.name}: {0 if dataset.labels is None else len(dataset.labels)} labels for {len(dataset.records)} records")
+            tried += 1
+        if not tried:
+            pytest.skip(f"plugin {self.plugin} registers no adapter")
 
     def test_labels_match_the_label_schema(self, host: Host, tasks: list[Task], samples: dict[str, Path]) -> None:
         from aiaas.labels import encode
 
-        for task in tasks:
+        for task in _own_tasks(host, tasks, self.plugin):
             dataset = _read(host, task, samples[task.name], self.train_options)
             schema = host.label_schema(task, _chosen(task, dataset))
             encoded = encode(schema, dataset.labels, task.label_column)  # refuses a label the schema does not have, naming it
@@ -195,7 +203,7 @@ class PluginContract:
         from aiaas.loading import instances
         from aiaas.state import State
 
-        for task in tasks:
+        for task in _own_tasks(host, tasks, self.plugin):
             dataset = _read(host, task, samples[task.name], self.train_options)
             names = {task.preprocessor} | {a.preprocessor for a in host.architectures(task) if a.preprocessor}
             for name in sorted(names):
@@ -254,6 +262,10 @@ class PluginContract:
                 assert response.status_code == 200, f"{task.name}: {response.status_code} {response.text[:500]}"
                 explained = response.json()["explanations"]
                 assert len(explained) == len(body["instances"]) and all(explained), explained
+
+
+def _own_tasks(host: Host, tasks: list[Task], plugin: str) -> list[Task]:
+    return [t for t in tasks if host.components.owner[("tasks", t.name)] == plugin]
 
 
 def _owned(host: Host, plugin: str) -> list[Any]:
