@@ -183,7 +183,7 @@ def test_gradient_boosted_trees_save_no_pickle_and_explain_exactly(lending, tmp_
     records = loans(5, seed=9).drop(columns=["defaulted"])
     p = pipeline.probabilities(records)
     explained = pipeline.explain(records, p)
-    assert explained[0]["method"] == "tree-shap"
+    assert explained[0]["method"] == "tree-shap" and explained[0]["label"] == "default"  # the positive label it explains
     inputs = pipeline.preprocessor.transform(records, pipeline.pre_state)
     contributions, bias = pipeline.model.contributions(inputs)
     assert np.allclose(contributions.sum(-1) + bias, pipeline.runtime.predict_logits(pipeline.model, inputs), atol=1e-4)

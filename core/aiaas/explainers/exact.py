@@ -63,10 +63,12 @@ class TreeContributions:
         shares = per_column[rows_index, targets] * scale[:, None]
         baselines = pre.baselines(state)
         rows = records.to_dict(orient="records")
+        names = pipeline.labels.names
+        explained = [names[t] for t in targets] if p.ndim == 2 else [pipeline.labels.positive or names[1]] * len(rows)
         out = []
         for i, row in enumerate(rows):
             order = np.argsort(-np.abs(shares[i]))
-            out.append({"score": float(score[i]), "method": "tree-shap", "attributions": [
+            out.append({"score": float(score[i]), "method": "tree-shap", "label": explained[i], "attributions": [
                 {"feature": columns[j]["name"], "value": _plain(row.get(columns[j]["name"])), "baseline": baselines[columns[j]["name"]],
                  "contribution": float(shares[i, j])} for j in order]})
         return out
