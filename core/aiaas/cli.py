@@ -433,7 +433,7 @@ def plugin_new(
     target = directory or Path(f"aiaas-{name}")
     written = new_plugin(name, industry, modality, task, target)
     console.print(f"wrote {len(written)} files to {target}")
-    console.print(escape(f"next: pip install -e '{target}[torch,dev]' && pytest {target}"))
+    console.print(escape(f"next: pip install -e '{target}[torch,dev]' && pytest {target}"), soft_wrap=True)
 
 
 @plugin_app.command("reference")
