@@ -6,8 +6,7 @@ rather than a traceback after an epoch, or a server that dies at start-up:
 - every ``module:attribute`` a record names exists, found without importing the module
   (a builder's module may import torch): the module is located and its source read for the name;
 - metric names a task lists are ones aiaas computes;
-- an architecture parameter that is a near-miss of a trainer parameter (``learning_rte``).
-
+- an architecture parameter that is a near-miss of a trainer parameter (``learning_rte``);
 - the plugin's ``AIAAS_API`` range includes this host's hook API version.
 
 Each check returns one line naming the record and the field, or None.

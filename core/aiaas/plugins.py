@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pluggy
 
-from aiaas import hookspecs
+from aiaas import __version__, hookspecs
 from aiaas.errors import UserError
 from aiaas.records import (
     ANY_TASK,
@@ -54,12 +54,6 @@ class PluginInfo:
     reason: str | None = None
     api: str | None = None  # the hook API range it declares (AIAAS_API)
     registered: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _core_version() -> str:
-    from aiaas import __version__
-
-    return __version__
 
 
 class InvalidRecord(Exception):
@@ -147,7 +141,7 @@ class Host:
         self._disabled = {name.strip() for name in disabled if name.strip()}
         self._instances: dict[tuple[str, str], Any] = {}
         for module_name in DEFAULT_PLUGINS:
-            self._register_module(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m), "aiaas", _core_version())
+            self._register_module(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m), "aiaas", __version__)
         if entry_points:
             for ep in importlib.metadata.entry_points(group="aiaas"):
                 dist = ep.dist.name if ep.dist else None

@@ -54,15 +54,7 @@ def aiaas_host(aiaas_home: Path) -> Callable[..., Host]:
     Fails the test, with the reason, when one of them is set aside."""
 
     def make(entry_points: bool = False, **plugins: Any) -> Host:
-        from aiaas.plugins import Host
-
-        host = Host(entry_points=entry_points)
-        for name, module in plugins.items():
-            host.register_plugin(name, module)
-            info = host.plugins[name]
-            if info.status != "ok":
-                pytest.fail(f"plugin {name} failed to load: {info.reason}", pytrace=False)
-        return host
+        return host_with(entry_points=entry_points, **plugins)
 
     return make
 

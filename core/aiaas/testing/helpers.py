@@ -55,14 +55,16 @@ def isolated_home(path: Path, **settings: str) -> Iterator[Path]:
         reset_host()
 
 
-def host_with(name: str, module: Any, entry_points: bool = False) -> Host:
-    """A host with the core's defaults and ``module`` registered as plugin ``name``.
-    Raises AssertionError with the reason when the plugin is set aside."""
+def host_with(name: str | None = None, module: Any = None, entry_points: bool = False, **plugins: Any) -> Host:
+    """A host with the core's defaults and ``module`` registered as plugin ``name`` (or several:
+    ``host_with(insurance=module, lending=other)``). Raises AssertionError with the reason when
+    one of them is set aside."""
     host = Host(entry_points=entry_points)
-    host.register_plugin(name, module)
-    info = host.plugins[name]
-    if info.status != "ok":
-        raise AssertionError(f"plugin {name} failed: {info.reason}")
+    for plugin, obj in [*(((name, module),) if name else ()), *plugins.items()]:
+        host.register_plugin(plugin, obj)
+        info = host.plugins[plugin]
+        if info.status != "ok":
+            raise AssertionError(f"plugin {plugin} failed: {info.reason}")
     return host
 
 
