@@ -71,8 +71,8 @@ def test_new_plugin_of_every_modality_installs_passes_its_tests_trains_and_serve
     projects = []
     for modality in MODALITIES:
         project = tmp_path / f"acme-{modality}"
-        made = subprocess.run([str(python), "-m", "aiaas", "plugin", "new", f"acme-{modality}", "--industry", f"acme-{modality}",
-                               "--modality", modality, "--dir", str(project)], capture_output=True, text=True, env=env)
+        made = subprocess.run([str(python), "-m", "aiaas", "plugin", "new", f"acme-{modality}", "--modality", modality, "--dir", str(project)],
+                              capture_output=True, text=True, env=env)
         assert made.returncode == 0, made.stderr
         projects.append(str(project))
 

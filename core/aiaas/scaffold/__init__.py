@@ -67,7 +67,7 @@ def new_plugin(name: str, industry: str | None, modality: str, task: str | None,
     """Write the project into ``directory`` (which must not exist or be empty); return the files written."""
     if not NAME.match(name):
         raise UserError(f"plugin name {name!r}: use lower-case letters, digits and single hyphens, starting with a letter")
-    industry = industry or name.replace("-", "_")
+    industry = industry or name
     if not re.match(r"^[a-z][a-z0-9_-]*$", industry):
         raise UserError(f"--industry {industry!r}: use lower-case letters, digits, - and _, starting with a letter")
     if modality not in MODALITIES:
