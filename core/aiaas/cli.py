@@ -80,6 +80,7 @@ def plugins(as_json: JsonFlag = False) -> None:
         what = r["reason"] if r["status"] != "ok" else "; ".join(f"{k}: {', '.join(v)}" for k, v in r["registered"].items())
         style = {"ok": "green", "failed": "red", "disabled": "yellow"}[r["status"]]
         dist = f"{r['distribution']} {r['version']}" if r["distribution"] and r["version"] else r["distribution"] or "-"
+        dist += f" (hook API {r['hook_api']})" if r["hook_api"] else ""
         table.add_row(r["name"], dist, f"[{style}]{r['status']}[/]", what)
     console.print(table)
 

@@ -23,6 +23,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -225,8 +226,10 @@ class PluginContract:
             for architecture in host.architectures(task):
                 if host.components.owner.get(("architectures", (architecture.task, architecture.runtime, architecture.name))) != self.plugin:
                     continue
-                if not host.runtime_installed(architecture.runtime):
-                    continue  # a runtime the plugin declares but this environment lacks
+                if not host.runtime_installed(architecture.runtime):  # declared, but this environment lacks it
+                    warnings.warn(f"{architecture.name} ({architecture.runtime}) not tried: the {architecture.runtime} runtime is not installed",
+                                  stacklevel=1)
+                    continue
                 request = TrainRequest(task.name, samples[task.name], architecture.runtime, architecture.name, epochs=1,
                                        options=dict(self.train_options))
                 screens = getattr(host.preprocessor(task, architecture), "screens_columns", False)
