@@ -136,8 +136,6 @@ class PluginContract:
                         pytest.fail(f"{type(record).__name__} {record.name}: {f.name}={value!r} does not resolve: {exc}", pytrace=False)
 
     def test_record_names_are_namespaced_and_unique(self, host: Host, tasks: list[Task]) -> None:
-        from aiaas.records import Architecture
-
         spaces = {t.industry for t in tasks} | {self.plugin}
         seen: set[tuple[str, str]] = set()
         for record in _owned(host, self.plugin):
