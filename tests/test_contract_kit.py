@@ -72,12 +72,18 @@ def _checked(module: types.ModuleType, tmp_path: Path) -> tuple[Acme, Host, list
     return Acme(), host, tasks, {"acme/risk": write_table(tmp_path / "sample", 200)}
 
 
+def _read(host: Host, samples: dict[str, Path]) -> dict[str, aiaas.Dataset]:
+    from aiaas.loading import load_data
+
+    return {name: load_data(host, name, path, None, None, {}) for name, path in samples.items()}
+
+
 def test_a_well_formed_plugin_passes_the_checks(tmp_path: Path) -> None:
     contract, host, tasks, samples = _checked(plugin(), tmp_path)
     contract.test_record_names_are_namespaced_and_unique(host, tasks)
     contract.test_each_adapter_reads_the_sample_data(host, samples)
-    contract.test_labels_match_the_label_schema(host, tasks, samples)
-    contract.test_processors_keep_the_batch_length_and_their_state_round_trips(host, tasks, samples, tmp_path)
+    contract.test_labels_match_the_label_schema(host, tasks, _read(host, samples))
+    contract.test_processors_keep_the_batch_length_and_their_state_round_trips(host, tasks, _read(host, samples), tmp_path)
 
 
 def test_a_name_outside_the_plugins_namespace_fails(tmp_path: Path) -> None:
@@ -99,4 +105,4 @@ def test_an_adapter_that_reads_no_sample_fails(tmp_path: Path) -> None:
 def test_a_preprocessor_that_loses_rows_or_state_fails(tmp_path: Path, preprocessor: str, message: str) -> None:
     contract, host, tasks, samples = _checked(plugin(preprocessor=preprocessor), tmp_path)
     with pytest.raises(AssertionError, match=message):
-        contract.test_processors_keep_the_batch_length_and_their_state_round_trips(host, tasks, samples, tmp_path)
+        contract.test_processors_keep_the_batch_length_and_their_state_round_trips(host, tasks, _read(host, samples), tmp_path)

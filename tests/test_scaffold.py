@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from aiaas.scaffold import KINDS, MODALITIES
+
 pytestmark = pytest.mark.slow
-MODALITIES = ("tabular", "image", "text", "sequence")
-TASK = {"tabular": "outcome", "image": "inspection", "text": "topic", "sequence": "next-outcome"}
+TASK = {modality: kind.task for modality, kind in KINDS.items()}
 
 
 def _png() -> str:

@@ -13,7 +13,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiaas import hookspecs, records
+from aiaas import PLUGIN_SURFACE, hookspecs, records
 
 if TYPE_CHECKING:
     from aiaas.plugins import Host
@@ -111,7 +111,7 @@ def render(host: Host) -> str:
            "`aiaas plugin reference --out docs/plugin-reference.md`; a test keeps this page equal to it.", "",
            "A plugin module declares `AIAAS_API` (the hook API versions it supports), implements hooks with "
            "`@aiaas.hookimpl`, and returns records from them. It may import `aiaas` and the kits: "
-           + ", ".join(f"`{m}`" for m in _surface()) + ". \"Used by\" names the plugins in this repository's `plugins/`.", "",
+           + ", ".join(f"`{m}`" for m in PLUGIN_SURFACE) + ". \"Used by\" names the plugins in this repository's `plugins/`.", "",
            "## Hooks", ""]
     for spec in hook_specs():
         doc = inspect.getdoc(spec)
@@ -137,9 +137,3 @@ def render(host: Host) -> str:
     if missing:
         raise Undocumented(f"undocumented: {', '.join(missing)} (write a docstring under each field in aiaas/records.py)")
     return "\n".join(out).rstrip() + "\n"
-
-
-def _surface() -> tuple[str, ...]:
-    from aiaas import PLUGIN_SURFACE
-
-    return PLUGIN_SURFACE

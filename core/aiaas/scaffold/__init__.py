@@ -17,22 +17,35 @@ from string import Template
 from aiaas.errors import UserError
 
 TEMPLATES = Path(__file__).parent / "templates"
-MODALITIES = ("tabular", "image", "text", "sequence")
 NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
-DEFAULT_TASK = {"tabular": "outcome", "image": "inspection", "text": "topic", "sequence": "next-outcome"}
-SAMPLE_FILE = {"tabular": "data/records.csv", "image": "data", "text": "data/messages.csv", "sequence": "data/sequences.jsonl"}
-QUICKSTART_ROWS = {"tabular": 5000, "image": 600, "text": 3000, "sequence": 3000}
-CONTRACT_ROWS = {"tabular": 600, "image": 90, "text": 300, "sequence": 400}
-EXTRA_FILES = {
-    "tabular": [("schemas.py", "the input model: the fields a client sends"), ("sample.py", "the seeded sample-data generator")],
-    "image": [("models.py", "the CNN builder (torch, imported when used)"), ("sample.py", "the seeded sample-image generator")],
-    "text": [("schemas.py", "the input model: the message"), ("models.py", "the embedding-bag builder (torch, imported when used)"),
-             ("sample.py", "the seeded sample-message generator")],
-    "sequence": [("schemas.py", "the input model: the events"), ("adapters.py", "reads JSON Lines"),
-                 ("preprocess.py", "events -> ids (a vocabulary fitted on training)"),
-                 ("models.py", "the GRU and the classical floor"), ("sample.py", "the seeded sample-sequence generator")],
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between the modalities' projects, besides their template files."""
+
+    task: str  # the default task name
+    sample: str  # where the README's `aiaas train` finds the sample `aiaas sample --out data` writes
+    quickstart_rows: int
+    contract_rows: int
+    registers: str  # what plugin.py registers beyond the task, its label schema and adapter
+    files: tuple[tuple[str, str], ...]  # the package's own modules, for the README's map
+
+
+KINDS = {
+    "tabular": Kind("outcome", "data/records.csv", 5000, 600, "", (
+        ("schemas.py", "the input model: the fields a client sends"), ("sample.py", "the seeded sample-data generator"))),
+    "image": Kind("inspection", "data", 600, 90, ", architecture", (
+        ("models.py", "the CNN builder (torch, imported when used)"), ("sample.py", "the seeded sample-image generator"))),
+    "text": Kind("topic", "data/messages.csv", 3000, 300, ", architecture", (
+        ("schemas.py", "the input model: the message"), ("models.py", "the embedding-bag builder (torch, imported when used)"),
+        ("sample.py", "the seeded sample-message generator"))),
+    "sequence": Kind("next-outcome", "data/sequences.jsonl", 3000, 400, ", preprocessor, architectures", (
+        ("schemas.py", "the input model: the events"), ("adapters.py", "reads JSON Lines"),
+        ("preprocess.py", "events -> ids (a vocabulary fitted on training)"), ("models.py", "the GRU and the classical floor"),
+        ("sample.py", "the seeded sample-sequence generator"))),
 }
-REGISTERS = {"tabular": "", "image": ", architecture", "text": ", architecture", "sequence": ", preprocessor, architectures"}
+MODALITIES = tuple(KINDS)
 
 
 @dataclass(frozen=True)
@@ -50,15 +63,15 @@ class Scaffold:
         from aiaas import __version__
         from aiaas.hookspecs import HOOK_API_VERSION
 
-        major = HOOK_API_VERSION.split(".")[0]
-        files = "".join(f"| `{self.package}/{f}` | {what} |\n" for f, what in EXTRA_FILES[self.modality])
+        major, kind = HOOK_API_VERSION.split(".")[0], KINDS[self.modality]
+        files = "".join(f"| `{self.package}/{f}` | {what} |\n" for f, what in kind.files)
         return {
             "name": self.name, "package": self.package, "dist": f"aiaas-{self.name}", "industry": self.industry,
             "modality": self.modality, "task_name": f"{self.industry}/{self.task}", "task_slug": self.task,
             "task_module": self.task.replace("-", "_"), "Class": "".join(p.title() for p in re.split(r"[-_]", self.name)),
             "api": f">={HOOK_API_VERSION},<{int(major) + 1}", "aiaas_version": __version__,
-            "quickstart_rows": str(QUICKSTART_ROWS[self.modality]), "contract_rows": str(CONTRACT_ROWS[self.modality]),
-            "sample_path": SAMPLE_FILE[self.modality], "files": files, "registers": REGISTERS[self.modality],
+            "quickstart_rows": str(kind.quickstart_rows), "contract_rows": str(kind.contract_rows),
+            "sample_path": kind.sample, "files": files, "registers": kind.registers,
             "explains": "" if self.modality == "sequence" else ", explains",
         }
 
@@ -72,7 +85,7 @@ def new_plugin(name: str, industry: str | None, modality: str, task: str | None,
         raise UserError(f"--industry {industry!r}: use lower-case letters, digits, - and _, starting with a letter")
     if modality not in MODALITIES:
         raise UserError(f"--modality {modality!r}: choose one of {', '.join(MODALITIES)}")
-    task = task or DEFAULT_TASK[modality]
+    task = task or KINDS[modality].task
     if not re.match(r"^[a-z][a-z0-9-]*$", task):
         raise UserError(f"--task {task!r}: use lower-case letters, digits and -, starting with a letter")
     if directory.exists() and any(directory.iterdir()):

@@ -82,6 +82,14 @@ class PluginContract:
 
     @pytest.fixture(scope="class")
     @classmethod
+    def datasets(cls, host: Host, tasks: list[Task], samples: dict[str, Path]) -> dict[str, Dataset]:
+        """Each task's sample, read once through the adapter training picks for it."""
+        from aiaas.loading import load_data
+
+        return {t.name: load_data(host, t.name, samples[t.name], None, None, dict(cls.train_options)) for t in tasks}
+
+    @pytest.fixture(scope="class")
+    @classmethod
     def served(cls, host: Host, tasks: list[Task], samples: dict[str, Path],
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedModels]:
         """Each task's default architecture (the classical floor where it is ``auto``), trained
@@ -185,17 +193,17 @@ class PluginContract:
         if not tried:
             pytest.skip(f"plugin {self.plugin} registers no adapter")
 
-    def test_labels_match_the_label_schema(self, host: Host, tasks: list[Task], samples: dict[str, Path]) -> None:
+    def test_labels_match_the_label_schema(self, host: Host, tasks: list[Task], datasets: dict[str, Dataset]) -> None:
         from aiaas.labels import encode
 
         for task in _own_tasks(host, tasks, self.plugin):
-            dataset = _read(host, task, samples[task.name], self.train_options)
+            dataset = datasets[task.name]
             schema = host.label_schema(task, _chosen(task, dataset))
             encoded = encode(schema, dataset.labels, task.label_column)  # refuses a label the schema does not have, naming it
             if schema.kind in ("binary", "multiclass"):
                 assert len(set(encoded.tolist())) > 1, f"the sample of {task.name} has a single label"
 
-    def test_processors_keep_the_batch_length_and_their_state_round_trips(self, host: Host, tasks: list[Task], samples: dict[str, Path],
+    def test_processors_keep_the_batch_length_and_their_state_round_trips(self, host: Host, tasks: list[Task], datasets: dict[str, Dataset],
                                                                            tmp_path: Path) -> None:
         import numpy as np
 
@@ -203,7 +211,7 @@ class PluginContract:
         from aiaas.state import State
 
         for task in _own_tasks(host, tasks, self.plugin):
-            dataset = _read(host, task, samples[task.name], self.train_options)
+            dataset = datasets[task.name]
             names = {task.preprocessor} | {a.preprocessor for a in host.architectures(task) if a.preprocessor}
             for name in sorted(names):
                 pre = host.instance("preprocessor", name, host.components.preprocessors[name].impl)
@@ -240,10 +248,10 @@ class PluginContract:
 
     # -- serving ---------------------------------------------------------------------
 
-    def test_predict_answers_a_sample_and_refuses_a_malformed_one(self, served: TrainedModels, samples: dict[str, Path]) -> None:
+    def test_predict_answers_a_sample_and_refuses_a_malformed_one(self, served: TrainedModels, datasets: dict[str, Dataset]) -> None:
         with served.inside():
             client = served.client()
-            for task, _, dataset in _served(served, samples):
+            for task, _, dataset in _served(served, datasets):
                 body = {"instances": self.instances(task, dataset.records.head(3))}
                 response = client.post(f"/v1/{task.name}/predict", json=body)
                 assert response.status_code == 200, f"{task.name}: {response.status_code} {response.text[:500]}"
@@ -252,10 +260,10 @@ class PluginContract:
                     refused = client.post(f"/v1/{task.name}/predict", json=bad)
                     assert refused.status_code == 422, f"{task.name} answered {refused.status_code} to {bad}: {refused.text[:300]}"
 
-    def test_explainers_run(self, served: TrainedModels, samples: dict[str, Path]) -> None:
+    def test_explainers_run(self, served: TrainedModels, datasets: dict[str, Dataset]) -> None:
         with served.inside():
             client = served.client()
-            for task, runtime, dataset in _served(served, samples):
+            for task, runtime, dataset in _served(served, datasets):
                 if served.host.explainer(task, runtime) is None:
                     continue  # no explanation for this runtime: /explain says so with a 422
                 body = {"instances": self.instances(task, dataset.records.head(2))}
@@ -274,28 +282,20 @@ def _owned(host: Host, plugin: str) -> list[Any]:
     return [getattr(c, slot)[key] for (slot, key), owner in c.owner.items() if owner == plugin]
 
 
-def _read(host: Host, task: Task, path: Path, options: dict[str, Any]) -> Dataset:
-    """The sample through the adapter training would pick for it."""
-    from aiaas.loading import load_data
-
-    return load_data(host, task.name, path, None, None, dict(options))
-
-
 def _chosen(task: Task, dataset: Dataset) -> str | None:
     from aiaas.records import resolve
 
     return resolve(task.choose_labels)(dataset.labels) if task.choose_labels else None
 
 
-def _served(served: TrainedModels, samples: dict[str, Path]) -> Iterator[tuple[Task, str, Dataset]]:
+def _served(served: TrainedModels, datasets: dict[str, Dataset]) -> Iterator[tuple[Task, str, Dataset]]:
     """Each task with a promoted model: the task, the production runtime, the task's sample."""
     seen = set()
     for result in served.results.values():
         name = result.version.task
-        if result.promoted and name not in seen and name in samples:
+        if result.promoted and name not in seen and name in datasets:
             seen.add(name)
-            task = served.host.task(name)
-            yield task, result.version.runtime, _read(served.host, task, samples[name], {})
+            yield served.host.task(name), result.version.runtime, datasets[name]
 
 
 def _png(pixels: Any) -> bytes:
