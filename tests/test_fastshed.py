@@ -13,6 +13,8 @@ import uvicorn
 
 from aiaas.serving import fastshed
 
+RETRY = fastshed.RETRY_AFTER
+
 
 async def app(scope, receive, send) -> None:  # noqa: ANN001
     if scope["type"] != "http":
@@ -87,5 +89,22 @@ def test_other_routes_and_tasks_are_not_touched(port: int) -> None:
             assert _request(sock, "/v1/finance/fraud/feedback").startswith(b"HTTP/1.1 200")
             assert _request(sock, "/healthz").startswith(b"HTTP/1.1 200")
         assert calls == ["/v1/retail/review-sentiment/predict", "/v1/finance/fraud/feedback", "/healthz"]
+    finally:
+        full.clear()
+
+
+def test_closing_a_refused_connection_leaves_no_traceback(port: int, caplog: pytest.LogCaptureFixture) -> None:
+    """Regression: uvicorn's connection_lost touched the stand-in cycle's message_event, an AttributeError per closed connection."""
+    import logging
+
+    full.add("finance/fraud")
+    try:
+        with caplog.at_level(logging.ERROR):
+            for _ in range(5):
+                with socket.create_connection(("127.0.0.1", port)) as sock:
+                    assert _request(sock, "/v1/finance/fraud/predict").startswith(b"HTTP/1.1 503")
+            time.sleep(RETRY + 0.5)  # the server reads a refused connection again (and sees it closed) after Retry-After
+        errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+        assert not errors, errors[0].getMessage() + str(errors[0].exc_info)
     finally:
         full.clear()

@@ -43,7 +43,7 @@ def test_metrics_count_requests_by_task_route_status_and_version(claims_model) -
     assert _metric(text, "aiaas_batch_rows_sum", task="insurance/claims") == 6
     assert "aiaas_queue_rows" in text
     client.get("/no/such/path")
-    assert _metric(client.get("/metrics").text, "aiaas_requests_total", route="other", status="404") == 1
+    assert _metric(client.get("/metrics").text, "aiaas_requests_total", route="unmatched", status="404") == 1
 
 
 def test_metrics_need_an_admin_key_when_keys_are_in_force(claims_model) -> None:  # noqa: ANN001
@@ -122,7 +122,7 @@ def test_the_batcher_sheds_and_drops_late_requests_before_the_model_runs() -> No
 
 def test_one_broken_task_does_not_take_the_others_out_of_rotation(claims_model) -> None:  # noqa: ANN001
     from aiaas.registry import NewVersion
-    from aiaas.testing import host_with
+    from aiaas.testing import host_with, ready_client
 
     from .test_third_party_plugin import insurance_plugin
 
@@ -130,7 +130,7 @@ def test_one_broken_task_does_not_take_the_others_out_of_rotation(claims_model) 
     host = host_with("insurance", insurance_plugin(), entry_points=True)  # the installed verticals too
     broken = registry.register(NewVersion("finance/fraud", "torch", "torch-mlp", {}, "sha256:x", {}), lambda folder: None)
     registry.promote("finance/fraud", broken.version)
-    client = TestClient(create_app(host, registry, get_settings()))
+    client = ready_client(host, registry)
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["tasks"]["insurance/claims"]["status"] == "serving"
     assert "failed to load" in ready.json()["tasks"]["finance/fraud"]["status"]

@@ -20,7 +20,7 @@ from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.serving.app import create_app
 from aiaas.settings import get_settings
-from aiaas.testing import host_with, isolated_home
+from aiaas.testing import host_with, isolated_home, ready_client
 from aiaas.training import TrainRequest, train
 
 from .test_model_quality import lending_plugin, loans
@@ -57,7 +57,7 @@ def test_a_canary_answers_its_share_of_clients_each_always_on_the_same_side(two_
     keys = {f"client-{i}": KeyStore(registry.engine).create(f"client-{i}", "lending")[1] for i in range(24)}
     result = CliRunner().invoke(cli, ["promote", "lending/default", "2", "--canary", "50"])
     assert result.exit_code == 0 and "canary of version 2 (50% of clients)" in result.output, result.output
-    with TestClient(create_app(host, registry, get_settings())) as client:
+    with ready_client(host, registry) as client:
         seen = _versions_by_client(client, keys)
         assert all(len(versions) == 1 for versions in seen.values()), seen  # sticky per client key
         on_canary = sum(versions == {2} for versions in seen.values())
@@ -77,7 +77,7 @@ def test_a_shadow_sees_every_request_and_answers_none(two_versions: tuple[Host, 
     host, registry = two_versions
     result = CliRunner().invoke(cli, ["promote", "lending/default", "--shadow", "2"])
     assert result.exit_code == 0 and "shadow of version 2" in result.output, result.output
-    with TestClient(create_app(host, registry, get_settings())) as client:
+    with ready_client(host, registry) as client:
         ids = []
         for i in range(10):
             response = client.post(PREDICT, json={"instances": [{**LOAN, "income": 15000.0 + 4000 * i}]})

@@ -10,9 +10,7 @@ from fastapi.testclient import TestClient
 
 from aiaas.keys import KeyStore
 from aiaas.registry import Registry
-from aiaas.serving.app import create_app
-from aiaas.settings import get_settings
-from aiaas.testing import host_with, isolated_home
+from aiaas.testing import host_with, isolated_home, ready_client
 from aiaas.training import TrainRequest, train
 
 from .test_model_quality import lending_plugin, loans
@@ -32,7 +30,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 def _client(served: Any) -> TestClient:  # noqa: ANN401
     host, registry = served
-    return TestClient(create_app(host, registry, get_settings()))
+    return ready_client(host, registry)
 
 
 def _tensors(income: list[Any], grade: list[Any], debt: list[Any] | None = None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, create_engine, event, func, select
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -99,6 +99,22 @@ class Rollout(Base):
 
 
 CANARY, SHADOW = "canary", "shadow"
+MAX_VERSION = 2**31 - 1
+"""Version numbers are 32-bit integers in every database the registry runs on."""
+
+
+class VersionProblem(Base):
+    """Why a version did not load on a server (``load``), or its files changed on disk while it
+    was loaded (``integrity``): what ``aiaas models`` and the admin API show beside it."""
+
+    __tablename__ = "version_problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str] = mapped_column(String(2000))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -282,6 +298,8 @@ class Registry:
         return stack[-1] if stack else None
 
     def get(self, task: str, version: int) -> ModelVersion:
+        if not 1 <= version <= MAX_VERSION:  # a database driver would overflow on it
+            raise UserError(f"{task} has no version {version}; versions are whole numbers from 1 to {MAX_VERSION}")
         with Session(self.engine, expire_on_commit=False) as session:
             row = session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.version == version))
         if row is None:
@@ -294,6 +312,30 @@ class Registry:
             query = query.where(ModelVersion.task == task)
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.scalars(query).all())
+
+    # -- load problems that servers report ---------------------------------------------
+
+    def record_problem(self, task: str, version: int, kind: str, error: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(VersionProblem).where(VersionProblem.task == task, VersionProblem.version == version,
+                                                         VersionProblem.kind == kind))
+            session.add(VersionProblem(task=task, version=version, kind=kind, error=error[:2000], at=datetime.now(UTC)))
+
+    def clear_problem(self, task: str, version: int) -> None:
+        """A version that loaded cleanly (its files verified) has no problem left."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(VersionProblem).where(VersionProblem.task == task, VersionProblem.version == version))
+
+    def problems(self, task: str | None = None) -> dict[tuple[str, int], dict[str, str]]:
+        """(task, version) -> {kind: error} of what servers reported."""
+        query = select(VersionProblem).order_by(VersionProblem.id)
+        if task:
+            query = query.where(VersionProblem.task == task)
+        with Session(self.engine) as session:
+            out: dict[tuple[str, int], dict[str, str]] = {}
+            for row in session.scalars(query):
+                out.setdefault((row.task, row.version), {})[row.kind] = row.error
+            return out
 
     def folder(self, row: ModelVersion) -> Path:
         return self.artifacts / row.artifact_dir

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     """How long logged predictions and feedback are kept."""
     monitor_interval_seconds: float = 300.0
     """How often a server recomputes the drift gauges on /metrics from the last day of predictions (0: never)."""
+    load_retry_seconds: float = 30.0
+    """How long a server waits before trying again to load a promoted version that failed to load."""
+    integrity_check_seconds: float = 60.0
+    """How often a server re-verifies the files of the versions it holds against their recorded digests (0: never)."""
     public_docs: bool = False
     """Serve /docs and /openapi.json without a key even when keys are enforced."""
 

@@ -28,6 +28,7 @@ from aiaas.classical.base import Selection
 from aiaas.datachecks import ColumnScreen, check_leakage, screen_columns
 from aiaas.loading import fingerprint, instances, load_data
 from aiaas.errors import InvalidInput, UserError
+from aiaas import warmup
 from aiaas.evaluation import plots, write_report
 from aiaas.integrity import file_digests
 from aiaas.metrics import METRICS, compute, observed, score_for_selection
@@ -405,6 +406,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
             ready.pre_state.save(folder, PREPROCESSOR_STATE)
             if guard is not None:
                 guard.save(folder)
+            warmup.save(folder, data.validation.records, task.log_omit)  # what a server answers before the version takes traffic
             facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
                      "classical floor": comparison["text"],
                      "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 
 import aiaas
 from aiaas.errors import InvalidInput, ModelUnavailable, NoModel, UserError
@@ -30,13 +34,13 @@ from aiaas.serving.batcher import Batcher, Overloaded, Shed
 from aiaas.serving.docs import add_docs
 from aiaas.serving.fastpath import FastPredict
 from aiaas.serving.limits import BodyLimit
-from aiaas.serving.observe import Metrics, Observe, metrics_text, route_labels
+from aiaas.serving.observe import CLIENT_CLOSED, Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
 from aiaas.serving.v2 import v2_router
 from aiaas.settings import Settings, get_settings
 from aiaas.state import json_safe
-from aiaas.versions import ServedModels
+from aiaas.versions import Loading, ServedModels
 
 log = logging.getLogger("aiaas.serving")
 
@@ -48,8 +52,21 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     registry = registry or Registry(settings.registry_url, settings.artifacts)
     registry.remove_leftovers()  # what killed training runs left behind
     metrics = Metrics()
-    served = ServedModels(host, registry, settings.alias_ttl_seconds, on_failure=lambda task: metrics.load_failures.labels(task).inc())
-    app = FastAPI(title="aiaas", version=aiaas.__version__, docs_url=None, redoc_url=None,
+    served = ServedModels(host, registry, settings.alias_ttl_seconds, on_failure=lambda task: metrics.load_failures.labels(task).inc(),
+                          retry=settings.load_retry_seconds, integrity_seconds=settings.integrity_check_seconds,
+                          on_damaged=lambda task, version: metrics.damaged.labels(task, str(version)).set(1))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        """Load and warm every promoted version in the background: /healthz answers at once,
+        /readyz once they are warm."""
+        served.warming.set()
+        threading.Thread(target=served.warm_all, name="aiaas warm-up", daemon=True).start()
+        served.start()
+        yield
+        served.close()
+
+    app = FastAPI(title="aiaas", version=aiaas.__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")
     batching = {"on_batch": lambda task, rows: metrics.batch_rows.labels(task).observe(rows), "max_wait": settings.max_queue_seconds}
     if remote:
@@ -72,7 +89,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
     app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())
     fastshed.install(batcher.admit, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())  # for `aiaas serve`
-    app.add_middleware(Observe, metrics=metrics)
+    app.add_middleware(Observe, metrics=metrics, tasks=host.components.tasks)
     app.state.metrics = metrics
 
     @app.get("/metrics", tags=["service"], include_in_schema=False)
@@ -85,34 +102,30 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         """The process is up (answered on the event loop, never behind model work in the thread pool)."""
         return {"status": "ok"}
 
-    async def task_status(name: str) -> tuple[str, dict[str, Any]]:
-        try:
-            pipeline = await run_in_threadpool(served.get, name)
-            return "serving", {"version": pipeline.version, "status": "serving"}
-        except ModelUnavailable as exc:
-            return "failed", {"version": registry.alias(name), "status": str(exc)}
-        except NoModel:
-            return "none", {"version": None, "status": "no promoted model"}
-
-    @app.get("/readyz", tags=["service"])
+    @app.get("/readyz", tags=["service"], responses={503: {"description": "not ready: starting (promoted versions still loading), "
+                                                                         "the registry unreachable, or no promoted version loads"}})
     async def readyz() -> JSONResponse:
-        """Ready unless the registry is unreachable or every promoted model fails to load: one broken
-        task does not take the others out of rotation. Each task's state is listed;
-        ``/readyz/{industry}/{task}`` answers for one task."""
+        """Ready once every promoted version has loaded and warmed (or failed to), unless the registry is
+        unreachable or every promoted model fails to load: one broken task does not take the others out
+        of rotation. Each task's state is listed; ``/readyz/{industry}/{task}`` answers for one task."""
         try:
             await run_in_threadpool(registry.ping)
         except Exception as exc:
             return JSONResponse({"ready": False, "registry": f"unreachable: {type(exc).__name__}"}, status_code=503)
-        states = {name: await task_status(name) for name in host.components.tasks}
+        states = {name: await run_in_threadpool(served.status, name) for name in host.components.tasks}
         promoted = [state for state, _ in states.values() if state != "none"]
-        ready = not promoted or "serving" in promoted
-        return JSONResponse({"ready": ready, "tasks": {name: body for name, (_, body) in states.items()}}, status_code=200 if ready else 503)
+        starting = served.warming.is_set()
+        ready = not starting and (not promoted or "serving" in promoted)
+        body = {"ready": ready, **({"starting": True} if starting else {}), "tasks": {name: body for name, (_, body) in states.items()}}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/readyz/{industry}/{task}", tags=["service"])
+    @app.get("/readyz/{industry}/{task}", tags=["service"], responses={
+        400: {"description": "no such task (detail names the installed ones)"},
+        503: {"description": "the task does not serve: no promoted model, its version still loading, or it failed to load"}})
     async def task_ready(industry: str, task: str) -> JSONResponse:
         """200 while this task serves, 503 otherwise: for a load balancer that routes by task."""
         name = host.task(f"{industry}/{task}").name
-        state, body = await task_status(name)
+        state, body = await run_in_threadpool(served.status, name)
         return JSONResponse({"task": name, **body}, status_code=200 if state == "serving" else 503)
 
     @app.get("/v1/tasks", tags=["service"])
@@ -199,7 +212,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NoModel)
     async def no_model(_request: Request, exc: NoModel) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"} if isinstance(exc, Loading) else None)
 
     @app.exception_handler(UserError)
     async def user_error(_request: Request, exc: UserError) -> JSONResponse:
@@ -212,8 +225,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Overloaded)
     async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
-        request.app.state.metrics.shed.labels(route_labels(request.url.path)[0], exc.reason).inc()
+        request.app.state.metrics.shed.labels(route_labels(request.scope, request.app.state.host.components.tasks)[0], exc.reason).inc()
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(_request: Request, _exc: ClientDisconnect) -> Response:
+        return Response(status_code=CLIENT_CLOSED)  # nobody reads it: the access log and metrics count a 499, not a 500
 
     @app.exception_handler(RecursionError)
     async def too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:

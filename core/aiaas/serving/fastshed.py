@@ -45,10 +45,26 @@ def at_capacity(method: bytes, url: bytes) -> str | None:
     return None
 
 
+class _NoWaiter:
+    """The refused request has no app waiting on its messages."""
+
+    def set(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
 class _Refused:
-    """Stands in for the request cycle while the refused request's body is read and dropped."""
+    """Stands in for the request cycle while the refused request's body is read and dropped: it has
+    everything uvicorn's protocol touches on a cycle, a closed connection included (``connection_lost``)."""
 
     response_complete = True
+    disconnected = False
+    keep_alive = True
+    more_body = False
+    body = b""
+    message_event = _NoWaiter()
 
 
 class SheddingProtocol(HttpToolsProtocol):

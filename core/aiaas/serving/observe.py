@@ -1,7 +1,9 @@
 """What the team running the service sees: Prometheus metrics at ``/metrics``, a request
 id on every request (``X-Request-ID``, taken when the client sends a sane one, else
 made, and echoed), and one JSON access-log line per request on the ``aiaas.access``
-logger. Bodies and keys are never logged; the caller appears by its key's name.
+logger. Bodies and keys are never logged; the caller appears by its key's name, the path
+as its route's template (an id in a path stays out of the log). Labels come from a bounded
+set: the tasks and routes that exist, one label for everything else.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Container
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("aiaas.access")
 MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-KNOWN = {"/healthz", "/readyz", "/metrics", "/v1/tasks", "/docs", "/openapi.json", "/v2", "/v2/health/live", "/v2/health/ready"}
+CLIENT_CLOSED = 499
+"""The status logged for a request whose client went away before its answer."""
 
 
 class Metrics:
@@ -46,25 +51,42 @@ class Metrics:
         self.replica_calls = Counter("aiaas_replica_calls", "Model calls answered by each Ray Serve replica (aiaas serve --ray)",
                                      ["task", "replica"], registry=r)
         self.load_failures = Counter("aiaas_model_load_failures", "Promoted versions that failed to load", ["task"], registry=r)
+        self.damaged = Gauge("aiaas_model_files_damaged", "1 for a loaded version whose files on disk no longer match their recorded digests",
+                             ["task", "version"], registry=r, multiprocess_mode="max")
 
 
-def route_labels(path: str) -> tuple[str, str]:
-    """(task, route) for a path, with a bounded set of values (no label per made-up path)."""
-    parts = path.strip("/").split("/")
-    if len(parts) >= 4 and parts[0] == "v1":
-        return f"{parts[1]}/{parts[2]}", "/".join(parts[3:4]) if parts[3] != "learners" else "learners"
-    if len(parts) >= 4 and parts[:2] == ["v2", "models"]:
-        return f"{parts[2]}/{parts[3]}", f"v2/{parts[4] if len(parts) > 4 and parts[4] in ('infer', 'ready') else 'metadata'}"
+def route_labels(scope: Scope, tasks: Container[str]) -> tuple[str, str]:
+    """(task, route) of a request, from a bounded set of values: the task only when it exists, the
+    route as the matched route's template. A path no route took shares one label, so made-up paths
+    cannot grow the metrics (or the access log) by a series each."""
+    parts = scope["path"].strip("/").split("/")
+    matched = getattr(scope.get("route"), "path", None)
+    if parts[0] == "v1" and len(parts) >= 4:
+        task = f"{parts[1]}/{parts[2]}"
+        if task not in tasks:
+            return "", "unmatched" if matched is None else matched
+        if matched is None:  # refused before routing (shed, keys) or answered by the fast path
+            return task, parts[3] if len(parts) == 4 and parts[3] in ("predict", "explain", "feedback") else "unmatched"
+        return task, "/".join(matched.strip("/").split("/")[3:])
+    if parts[:2] == ["v2", "models"] and len(parts) >= 4 and matched is not None:
+        task = f"{parts[2]}/{parts[3]}"
+        action = matched.strip("/").split("/")[4:5]
+        return task if task in tasks else "", f"v2/{action[0] if action else 'metadata'}"
     if parts[0] == "admin":
         return "", "admin"
-    return "", path if path in KNOWN else "other"
+    if matched is None:
+        return "", "unmatched"
+    return "", matched
 
 
 class Observe:
-    """ASGI middleware: request id, metrics and the access log for every HTTP request."""
+    """ASGI middleware: request id, metrics and the access log for every HTTP request.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
+    A client that goes away before its answer is logged as 499 (nginx's "client closed
+    request"), not as a server error."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, tasks: Container[str] = ()) -> None:
+        self.app, self.metrics, self.tasks = app, metrics, tasks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,19 +97,31 @@ class Observe:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = 500
+        answered = gone = False
+
+        async def listened() -> Message:
+            nonlocal gone
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone = True
+            return message
 
         async def tagged(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
-            await self.app(scope, receive, tagged)
+            await self.app(scope, listened, tagged)
+        except ClientDisconnect:
+            gone = True
         finally:
+            if gone and (not answered or status == CLIENT_CLOSED):
+                status = CLIENT_CLOSED
             seconds = time.perf_counter() - started
-            task, route = route_labels(scope["path"])
+            task, route = route_labels(scope, self.tasks)
             version = state.get("model_version")
             self.metrics.requests.labels(task, route, str(status), str(version or "")).inc()
             self.metrics.latency.labels(task, route).observe(seconds)
@@ -95,9 +129,18 @@ class Observe:
                 self.metrics.refused.labels(str(status)).inc()
             caller = state.get("caller")
             access_log.info(json.dumps({
-                "request_id": request_id, "method": scope["method"], "path": scope["path"], "status": status,
+                "request_id": request_id, "method": scope["method"], "path": _logged_path(scope, task, route), "status": status,
                 "ms": round(seconds * 1000, 2), "task": task or None, "version": version, "key": getattr(caller, "name", None),
             }))
+
+
+def _logged_path(scope: Scope, task: str, route: str) -> str | None:
+    """The matched route's template (``/v1/education/knowledge-tracing/learners/{learner}``), never the
+    path itself: a path may carry a learner's id, and a made-up one anything at all."""
+    matched = getattr(scope.get("route"), "path", None)
+    if matched is not None:
+        return matched
+    return f"/v1/{task}/{route}" if task and route != "unmatched" else None
 
 
 # ``aiaas serve``'s logging: uvicorn's own messages as usual, the access log as one JSON object per line.

@@ -7,7 +7,9 @@ decides which version answers (production, or a canary or shadow, from the regis
 always) and sends the decoded rows and that version to a replica, which batches them with
 concurrent calls (the same ``Batcher``, on both sides: concurrent requests become one call)
 and runs the model. So promote and rollback reach
-every replica through the version each call names, and a replica keeps a few versions warm.
+every replica through the version each call names; a replica loads and warms what the
+registry names before it takes calls and in the background as it moves, and keeps a few
+versions warm.
 
 On a laptop it starts a local Ray instance; ``--address`` joins a cluster, where every node
 needs the same plugins installed, a shared registry database (``AIAAS_DATABASE_URL``) and
@@ -19,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -42,41 +43,44 @@ def _works() -> dict[str, Work]:
 
 
 class TaskModel:
-    """One replica of a task's models: versions loaded on first use (the last few kept), and
-    a batcher that joins concurrent calls into one model call."""
+    """One replica of a task's models: the versions the registry names, loaded and warmed before
+    the replica takes calls and, as the registry moves, in the background (``ServedModels``), so a
+    call never waits for a load; a batcher joins concurrent calls into one model call."""
 
     def __init__(self, task: str) -> None:
+        import threading
+
         from aiaas.plugins import get_host
         from aiaas.registry import Registry
         from aiaas.settings import get_settings
+        from aiaas.versions import ServedModels
 
         settings = get_settings()
         self.task, self.host, self.registry = task, get_host(), Registry(settings.registry_url, settings.artifacts)
         self.batcher = Batcher(settings.batch_max_instances, settings.max_queue_rows, max_wait=settings.max_queue_seconds)
         self.works = _works()
-        self.pipelines: OrderedDict[int, Any] = OrderedDict()
+        self.served = ServedModels(self.host, self.registry, settings.alias_ttl_seconds, retry=settings.load_retry_seconds,
+                                   keep=WARM_VERSIONS)
+        self.served.warm_all(tasks=[task])  # Ray routes no call here before the constructor returns
         self.replica = _replica_id()
-        production = self.registry.alias(task)
-        if production is not None:  # warm before taking calls: a replica that loads on its first call makes it wait seconds
+        self._interval = max(settings.alias_ttl_seconds, 0.5)
+        threading.Thread(target=self._follow, name="aiaas follow registry", daemon=True).start()
+
+    def _follow(self) -> None:
+        while True:
+            time.sleep(self._interval)
             try:
-                self.pipeline(production)
-            except Exception:  # the HTTP side answers 503 for a version that does not load; the replica still serves others
-                logging.getLogger("aiaas.serving").exception("%s version %s failed to load on a replica", task, production)
+                self.served.status(self.task)  # re-reads the registry and starts loading what it names
+            except Exception:  # noqa: BLE001 - the registry is briefly down: try again next time
+                logging.getLogger("aiaas.serving").warning("%s: could not re-read the registry", self.task, exc_info=True)
 
     def pipeline(self, version: int) -> Any:
-        from aiaas.versions import load_version
-
-        if version not in self.pipelines:
-            self.pipelines[version] = load_version(self.host, self.registry, self.task, version)
-            while len(self.pipelines) > WARM_VERSIONS:
-                self.pipelines.popitem(last=False)
-        self.pipelines.move_to_end(version)
-        return self.pipelines[version]
+        return self.served.version(self.task, version)
 
     async def __call__(self, work: str, version: int, rows: list[Any], deadline_in: float) -> tuple[str, list[Any]]:
         from fastapi.concurrency import run_in_threadpool
 
-        pipeline = self.pipelines.get(version) or await run_in_threadpool(self.pipeline, version)
+        pipeline = self.served.loaded(self.task, version) or await run_in_threadpool(self.pipeline, version)
         deadline = time.monotonic() + deadline_in
         return self.replica, await self.batcher.run(self.task, pipeline, self.works[work], rows, deadline)
 

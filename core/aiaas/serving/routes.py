@@ -250,7 +250,7 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
         """Validate against the served version, then run ``work`` in a batch with concurrent requests."""
         deadline = time.monotonic() + request_timeout(request, limits)
         # Each await that leaves the event loop queues this request behind every other: skip those that need not.
-        pipeline = served.fresh(task.name) or await run_in_threadpool(served.get, task.name)
+        pipeline = served.fresh(task.name) or await run_in_threadpool(served.get, task.name, deadline - time.monotonic())
         arm = served.fresh_arm(task.name)
         if arm is STALE:
             arm = await run_in_threadpool(served.arm, task.name)

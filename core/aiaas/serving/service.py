@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiaas.pipeline import Pipeline
 from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.serving.batcher import Batcher
@@ -22,12 +23,17 @@ class Service:
     batcher: Batcher
     settings: Settings
 
+    async def pipeline(self, task: str) -> Pipeline:
+        """The version that answers ``task`` now, never loaded on the request path (a server that has
+        just started waits for its first load, up to the request timeout). Raises NoModel (503)."""
+        from fastapi.concurrency import run_in_threadpool
+
+        return self.served.fresh(task) or await run_in_threadpool(self.served.get, task, self.settings.request_timeout_seconds)
+
     async def predict(self, task: str, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Answers for records (already decoded) from the production model, batched with
         concurrent requests, and the model that gave them. Raises NoModel (503)."""
-        from fastapi.concurrency import run_in_threadpool
-
         from aiaas.serving.routes import model_info, predict_work
 
-        pipeline = await run_in_threadpool(self.served.get, task)
+        pipeline = await self.pipeline(task)
         return await self.batcher.run(task, pipeline, predict_work, rows), model_info(pipeline)

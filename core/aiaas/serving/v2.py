@@ -176,7 +176,8 @@ def v2_router(host: Host, registry: Registry, served: ServedModels, batcher: Bat
     async def live() -> dict[str, bool]:
         return {"live": True}
 
-    @router.get("/health/ready", summary="The server can answer")
+    @router.get("/health/ready", summary="The server can answer", responses={503: {"description": "starting (promoted versions still loading), "
+                                                                                       "or the registry is unreachable"}})
     async def ready() -> Any:
         from fastapi.responses import JSONResponse
 
@@ -184,7 +185,7 @@ def v2_router(host: Host, registry: Registry, served: ServedModels, batcher: Bat
             await run_in_threadpool(registry.ping)
         except Exception:
             return JSONResponse({"ready": False}, status_code=503)
-        return {"ready": True}
+        return JSONResponse({"ready": False}, status_code=503) if served.warming.is_set() else {"ready": True}
 
     @router.get("/models/{industry}/{task}", summary="A model's metadata: its inputs and outputs as tensors")
     async def metadata(industry: str, task: str) -> dict[str, Any]:
@@ -213,7 +214,7 @@ def v2_router(host: Host, registry: Registry, served: ServedModels, batcher: Bat
     async def infer(industry: str, task: str, request: Request) -> dict[str, Any]:
         name = task_name(industry, task)
         deadline = time.monotonic() + request_timeout(request, limits)
-        pipeline = served.fresh(name) or await run_in_threadpool(served.get, name)
+        pipeline = served.fresh(name) or await run_in_threadpool(served.get, name, deadline - time.monotonic())
         request.state.model_version = pipeline.version
         require_json(request.headers.get("content-type", ""))
         try:

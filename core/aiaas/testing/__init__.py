@@ -6,7 +6,7 @@ Installed with aiaas (entry point ``pytest11``), so a plugin's tests get, with n
 - ``aiaas_host``: ``aiaas_host(insurance=module)``, a host with the core's defaults and the given plugin
   modules, no autoloading: a plugin that is not installed yet, or one module of it;
 - ``aiaas_train``: ``aiaas_train(TrainRequest(...), host=...)``, one model trained into ``aiaas_home``;
-- ``aiaas_client``: ``aiaas_client(host)``, an HTTP client of the service over ``aiaas_home``'s registry;
+- ``aiaas_client``: ``aiaas_client(host)``, an HTTP client of the service over ``aiaas_home``'s registry, its promoted versions warm;
 - the ``slow`` marker (``pytest -m "not slow"`` skips what trains a real model);
 - ``PluginContract``: ``class TestMyPlugin(PluginContract): plugin = "my-plugin"`` runs the checks every
   plugin must pass (see ``aiaas.testing.contract``).
@@ -26,7 +26,7 @@ import pytest
 pytest.register_assert_rewrite("aiaas.testing.contract")
 
 from aiaas.testing.contract import PluginContract  # noqa: E402
-from aiaas.testing.helpers import TrainedModels, host_with, isolated_home, trained_models  # noqa: E402
+from aiaas.testing.helpers import TrainedModels, host_with, isolated_home, ready_client, trained_models, wait_for_version  # noqa: E402
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from aiaas.plugins import Host
     from aiaas.training import TrainRequest, TrainResult
 
-__all__ = ["PluginContract", "TrainedModels", "host_with", "isolated_home", "trained_models"]
+__all__ = ["PluginContract", "TrainedModels", "host_with", "isolated_home", "ready_client", "trained_models", "wait_for_version"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,13 +79,9 @@ def aiaas_client(aiaas_home: Path) -> Callable[..., TestClient]:
     """``aiaas_client(host=None)``: an HTTP client of the service over ``aiaas_home``'s registry."""
 
     def make(host: Host | None = None) -> TestClient:
-        from fastapi.testclient import TestClient
-
         from aiaas.plugins import get_host
         from aiaas.registry import Registry
-        from aiaas.serving.app import create_app
-        from aiaas.settings import get_settings
 
-        return TestClient(create_app(host or get_host(), Registry.from_settings(), get_settings()))
+        return ready_client(host or get_host(), Registry.from_settings())
 
     return make

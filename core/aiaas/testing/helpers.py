@@ -82,12 +82,8 @@ class TrainedModels:
         return self.results[name]
 
     def client(self) -> TestClient:
-        """An HTTP client of an app serving this home's registry."""
-        from fastapi.testclient import TestClient
-
-        from aiaas.serving.app import create_app
-
-        return TestClient(create_app(self.host, self.registry, get_settings()))
+        """An HTTP client of an app serving this home's registry, its promoted versions loaded and warm."""
+        return ready_client(self.host, self.registry)
 
     def fuzz(self, max_examples: int = 15) -> list[str]:
         """Run schemathesis over every documented operation of the service as installed
@@ -123,6 +119,33 @@ class TrainedModels:
         """Make this home the current one again (CLI code reads it from the environment)."""
         with isolated_home(self.home, alias_ttl_seconds="0"):
             yield self
+
+
+def ready_client(host: Host, registry: Registry, settings: Any = None) -> TestClient:
+    """An HTTP client of the service, returned once every promoted version has loaded and warmed,
+    as ``aiaas serve`` is before ``/readyz`` says ready."""
+    from fastapi.testclient import TestClient
+
+    from aiaas.serving.app import create_app
+
+    app = create_app(host, registry, settings or get_settings())
+    app.state.served.warm_all()
+    return TestClient(app)
+
+
+def wait_for_version(client: TestClient, task: str, version: int, timeout: float = 60.0) -> None:
+    """Wait until ``task`` answers from ``version``: a promote or rollback moves traffic once the
+    version has loaded and warmed in the background."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(f"/readyz/{task}").json()
+        if body.get("version") == version and body.get("status") == "serving":
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{task} did not move to version {version} within {timeout:g} s: {body}")
+        time.sleep(0.05)
 
 
 @contextmanager

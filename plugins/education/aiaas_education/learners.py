@@ -108,7 +108,7 @@ def add_learner_routes(router: APIRouter, service: Any) -> None:
     tags = [f"{TASK} learners"]
 
     async def knowledge_state(learner: str) -> dict[str, Any]:
-        pipeline = await run_in_threadpool(service.served.get, TASK)
+        pipeline = await service.pipeline(TASK)
         rows, total = await run_in_threadpool(store.history, learner, int(pipeline.pre_state.meta["window"]))
         if total == 0:
             raise HTTPException(404, f"no answers are stored for learner {learner!r}")
@@ -121,7 +121,7 @@ def add_learner_routes(router: APIRouter, service: Any) -> None:
     @router.post(base + "/answers", tags=tags, summary="Append a learner's new answers; answers the updated knowledge state",
                  dependencies=[Depends(strict_json_body)])
     async def append(learner: LearnerId, body: NewAnswers) -> dict[str, Any]:
-        await run_in_threadpool(service.served.get, TASK)  # no model: 503 before anything is stored
+        await service.pipeline(TASK)  # no model: 503 before anything is stored
         await run_in_threadpool(store.append, learner, body.answers)
         return await knowledge_state(learner)
 

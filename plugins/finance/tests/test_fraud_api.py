@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from aiaas.registry import Registry
 from aiaas.serving.app import create_app
 from aiaas.settings import Settings
+from aiaas.testing import wait_for_version
 from aiaas_finance.adapters import derive_history
 
 pytestmark = pytest.mark.slow
@@ -121,10 +122,12 @@ def test_promote_and_rollback_reach_a_running_server(trained) -> None:
     assert version()["version"] == 1
     trained.registry.promote("finance/fraud", 2)
     try:
+        assert version()["version"] == 1  # version 2 loads and warms in the background; version 1 answers meanwhile
+        wait_for_version(client, "finance/fraud", 2)
         assert version() == {"task": "finance/fraud", "version": 2, "runtime": "torch", "architecture": "mlp"}
     finally:
         trained.registry.rollback("finance/fraud")
-    assert version()["version"] == 1
+    assert version()["version"] == 1  # still warm: traffic moves back at once
 
 
 def test_service_endpoints_and_docs(trained) -> None:
