@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 import aiaas
@@ -23,10 +22,8 @@ from aiaas.metrics import METRICS
 from aiaas.pipeline import Pipeline
 from aiaas.registry import Registry
 from aiaas.selection import compare_with_floor
-from aiaas.serving.app import create_app
-from aiaas.settings import get_settings
 from aiaas.tables import delimiter
-from aiaas.testing import host_with
+from aiaas.testing import host_with, ready_client
 from aiaas.training import TrainRequest, train
 
 from .test_third_party_plugin import insurance_plugin, write_claims
@@ -92,7 +89,7 @@ def test_a_saved_index_and_columns_that_carry_nothing_are_left_out(lending, tmp_
     assert any("'branch'" in n and "one value" in n for n in result.notes)
     assert any("'note'" in n and "missing" in n for n in result.notes)
     assert result.metrics["roc_auc"] < 0.98  # not inflated by the index
-    client = TestClient(create_app(host, registry, get_settings()))
+    client = ready_client(host, registry)
     schema = {t["task"]: t for t in client.get("/v1/tasks").json()}["lending/default"]["input_schema"]
     assert set(schema["properties"]) == {"income", "debt_ratio", "grade"}
     report = result.report.read_text()

@@ -16,7 +16,7 @@ import pytest
 from aiaas.registry import Registry
 from aiaas.testing import isolated_home
 
-from .test_workers import FRAUD, _free_port, _get, _predict, fraud_versions
+from .test_workers import FRAUD, _free_port, _get, _predict, _settle, fraud_versions
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
@@ -57,7 +57,7 @@ def test_two_replicas_of_a_task_answer_and_follow_promote(tmp_path: Path) -> Non
             assert refused.value.code == 422 and "amount" in refused.value.read().decode()
 
             Registry.from_settings().promote("finance/fraud", 2)
-            time.sleep(1)
+            _settle(port, 2)  # the HTTP side and both replicas load and warm version 2 in the background, then move
             with ThreadPoolExecutor(8) as pool:
                 assert set(pool.map(lambda i: _predict(port), range(16))) == {2}
         finally:

@@ -71,7 +71,7 @@ def manufacturing_plugin() -> types.ModuleType:
         input_model="aiaas.vision:ImageInstance", output_model="aiaas:Classification",
         preprocessor="image", postprocessor="classification", default_adapter="manufacturing.parts",
         default_architecture="cnn", explainer="grad-cam", metrics=("macro_f1", "accuracy"), sample=write_parts,
-        decode="aiaas.vision:decode_instance", upload_field="image",
+        decode="aiaas.vision:decode_instance", measure="aiaas.vision:instance_pixels", upload_field="image",
     )
     module.register_label_schemas = aiaas.hookimpl(lambda: [schema])
     module.register_tasks = aiaas.hookimpl(lambda: [task])

@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 
 from aiaas.keys import KeyStore
 from aiaas.registry import Registry
-from aiaas.testing import host_with, isolated_home, ready_client
+from aiaas.serving.app import create_app
+from aiaas.settings import get_settings
+from aiaas.testing import host_with, isolated_home, ready_client, running_server
 from aiaas.training import TrainRequest, train
 
 from .test_model_quality import lending_plugin, loans
@@ -80,13 +82,19 @@ def test_v2_infer_answers_tensors_like_the_domain_route(served: Any) -> None:  #
     ({"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]},
                  {"name": "grade", "shape": [2], "datatype": "BYTES", "data": ["A", "B"]}]}, ["body", "inputs", 1, "shape"], "first dimension"),
     ({"inputs": []}, ["body", "inputs"], "at least 1"),
-    ({"inputs": [{"name": "income", "shape": [10**30], "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", 0, "shape", 0], "less than"),
-    ({"inputs": [{"name": "income", "shape": [2**31] * 8, "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", 0, "data"], "holds"),
+    ({"inputs": [{"name": "income", "shape": [10**30], "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", 0, "shape", 0], "too large"),
+    ({"inputs": [{"name": "income", "shape": [2**31] * 8, "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", 0, "shape"], "limit of"),
+    ({"inputs": [{"name": "income", "shape": [3_000_000, 0], "datatype": "FP64", "data": []}]}, ["body", "inputs", 0, "shape"], "limit of"),
+    ({"inputs": [{"name": "income", "shape": [1, 0], "datatype": "FP64", "data": []}]}, ["body", "inputs", 0, "shape"], "one value per"),
+    ({"inputs": [{"name": "income", "shape": [1], "datatype": "BYTES", "data": ["1"]}]}, ["body", "inputs", 0, "datatype"], "not BYTES"),
+    (b'{"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [' + b"9" * 5000 + b"]}]}", ["body", "inputs", 0, "data", 0],
+     "5,000 digits"),
     (_tensors(["NaN"], ["B"]), None, "finite"),
     ({"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", "debt_ratio", 0], "required"),
 ])
 def test_v2_bad_tensors_get_a_422_naming_them(served: Any, body: dict[str, Any], where: list[Any] | None, says: str) -> None:  # noqa: ANN401
-    response = _client(served).post(INFER, json=body)
+    raw = {"content": body, "headers": {"content-type": "application/json"}} if isinstance(body, bytes) else {"json": body}
+    response = _client(served).post(INFER, **raw)
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert says in str(detail)
@@ -115,3 +123,39 @@ def test_v2_routes_follow_key_scopes(served: Any) -> None:  # noqa: ANN401
     assert client.post(INFER, json=_tensors([1.0], ["B"])).status_code == 401
     assert client.post(INFER, json=_tensors([1.0], ["B"]), headers={"Authorization": f"Bearer {other}"}).status_code == 403
     assert client.post(INFER, json=_tensors([1.0], ["B"]), headers={"Authorization": f"Bearer {lending}"}).status_code == 200
+
+
+def test_a_body_that_declares_millions_of_rows_is_refused_without_holding_the_event_loop(served: Any) -> None:  # noqa: ANN401
+    """Regression: 90 bytes declaring shape [3000000, 0] held the event loop for 24 s (/healthz waited with it)."""
+    import threading
+    import time
+
+    import httpx
+
+    host, registry = served
+    app = create_app(host, registry, get_settings())
+    app.state.served.warm_all()
+    body = b'{"inputs": [{"name": "income", "shape": [3000000, 0], "datatype": "FP64", "data": []}]}'
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        waits: list[float] = []
+        done = threading.Event()
+
+        def probe() -> None:
+            with httpx.Client(base_url=url, timeout=30) as prober:
+                while not done.is_set() or len(waits) < 20:
+                    started = time.perf_counter()
+                    assert prober.get("/healthz").status_code == 200
+                    waits.append(time.perf_counter() - started)
+
+        watcher = threading.Thread(target=probe)
+        watcher.start()
+        try:
+            for _ in range(10):
+                started = time.perf_counter()
+                response = client.post(INFER, content=body, headers={"content-type": "application/json"})
+                assert response.status_code == 422 and "limit of" in response.text
+                assert time.perf_counter() - started < 1.0
+        finally:
+            done.set()
+            watcher.join()
+    assert max(waits) < 0.25, waits

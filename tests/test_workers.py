@@ -26,6 +26,18 @@ FRAUD = {"timestamp": "2026-03-14T02:13:00", "amount": 249.0, "merchant_category
          "card_present": False}
 
 
+def _settle(port: int, version: int, timeout: float = 60) -> int:
+    """Wait until a dozen answers in a row come from ``version``; returns the requests it took."""
+    deadline, sent, streak = time.monotonic() + timeout, 0, 0
+    while streak < 12:
+        assert time.monotonic() < deadline, f"the workers did not all move to version {version}"
+        sent += 1
+        streak = streak + 1 if _predict(port) == version else 0
+        if not streak:
+            time.sleep(0.1)
+    return sent
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,16 +89,16 @@ def test_every_worker_serves_and_follows_promote_and_rollback(tmp_path: Path) ->
         assert {_predict(port) for _ in range(12)} == {1}
         with isolated_home(home):
             Registry.from_settings().promote("finance/fraud", 2)
-        time.sleep(1)
+        moved = _settle(port, 2)  # each worker loads and warms version 2 in the background, then moves
         assert {_predict(port) for _ in range(12)} == {2}  # every worker follows the alias
         with isolated_home(home):
             Registry.from_settings().rollback("finance/fraud")
-        time.sleep(1)
+        moved += _settle(port, 1)
         assert {_predict(port) for _ in range(12)} == {1}
 
         metrics = _get(f"http://127.0.0.1:{port}/metrics").decode()
         answered = sum(float(v) for v in re.findall(r'aiaas_requests_total\{[^}]*route="predict"[^}]*status="200"[^}]*\} (\S+)', metrics))
-        assert answered == 36, metrics[:2000]  # whichever worker answers /metrics counts every worker's requests
+        assert answered == 36 + moved, metrics[:2000]  # whichever worker answers /metrics counts every worker's requests
     finally:
         server.terminate()
         server.wait(20)

@@ -23,7 +23,7 @@ LabelKind = Literal["binary", "multiclass", "multilabel", "regression", "sequenc
 TASK_NAME = re.compile(r"^[a-z][a-z0-9_-]*/[a-z][a-z0-9_-]*$")
 COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 REF_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-REF_FIELDS = ("impl", "builder", "load", "sample", "input_model", "output_model", "decode", "choose_labels", "report")
+REF_FIELDS = ("impl", "builder", "load", "sample", "input_model", "output_model", "decode", "measure", "choose_labels", "report")
 """Record fields that name code by ``module:attribute``."""
 METRIC_NAMES = frozenset({
     "average_precision", "roc_auc", "recall_at_1pct_fpr", "precision", "recall", "sensitivity", "specificity", "f1", "accuracy",
@@ -182,6 +182,10 @@ class Task:
     """``choose_labels(raw_labels) -> schema name``: picks the label schema from the data."""
     decode: Ref | None = None
     """``decode(instance) -> dict``: one validated instance to its record (an upload to pixels); raises ``InvalidInput``."""
+    measure: Ref | None = None
+    """``measure(instance) -> int | None``: the pixels an instance will decode to, read from its headers without
+    decoding it: ``"aiaas.vision:instance_pixels"``. A request whose instances add up past ``AIAAS_MAX_REQUEST_PIXELS``
+    is refused (413) before any of them decodes."""
     upload_field: str | None = None
     """The field a ``multipart/form-data`` file part fills: ``"image"``."""
     explain_in_predict: bool = True

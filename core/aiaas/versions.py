@@ -9,10 +9,11 @@ traffic: the one before keeps serving, the failure is logged, counted, recorded 
 registry (so ``aiaas models``, the admin API and ``/readyz/{industry}/{task}`` show it)
 and the load is tried again after ``retry`` seconds.
 
-A request never loads a model itself. Only a task with nothing loaded yet (a server
-that has just started) makes a request wait, for the load already running and at
-most until the request's deadline; ``aiaas serve`` loads and warms every promoted
-version before ``/readyz`` says ready (``warm_all``).
+A request never loads a model itself, and a server follows the registry in the background
+(``start``), so a new version is usually warm before a request asks. Only a task with
+nothing loaded yet (a server that has just started) makes a request wait, for the load
+already running and at most until the request's deadline; ``aiaas serve`` loads and warms
+every promoted version before ``/readyz`` says ready (``warm_all``).
 
 Loaded versions are re-verified against their recorded digests every
 ``integrity_seconds``: a file changed on disk is reported (``problems``), and the
@@ -351,19 +352,31 @@ class ServedModels:
 
     # -- integrity of what is loaded ------------------------------------------------------
 
-    def start(self) -> None:
-        """Start re-verifying loaded versions every ``integrity_seconds`` (0: never)."""
-        if self.integrity_seconds > 0 and self._watch is None:
-            self._watch = threading.Thread(target=self._verify_loop, name="aiaas integrity", daemon=True)
+    def start(self, tasks: list[str] | None = None) -> None:
+        """Follow the registry in the background (every ``ttl``, at least every half second), so a
+        promoted version loads and warms before any request asks for it; and re-verify loaded
+        versions every ``integrity_seconds`` (0: never)."""
+        if self._watch is None:
+            self._watch = threading.Thread(target=self._follow, args=(tasks or list(self.host.components.tasks),),
+                                           name="aiaas follow registry", daemon=True)
             self._watch.start()
 
     def close(self) -> None:
         self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _verify_loop(self) -> None:
-        while not self._closed.wait(self.integrity_seconds):
-            self.verify_loaded()
+    def _follow(self, tasks: list[str]) -> None:
+        interval = max(self.ttl, 0.5)
+        verified = time.monotonic()
+        while not self._closed.wait(interval):
+            for task in tasks:
+                try:
+                    self._refresh(task)
+                except Exception:  # noqa: BLE001 - the registry is briefly down: /readyz says so; try again next time
+                    log.debug("could not re-read which version of %s serves", task, exc_info=True)
+            if self.integrity_seconds > 0 and time.monotonic() - verified >= self.integrity_seconds:
+                self.verify_loaded()
+                verified = time.monotonic()
 
     def verify_loaded(self) -> dict[tuple[str, int], str]:
         """Check every loaded version's files against the digests recorded at registration;

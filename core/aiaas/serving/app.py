@@ -33,7 +33,7 @@ from aiaas.serving import fastshed
 from aiaas.serving.batcher import Batcher, Overloaded, Shed
 from aiaas.serving.docs import add_docs
 from aiaas.serving.fastpath import FastPredict
-from aiaas.serving.limits import BodyLimit
+from aiaas.serving.limits import BodyLimit, StrictJSON
 from aiaas.serving.observe import CLIENT_CLOSED, Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
@@ -82,9 +82,10 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     add_docs(app)
 
     # The request path: request id, metrics and access log; shedding; keys and scopes; the body limit;
-    # the predict routes' fast path (the last added runs first).
+    # strict JSON for the bodies FastAPI parses; the predict routes' fast path (the last added runs first).
     predict_handlers: dict[str, Any] = {}
     app.add_middleware(FastPredict, handlers=predict_handlers, exception_handlers=lambda: app.exception_handlers)
+    app.add_middleware(StrictJSON, skip=parses_own_body)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
     app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())
@@ -190,6 +191,13 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.include_router(plugin_router)
     _document_request_bodies(app, extra_schemas)
     return app
+
+
+def parses_own_body(path: str) -> bool:
+    """The routes that read their JSON body with ``parse_json`` themselves: predict, explain and V2 infer."""
+    parts = path.strip("/").split("/")
+    return ((len(parts) == 4 and parts[0] == "v1" and parts[3] in ("predict", "explain"))
+            or (len(parts) == 5 and parts[:2] == ["v2", "models"] and parts[4] == "infer"))
 
 
 def unavailable_router(task: str, reason: str) -> APIRouter:

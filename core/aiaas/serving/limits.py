@@ -2,10 +2,13 @@
 
 - The body size holds while the body streams (a chunked body has no Content-Length),
   so a huge upload is cut off at the limit instead of being read whole.
-- JSON bodies are strict: NaN, Infinity and numbers too large for a float, strings
+- JSON bodies are strict: NaN, Infinity and numbers too large for a float, whole numbers
+  past 64 bits (an integer literal past Python's 4,300-digit limit included), strings
   with lone surrogates or control characters (other than tab and line breaks), and
   nesting deeper than ``MAX_DEPTH`` each get a 422 naming where, and that 422 is
-  always valid JSON.
+  always valid JSON. ``StrictJSON`` applies the same rules to every JSON body a route leaves
+  to FastAPI to parse (feedback, the admin API, a plugin's own routes), before FastAPI sees it.
+- A large body is parsed in a worker thread, never on the event loop.
 - JSON routes take ``application/json`` (or ``+json``) and answer 415 to anything else.
 """
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -23,6 +28,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aiaas.errors import UnsupportedMedia
 
 MAX_DEPTH = 32
+MAX_INT = 2**63 - 1
+"""Whole numbers past 64 bits are refused: no model, database or tensor downstream takes them."""
+INLINE_PARSE_BYTES = 64 * 1024
+"""Bodies up to this size are parsed on the event loop (well under a millisecond); larger ones in a thread."""
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -55,6 +64,52 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class StrictJSON:
+    """ASGI middleware: a JSON body of a route FastAPI parses is checked by ``parse_json`` first, so
+    it gets the same 422s naming the field as the task routes (FastAPI's own parse would answer 400
+    to an integer past the digit limit, and take NaN). ``skip(path)``: routes that parse their own."""
+
+    def __init__(self, app: ASGIApp, skip: Callable[[str], bool]) -> None:
+        self.app, self.skip = app, skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH") or self.skip(scope["path"]):
+            return await self.app(scope, receive, send)
+        content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json" and not content_type.endswith(b"+json"):
+            return await self.app(scope, receive, send)
+        chunks = []
+        while True:  # the body is capped by BodyLimit, outside this middleware
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                from starlette.requests import ClientDisconnect
+
+                raise ClientDisconnect()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        raw = b"".join(chunks)
+        try:
+            if raw:
+                await parse_json_off_loop(raw)
+        except RequestValidationError as exc:
+            from fastapi.responses import JSONResponse
+
+            from aiaas.state import json_safe
+
+            return await JSONResponse({"detail": json_safe(exc.errors())}, status_code=422)(scope, receive, send)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 async def strict_json_body(request: Request) -> None:
     """A dependency for routes whose body FastAPI parses (``dependencies=[Depends(strict_json_body)]``):
     the same content type and strict JSON as the task routes."""
@@ -73,16 +128,44 @@ def invalid_body(loc: list[Any], message: str, kind: str = "value_error") -> Req
     return RequestValidationError([{"loc": ["body", *loc], "msg": message, "type": kind}])
 
 
+class _TooManyDigits:
+    """Stands in for an integer literal past Python's digit limit, so the 422 can say where it was."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _int_or_marker(text: str) -> Any:
+    limit = sys.get_int_max_str_digits()
+    return _TooManyDigits(len(text.lstrip("-"))) if limit and len(text.lstrip("-")) > limit else int(text)
+
+
 def parse_json(raw: bytes) -> Any:
     """The body as JSON, refusing what strict JSON and the models downstream cannot take."""
     try:
-        body = json.loads(raw)
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+                raise
+            # an integer literal past Python's digit limit (its guard against quadratic parsing): parse again to say where
+            body = json.loads(raw, parse_int=_int_or_marker)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise invalid_body([], f"body is not valid JSON: {exc}", "json_invalid") from None
     except RecursionError:
         raise invalid_body([], f"body is nested more than {MAX_DEPTH} levels deep", "json_invalid") from None
     check_values(body)
     return body
+
+
+async def parse_json_off_loop(raw: bytes) -> Any:
+    """``parse_json``, in a worker thread when the body is large enough that parsing it would hold
+    the event loop (and every other request) for more than a moment."""
+    if len(raw) <= INLINE_PARSE_BYTES:
+        return parse_json(raw)
+    from fastapi.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(parse_json, raw)
 
 
 def check_values(body: Any) -> None:
@@ -96,6 +179,10 @@ def check_values(body: Any) -> None:
             stack.extend((k, [*loc, "<key>"]) for k in value)
         elif isinstance(value, list):
             stack.extend((v, [*loc, i]) for i, v in enumerate(value))
+        elif isinstance(value, _TooManyDigits):
+            raise invalid_body(loc, f"a whole number of {value.digits:,} digits is too large (at most {MAX_INT:,})", "int_parsing_size")
+        elif isinstance(value, int) and not isinstance(value, bool) and not -MAX_INT <= value <= MAX_INT:
+            raise invalid_body(loc, f"{value} is too large a whole number (at most {MAX_INT:,})", "int_parsing_size")
         elif isinstance(value, float) and not math.isfinite(value):
             raise invalid_body(loc, f"{value} is not a finite number (NaN, Infinity and numbers past 1.8e308 are refused)", "finite_number")
         elif isinstance(value, str):

@@ -18,7 +18,6 @@ the artifact store at the same path (``AIAAS_HOME`` on shared storage).
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -48,8 +47,6 @@ class TaskModel:
     call never waits for a load; a batcher joins concurrent calls into one model call."""
 
     def __init__(self, task: str) -> None:
-        import threading
-
         from aiaas.plugins import get_host
         from aiaas.registry import Registry
         from aiaas.settings import get_settings
@@ -62,17 +59,8 @@ class TaskModel:
         self.served = ServedModels(self.host, self.registry, settings.alias_ttl_seconds, retry=settings.load_retry_seconds,
                                    keep=WARM_VERSIONS)
         self.served.warm_all(tasks=[task])  # Ray routes no call here before the constructor returns
+        self.served.start(tasks=[task])  # and loads what the registry names next before a call asks for it
         self.replica = _replica_id()
-        self._interval = max(settings.alias_ttl_seconds, 0.5)
-        threading.Thread(target=self._follow, name="aiaas follow registry", daemon=True).start()
-
-    def _follow(self) -> None:
-        while True:
-            time.sleep(self._interval)
-            try:
-                self.served.status(self.task)  # re-reads the registry and starts loading what it names
-            except Exception:  # noqa: BLE001 - the registry is briefly down: try again next time
-                logging.getLogger("aiaas.serving").warning("%s: could not re-read the registry", self.task, exc_info=True)
 
     def pipeline(self, version: int) -> Any:
         return self.served.version(self.task, version)

@@ -36,7 +36,7 @@ from aiaas.monitoring.predictions import PredictionLog, new_id
 from aiaas.pipeline import Pipeline
 from aiaas.records import LabelSchema, Task, resolve
 from aiaas.serving.batcher import Batcher, Work
-from aiaas.serving.limits import parse_json, require_json, strict_json_body
+from aiaas.serving.limits import INLINE_PARSE_BYTES, parse_json_off_loop, require_json, strict_json_body
 from aiaas.tabular import frame_of_rows
 from aiaas.versions import STALE, Arm, ServedModels
 
@@ -155,7 +155,7 @@ async def read_instances(request: Request, task: Task, pipeline: Pipeline, limit
     if content_type.startswith("multipart/form-data"):
         return validate_instances(pipeline, await read_uploads(request, task, limits)), task.explain_in_predict
     require_json(content_type)
-    body = parse_json(raw)
+    body = await parse_json_off_loop(raw)
     if not isinstance(body, dict) or "instances" not in body:
         raise RequestValidationError([{"loc": ["body", "instances"], "msg": 'body must be an object {"instances": [...]}', "type": "missing"}])
     extra = sorted(set(body) - {"instances", "explain"})
@@ -169,6 +169,8 @@ async def read_instances(request: Request, task: Task, pipeline: Pipeline, limit
     explain = body.get("explain", task.explain_in_predict)
     if not isinstance(explain, bool):
         raise RequestValidationError([{"loc": ["body", "explain"], "msg": "explain must be true or false", "type": "bool_type"}])
+    if len(raw) > INLINE_PARSE_BYTES:  # validating thousands of instances would hold the event loop
+        return await run_in_threadpool(validate_instances, pipeline, instances), explain
     return validate_instances(pipeline, instances), explain
 
 

@@ -27,7 +27,7 @@ from aiaas.pipeline import Pipeline
 from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.serving.batcher import Batcher
-from aiaas.serving.limits import invalid_body, parse_json, require_json
+from aiaas.serving.limits import INLINE_PARSE_BYTES, invalid_body, parse_json, require_json
 from aiaas.serving.routes import Limits, request_timeout, validate_instances
 from aiaas.tabular import frame_of_rows
 from aiaas.versions import ServedModels
@@ -85,23 +85,64 @@ def _outputs(pipeline: Pipeline) -> list[dict[str, Any]]:
     return outputs
 
 
-def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -> list[dict[str, Any]]:
-    """One instance per row of the input tensors, each tensor one field of the task's input."""
-    fields = _field_types(pipeline)
-    columns: dict[str, list[Any]] = {}
+NUMBERS = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64", "FP16", "FP32", "FP64"}
+ACCEPTED = {"FP64": NUMBERS, "INT64": NUMBERS - {"FP16", "FP32", "FP64"}, "BOOL": {"BOOL"}, "BYTES": {"BYTES"}}
+"""The tensor datatypes each kind of input field takes."""
+
+
+def _checked_shapes(body: InferRequest, fields: dict[str, tuple[str, list[int], bool]], task: str, max_instances: int) -> int:
+    """The batch size the tensors declare, after checking every name, datatype, shape and element count
+    against the task's inputs and the instance limit: nothing is allocated for a request refused here."""
     rows: int | None = None
+    seen: set[str] = set()
     for i, tensor in enumerate(body.inputs):
         if tensor.name not in fields:
-            raise invalid_body(["inputs", i, "name"], f"{tensor.name!r} is not an input of {pipeline.task.name}; its inputs are "
-                                                  f"{', '.join(fields)}", "extra_forbidden")
-        if tensor.name in columns:
+            raise invalid_body(["inputs", i, "name"], f"{tensor.name!r} is not an input of {task}; its inputs are {', '.join(fields)}",
+                               "extra_forbidden")
+        if tensor.name in seen:
             raise invalid_body(["inputs", i, "name"], f"input {tensor.name!r} is given twice")
-        flat = np.asarray(tensor.data, dtype=object).reshape(-1) if tensor.data and isinstance(tensor.data[0], list) else tensor.data
-        if len(flat) != math.prod(tensor.shape):
-            raise invalid_body(["inputs", i, "data"], f"shape {tensor.shape} holds {math.prod(tensor.shape)} values, data has {len(flat)}")
+        seen.add(tensor.name)
+        expected, _, structured = fields[tensor.name]
+        if not structured and tensor.datatype not in ACCEPTED[expected]:
+            raise invalid_body(["inputs", i, "datatype"], f"{tensor.name} is {expected}: it takes {', '.join(sorted(ACCEPTED[expected]))}, "
+                                                          f"not {tensor.datatype}", "enum")
+        if tensor.shape[0] > max_instances:
+            raise invalid_body(["inputs", i, "shape"], f"{tensor.shape[0]} instances is more than the limit of {max_instances} per request",
+                               "too_long")
         if rows is not None and tensor.shape[0] != rows:
             raise invalid_body(["inputs", i, "shape"], f"every input has the same first dimension (the batch): {rows}, not {tensor.shape[0]}")
         rows = tensor.shape[0]
+        if not structured and math.prod(tensor.shape[1:]) != 1:
+            raise invalid_body(["inputs", i, "shape"], f"{tensor.name} holds one value per instance: shape [{rows}] or [{rows}, 1], "
+                                                       f"not {tensor.shape}")
+        count = math.prod(tensor.shape)  # a list field's elements are bounded by the body's size, which the data must match
+        if count != _flat_length(tensor.data):
+            raise invalid_body(["inputs", i, "data"], f"shape {tensor.shape} holds {count} values, data has {_flat_length(tensor.data)}")
+    if not rows:
+        raise invalid_body(["inputs"], "the inputs hold no instances (the first dimension is 0)")
+    return rows
+
+
+def _flat_length(data: list[Any]) -> int:
+    """Elements in a tensor's data, flat or nested row-major, without copying it."""
+    count, stack = 0, [data]
+    while stack:
+        items = stack.pop()
+        for item in items:
+            if isinstance(item, list):
+                stack.append(item)
+            else:
+                count += 1
+    return count
+
+
+def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -> list[dict[str, Any]]:
+    """One instance per row of the input tensors, each tensor one field of the task's input."""
+    fields = _field_types(pipeline)
+    rows = _checked_shapes(body, fields, pipeline.task.name, max_instances)
+    columns: dict[str, list[Any]] = {}
+    for i, tensor in enumerate(body.inputs):
+        flat = np.asarray(tensor.data, dtype=object).reshape(-1) if tensor.data and isinstance(tensor.data[0], list) else tensor.data
         width = math.prod(tensor.shape[1:])
         values = list(flat) if width == 1 else [np.asarray(flat[r * width:(r + 1) * width], dtype=object).reshape(tensor.shape[1:]).tolist()
                                                  for r in range(rows)]
@@ -111,11 +152,20 @@ def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -
             except ValueError:
                 raise invalid_body(["inputs", i, "data"], f"{tensor.name} takes JSON in its BYTES elements") from None
         columns[tensor.name] = values
-    if not rows:
-        raise invalid_body(["inputs"], "the inputs hold no instances (the first dimension is 0)")
-    if rows > max_instances:
-        raise invalid_body(["inputs"], f"{rows} instances is more than the limit of {max_instances} per request", "too_long")
     return [{name: values[r] for name, values in columns.items()} for r in range(rows)]
+
+
+def read_infer(raw: bytes, pipeline: Pipeline, max_instances: int) -> tuple[InferRequest, list[BaseModel]]:
+    """The request and its instances, validated by the served model's schema (a 422 names the input tensor and the row)."""
+    try:
+        body = InferRequest.model_validate(parse_json(raw))
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False)]) from None
+    try:
+        return body, validate_instances(pipeline, instances_from(body, pipeline, max_instances))
+    except RequestValidationError as exc:  # body.inputs.<field>.<row>
+        raise RequestValidationError([{**e, "loc": ["body", "inputs", *e["loc"][3:4], *e["loc"][2:3], *e["loc"][4:]]}
+                                      if list(e["loc"][:2]) == ["body", "instances"] else e for e in exc.errors()]) from None
 
 
 def infer_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -217,15 +267,11 @@ def v2_router(host: Host, registry: Registry, served: ServedModels, batcher: Bat
         pipeline = served.fresh(name) or await run_in_threadpool(served.get, name, deadline - time.monotonic())
         request.state.model_version = pipeline.version
         require_json(request.headers.get("content-type", ""))
-        try:
-            body = InferRequest.model_validate(parse_json(await request.body()))
-        except ValidationError as exc:
-            raise RequestValidationError([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False)]) from None
-        try:
-            instances = validate_instances(pipeline, instances_from(body, pipeline, limits.max_instances))
-        except RequestValidationError as exc:  # name the input tensor and the row: body.inputs.<field>.<row>
-            raise RequestValidationError([{**e, "loc": ["body", "inputs", *e["loc"][3:4], *e["loc"][2:3], *e["loc"][4:]]}
-                                          if list(e["loc"][:2]) == ["body", "instances"] else e for e in exc.errors()]) from None
+        raw = await request.body()
+        if len(raw) > INLINE_PARSE_BYTES:  # parsing and validating a large body would hold the event loop
+            body, instances = await run_in_threadpool(read_infer, raw, pipeline, limits.max_instances)
+        else:
+            body, instances = read_infer(raw, pipeline, limits.max_instances)
         rows = pipeline.rows_from(instances) if pipeline.task.decode is None else await run_in_threadpool(pipeline.rows_from, instances)
         results = await batcher.run(name, pipeline, infer_work, rows, deadline)
         wanted = [o.name for o in body.outputs] if body.outputs else None

@@ -26,7 +26,8 @@ import pytest
 pytest.register_assert_rewrite("aiaas.testing.contract")
 
 from aiaas.testing.contract import PluginContract  # noqa: E402
-from aiaas.testing.helpers import TrainedModels, host_with, isolated_home, ready_client, trained_models, wait_for_version  # noqa: E402
+from aiaas.testing.helpers import (  # noqa: E402
+    TrainedModels, host_with, isolated_home, ready_client, running_server, trained_models, wait_for_version)
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from aiaas.plugins import Host
     from aiaas.training import TrainRequest, TrainResult
 
-__all__ = ["PluginContract", "TrainedModels", "host_with", "isolated_home", "ready_client", "trained_models", "wait_for_version"]
+__all__ = ["PluginContract", "TrainedModels", "host_with", "isolated_home", "ready_client", "running_server", "trained_models", "wait_for_version"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

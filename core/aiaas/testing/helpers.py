@@ -149,6 +149,35 @@ def wait_for_version(client: TestClient, task: str, version: int, timeout: float
 
 
 @contextmanager
+def running_server(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn (as ``aiaas serve`` does) on a free loopback port in a thread; yields
+    its base URL. For tests that need real connections: concurrency, timing, closed sockets."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                                           http="aiaas.serving.fastshed:SheddingProtocol"))
+    thread = threading.Thread(target=server.run, name="aiaas test server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
 def trained_models(home: Path, data: Path, requests: dict[str, TrainRequest], host: Host | None = None) -> Iterator[TrainedModels]:
     """Train each request, in order, in a home of its own (promote/rollback seen at once), with
     the installed plugins or ``host`` (a plugin not installed yet: ``host_with``)."""

@@ -6,7 +6,8 @@ upload name), ``width``, ``height``, ``patient_id`` (a group id, or None) and
 ``metadata`` (a dict that is safe to store and echo, or None).
 
 A task built from these names ``aiaas.vision:ImageInstance`` as its input
-model, ``aiaas.vision:decode_instance`` as its ``decode``, ``"image"`` as its
+model, ``aiaas.vision:decode_instance`` as its ``decode`` (and ``aiaas.vision:instance_pixels``
+as its ``measure``), ``"image"`` as its
 preprocessor and ``upload_field``, and ``grad-cam`` as its explainer.
 """
 
@@ -16,13 +17,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiaas.errors import InvalidInput
-from aiaas.vision.decode import Decoded, Decoder, check_pixels, decode_image, to_uint8
+from aiaas.vision.decode import Decoded, Decoder, check_pixels, decode_image, header_pixels, to_uint8
 from aiaas.vision.schemas import ImageInstance
 
 if TYPE_CHECKING:
     from aiaas.vision.datasets import ImageFiles, load_npz, load_plain_folder
 
-__all__ = ["Decoded", "Decoder", "ImageFiles", "ImageInstance", "check_pixels", "decode_image", "decode_instance", "image_record",
+__all__ = ["Decoded", "Decoder", "ImageFiles", "ImageInstance", "check_pixels", "decode_image", "decode_instance", "image_record", "instance_pixels",
            "load_npz", "load_plain_folder", "to_uint8"]
 
 
@@ -47,3 +48,8 @@ def decode_instance(instance: ImageInstance, decoders: Sequence[Decoder] = ()) -
         return image_record(decode_image(instance.image, name, decoders), name)
     except InvalidInput as exc:
         raise type(exc)(str(exc), ("image",)) from None
+
+
+def instance_pixels(instance: ImageInstance, decoders: Sequence[Decoder] = ()) -> int | None:
+    """A task's ``measure`` for image instances: the pixels its file declares, before decoding."""
+    return header_pixels(instance.image, decoders)

@@ -36,7 +36,8 @@ class Decoded:
 
 Decoder = Callable[[bytes, str, int], "Decoded | None"]
 """(data, name, max_pixels) -> Decoded, or None when the bytes are not this decoder's format.
-A ``format_name`` attribute names the format in refusals ("send PNG, JPEG or DICOM")."""
+A ``format_name`` attribute names the format in refusals ("send PNG, JPEG or DICOM"); a ``pixels``
+attribute, ``pixels(data) -> int | None``, reads the pixel count from the format's header."""
 
 
 def max_pixels() -> int:
@@ -102,6 +103,24 @@ def decode_image(data: bytes, name: str, decoders: Sequence[Decoder] = (), limit
             return decoded
     accepted = [*FORMATS, *(getattr(d, "format_name", getattr(d, "__name__", "another format")) for d in decoders)]
     return decode_pillow(data, name, limit, accepted)
+
+
+def header_pixels(data: bytes, decoders: Sequence[Decoder] = ()) -> int | None:
+    """Pixels an image file declares in its header (width x height x frames), read without decoding it;
+    None when no reader knows the format (its decoder refuses it later). A decoder that reads another
+    format offers its own header reader as its ``pixels`` attribute."""
+    for decoder in decoders:
+        reader = getattr(decoder, "pixels", None)
+        counted = reader(data) if reader is not None else None
+        if counted is not None:
+            return counted
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # lazy: Pillow reads the header, not the pixels
+            return int(image.width) * int(image.height) * int(getattr(image, "n_frames", 1) or 1)
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: the decoder says so, with the reason
+        return None
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

@@ -130,4 +130,19 @@ def decode_dicom(data: bytes, name: str, limit: int) -> Decoded | None:
     return Decoded(pixels, "DICOM", metadata(ds), patient_id=str(ds.PatientID) or None)
 
 
+def dicom_pixels(data: bytes) -> int | None:
+    """Pixels a DICOM declares (Rows x Columns x NumberOfFrames x SamplesPerPixel), read without its pixel data."""
+    if not is_dicom(data):
+        return None
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        return (int(ds.get("Rows", 0) or 0) * int(ds.get("Columns", 0) or 0) * int(ds.get("NumberOfFrames", 1) or 1)
+                * int(ds.get("SamplesPerPixel", 1) or 1))
+    except Exception:  # noqa: BLE001 - a damaged header: decoding it says what is wrong
+        return None
+
+
 decode_dicom.format_name = "DICOM"  # type: ignore[attr-defined]
+decode_dicom.pixels = dicom_pixels  # type: ignore[attr-defined]

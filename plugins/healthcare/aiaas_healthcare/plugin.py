@@ -52,7 +52,7 @@ def register_tasks() -> list[Task]:
             split=SplitPolicy(kind="group", columns=("patient_id",)),
             operating_point=OperatingPolicy("sensitivity", 0.95),
             sample="aiaas_healthcare.simulator:write_sample",
-            decode="aiaas_healthcare.images:decode_instance",
+            decode="aiaas_healthcare.images:decode_instance", measure="aiaas_healthcare.images:measure_instance",
             upload_field="image",
             quickstart=Quickstart(rows=600, epochs=6),
             log_inputs=False, log_omit=("heatmap", "metadata", "filename"),  # the prediction log keeps no pixels or patient data

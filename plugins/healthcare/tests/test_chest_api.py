@@ -238,3 +238,29 @@ def test_noise_is_far_from_training_in_its_pixels_and_in_the_models_own_features
     finding = pipeline.check(noise)
     assert finding is not None and finding.flagged.all()
     assert all(any("pixel statistics unlike the training images" in r for r in reasons) for reasons in finding.reasons)
+
+
+def test_a_request_whose_headers_declare_too_many_pixels_is_refused_before_any_image_decodes(trained: Trained, monkeypatch) -> None:  # noqa: ANN001
+    """Regression: 30 PNGs of 49 megapixels (1.9 MB in all) were refused only after 4 had decoded (4.7 s, +234 MB)."""
+    import pydicom
+
+    import aiaas_healthcare.images
+
+    decoded = []
+    real = aiaas_healthcare.images.decode_plain
+    monkeypatch.setattr(aiaas_healthcare.images, "decode_plain", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    buffer = io.BytesIO()
+    Image.new("L", (7000, 7000)).save(buffer, format="PNG")  # 49 megapixels in some 50 KB
+    big_png = buffer.getvalue()
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.Rows, ds.Columns = 7000, 7000  # the header declares it; the pixel data need not follow
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    big_dicom = buffer.getvalue()
+    client = trained.client()
+    for data, kind in ((big_png, "image/png"), (big_dicom, "application/dicom")):
+        files = [("files", (f"{i}.bin", data, kind)) for i in range(30)]
+        response = client.post(PREDICT, files=files)
+        assert response.status_code == 413 and "their headers say so" in response.json()["detail"][0]["msg"], response.text
+        assert response.json()["detail"][0]["loc"] == ["body", "instances", 4]  # 5 x 49 M passes the 200 M budget
+    assert decoded == []
