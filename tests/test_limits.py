@@ -25,6 +25,10 @@ from aiaas.state import json_safe
     ("[" * 40 + "]" * 40, None, "nested more than"),
     ("[" * 5000 + "]" * 5000, ["body"], "nested more than"),
     ("{not json", ["body"], "not valid JSON"),
+    ('{"instances": [{"amount": ' + "9" * 5000 + "}]}", ["body", "instances", 0, "amount"], "5,000 digits"),
+    ('{"a": [-' + "1" * 4301 + "]}", ["body", "a", 0], "4,301 digits"),
+    ('{"version": 9223372036854775808}', ["body", "version"], "too large a whole number"),
+    ('{"version": -9223372036854775809}', ["body", "version"], "too large a whole number"),
 ])
 def test_strict_json_refuses_what_models_and_json_cannot_take(raw: str, loc: list | None, words: str) -> None:
     with pytest.raises(RequestValidationError) as caught:

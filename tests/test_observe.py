@@ -137,3 +137,79 @@ def test_one_broken_task_does_not_take_the_others_out_of_rotation(claims_model) 
     assert client.get("/readyz/insurance/claims").status_code == 200
     assert client.get("/readyz/finance/fraud").status_code == 503
     assert client.get("/readyz/retail/review-rating").json()["status"] == "no promoted model"
+
+
+def test_made_up_paths_share_one_label_so_the_metrics_stay_the_same_size(claims_model) -> None:  # noqa: ANN001
+    """Regression: every unmatched path made new label values, with no key needed (20,000 requests: /metrics 50 MB)."""
+    import random
+    import string
+
+    client = _client(claims_model)
+    rng = random.Random(0)
+    word = lambda: "".join(rng.choices(string.ascii_lowercase + string.digits, k=rng.randint(1, 12)))  # noqa: E731
+    shapes = ["/v1/{}/{}/{}", "/v2/models/{}/{}/ready", "/v2/models/{}/{}", "/v1/{}/{}/predict", "/{}", "/admin/{}/{}",
+              "/readyz/{}/{}", "/v1/insurance/claims/{}", "/v1/insurance/{}/predict"]
+
+    def flood(requests: int) -> int:
+        for _ in range(requests):
+            shape = rng.choice(shapes)
+            path = shape.format(*(word() for _ in range(shape.count("{}"))))
+            assert rng.choice([client.get, client.post])(path).status_code < 500
+        return {line.rsplit(" ", 1)[0] for line in client.get("/metrics").text.splitlines() if not line.startswith("#")}
+
+    client.get("/metrics")  # a scrape is a request too
+    before = flood(500)  # every (route, status) the shapes can reach
+    assert flood(1000) - before == set()  # a thousand new paths: not one new series
+    text = client.get("/metrics").text
+    assert _metric(text, "aiaas_requests_total", task="", route="unmatched", status="404") >= 300
+    assert "x1" not in text and not any(w in text for w in ("junk", "zz9"))
+
+
+def test_a_client_that_leaves_before_its_answer_is_a_499_not_a_server_error(claims_model, caplog) -> None:  # noqa: ANN001
+    """Regression: a client that disconnected while its body was read was logged (and counted) as a 500, with a traceback."""
+    client = _client(claims_model)
+    body = json.dumps({"instances": [CLAIM]}).encode()
+    sent = [{"type": "http.request", "body": body[:10], "more_body": True}, {"type": "http.disconnect"}]
+    answers: list[dict] = []
+
+    async def receive() -> dict:
+        return sent.pop(0) if sent else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        answers.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/insurance/claims/explain", "raw_path": b"/v1/insurance/claims/explain",
+             "query_string": b"", "root_path": "", "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1234),
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+             "http_version": "1.1", "asgi": {"version": "3.0"}}
+    with caplog.at_level(logging.INFO):
+        asyncio.run(client.app(scope, receive, send))
+    access = [json.loads(r.getMessage()) for r in caplog.records if r.name == "aiaas.access"]
+    assert access[-1]["status"] == 499 and access[-1]["path"] == "/v1/insurance/claims/explain"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    text = client.get("/metrics").text
+    assert _metric(text, "aiaas_requests_total", route="explain", status="499") == 1
+    assert not [line for line in text.splitlines() if line.startswith("aiaas_requests_total{") and 'status="5' in line]
+
+
+@pytest.mark.parametrize("path,body", [
+    (PREDICT, '{"instances": [{"amount": 1%s, "policy_age_years": 15, "region": "north"}]}'),
+    ("/v1/insurance/claims/explain", '{"instances": [{"amount": 30.0, "policy_age_years": 1%s, "region": "north"}]}'),
+    ("/v1/insurance/claims/feedback", '{"prediction_id": "%s", "label": 1%s}'),
+    ("/admin/models/insurance/claims/promote", '{"version": 1%s}'),
+])
+def test_an_integer_past_the_digit_limit_is_a_422_naming_the_field_on_every_route(claims_model, path: str, body: str) -> None:  # noqa: ANN001
+    """Regression: an integer literal over 4,300 digits in any numeric field was a 500."""
+    client = _client(claims_model)
+    raw = (body % ("0" * 32, "0" * 5000) if body.count("%s") == 2 else body % ("0" * 5000)).encode()
+    response = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert "digits is too large" in response.text and response.json()["detail"][0]["loc"][-1] in ("amount", "policy_age_years", "label",
+                                                                                                    "version")
+
+
+@pytest.mark.parametrize("version", [2**63, 2**63 - 1, 2**31, 0])
+def test_promoting_a_version_past_what_the_database_holds_is_a_422(claims_model, version: int) -> None:  # noqa: ANN001
+    """Regression: a version of 2^63 or more overflowed the database driver: a 500."""
+    response = _client(claims_model).post("/admin/models/insurance/claims/promote", json={"version": version})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "version"], response.text

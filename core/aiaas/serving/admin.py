@@ -10,14 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.plugins import Host
-from aiaas.registry import CANARY, SHADOW, Registry
+from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry
 from aiaas.serving.limits import strict_json_body
 
 
 class Promotion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, description="the registered version to serve")
+    version: int = Field(ge=1, le=MAX_VERSION, description="the registered version to serve")
     canary: int | None = Field(default=None, ge=1, le=99, description="serve it to this percent of clients only (sticky per client key)")
     shadow: bool = Field(default=False, description="send it a copy of the traffic without answering from it")
 
