@@ -195,9 +195,12 @@ class Task:
     report: Ref | None = None
     """``report(pipeline, records, y, probabilities) -> {"name.png": bytes}``: figures added to the evaluation report."""
     log_inputs: bool = True
-    """False: the prediction log keeps each instance's SHA-256, not the instance."""
+    """False: the prediction log keeps each instance's keyed fingerprint (HMAC-SHA256 under the service's secret), not the instance."""
     log_omit: tuple[str, ...] = ()
     """Answer fields the prediction log never stores: ``("heatmap",)``."""
+    subject_field: str | None = None
+    """The input field that names a person whose data can be erased (``"learner"``): the prediction log keeps a keyed
+    pseudonym of it, so ``Service.erase_predictions`` removes that person's logged predictions and feedback."""
     refuse_unfamiliar: tuple[str, ...] = ()
     """Input checks whose flag gets a 422 instead of an answer (``"*"``: any check)."""
     description: str = ""

@@ -1,9 +1,12 @@
 """The prediction log and feedback.
 
 Every answer of ``/predict`` gets a ``prediction_id`` and is recorded (request id,
-task, version, time, key name, the answer, and the instance or only its SHA-256 as
+task, version, time, key name, the answer, and the instance or only its fingerprint as
 the task decides: ``Task.log_inputs``; fields in ``Task.log_omit`` are never stored,
-so a medical task keeps no pixels or patient data). Rows are written by a background
+so a medical task keeps no pixels or patient data). Fingerprints are keyed (HMAC under
+the service's secret): nobody can recompute one from a guessed input. A task whose
+instances name a person (``Task.subject_field``) has each row filed under a keyed
+pseudonym of that person, so erasing the person removes their rows (``erase``). Rows are written by a background
 thread in batches, so a request never waits for the database; rows older than
 ``AIAAS_PREDICTION_LOG_DAYS`` are deleted. Feedback (``POST .../feedback``) records the
 true outcome of a logged prediction.
@@ -26,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from aiaas.registry import Base
+from aiaas.secrets import keyed_digest
 from aiaas.state import json_safe
 
 log = logging.getLogger("aiaas.monitoring")
@@ -45,6 +49,16 @@ class Prediction(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
 
 
+class PredictionSubject(Base):
+    """The person a logged prediction is about, as a keyed pseudonym: what erasure looks up."""
+
+    __tablename__ = "prediction_subjects"
+
+    prediction_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+
+
 class Feedback(Base):
     __tablename__ = "feedback"
 
@@ -57,8 +71,8 @@ class Feedback(Base):
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):  # an uploaded file stands in by its hash
-        return "sha256:" + hashlib.sha256(value).hexdigest()
+    if isinstance(value, (bytes, bytearray)):  # an uploaded file stands in by its keyed hash
+        return "hmac-sha256:" + keyed_digest("predictions", "file", hashlib.sha256(value).hexdigest()).hex()
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
@@ -67,7 +81,15 @@ def _canonical(instance: Any) -> str:
 
 
 def fingerprint(instance: Any) -> str:
-    return hashlib.sha256(_canonical(instance).encode()).hexdigest()
+    return _keyed(_canonical(instance))
+
+
+def _keyed(text: str) -> str:
+    return keyed_digest("predictions", "instance", text).hex()
+
+
+def subject_pseudonym(task: str, subject: str) -> str:
+    return keyed_digest("predictions", f"subject:{task}", subject).hex()
 
 
 def new_id() -> str:
@@ -79,7 +101,7 @@ class PredictionLog:
 
     def __init__(self, engine: Engine, retention_days: float, flush_seconds: float = 0.5) -> None:
         self.engine, self.retention_days, self.flush_seconds = engine, retention_days, flush_seconds
-        Base.metadata.create_all(engine, tables=[Prediction.__table__, Feedback.__table__])  # type: ignore[list-item]
+        Base.metadata.create_all(engine, tables=[Prediction.__table__, Feedback.__table__, PredictionSubject.__table__])  # type: ignore[list-item]
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100_000)
         self._written = threading.Condition()
         self._pending = 0
@@ -88,11 +110,11 @@ class PredictionLog:
         self._last_cleanup = float("-inf")  # the first write also clears what is past retention
 
     def record(self, *, prediction_id: str, request_id: str, task: str, version: int, key: str | None,
-               answer: dict[str, Any], instance: Any, log_inputs: bool, omit: tuple[str, ...]) -> None:
+               answer: dict[str, Any], instance: Any, log_inputs: bool, omit: tuple[str, ...], subject: str | None = None) -> None:
         """Queue one answer; it is serialised and hashed on the writer's thread, not the caller's
-        (an ``instance`` may be a pydantic model, dumped there too)."""
+        (an ``instance`` may be a pydantic model, dumped there too). ``subject``: the person it is about."""
         row = {"id": prediction_id, "request_id": request_id, "task": task, "version": version, "at": datetime.now(UTC), "key": key,
-               "answer": answer, "instance": instance, "log_inputs": log_inputs, "omit": omit}
+               "answer": answer, "instance": instance, "log_inputs": log_inputs, "omit": omit, "subject": subject}
         try:
             with self._written:
                 self._pending += 1
@@ -113,8 +135,10 @@ class PredictionLog:
     def _row(queued: dict[str, Any]) -> dict[str, Any]:
         instance, omit = queued.pop("instance"), queued.pop("omit")
         text = _canonical(instance.model_dump() if hasattr(instance, "model_dump") else instance)  # one serialisation: inputs and fingerprint
+        subject = queued.pop("subject")
         return {**queued, "answer": json_safe({k: v for k, v in queued["answer"].items() if k not in omit}),
-                "inputs": json_safe(json.loads(text)) if queued.pop("log_inputs") else None, "fingerprint": hashlib.sha256(text.encode()).hexdigest()}
+                "inputs": json_safe(json.loads(text)) if queued.pop("log_inputs") else None, "fingerprint": _keyed(text),
+                "subject": subject_pseudonym(queued["task"], subject) if subject is not None else None}
 
     def _run(self) -> None:
         while True:
@@ -130,8 +154,11 @@ class PredictionLog:
                     log.exception("could not record a prediction of %s", row.get("task"))
             try:
                 if built:
+                    subjects = [{"prediction_id": r["id"], "task": r["task"], "subject": r["subject"]} for r in built if r["subject"]]
                     with Session(self.engine) as session, session.begin():
-                        session.execute(insert(Prediction), built)
+                        session.execute(insert(Prediction), [{k: v for k, v in r.items() if k != "subject"} for r in built])
+                        if subjects:
+                            session.execute(insert(PredictionSubject), subjects)
                 self._cleanup()
             except Exception:
                 log.exception("could not write %d prediction log rows", len(rows))
@@ -145,8 +172,26 @@ class PredictionLog:
         self._last_cleanup = time.monotonic()
         cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
         with Session(self.engine) as session, session.begin():
+            old = select(Prediction.id).where(Prediction.at < cutoff)
+            session.execute(delete(PredictionSubject).where(PredictionSubject.prediction_id.in_(old)))
             session.execute(delete(Prediction).where(Prediction.at < cutoff))
             session.execute(delete(Feedback).where(Feedback.at < cutoff))
+
+    def erase(self, task: str, subject: str) -> int:
+        """Delete every logged prediction of ``task`` about ``subject`` (a learner), with its feedback;
+        returns how many. On SQLite the freed bytes are overwritten (``secure_delete``) and the journal
+        truncated, so no copy is left in the files."""
+        self.flush()
+        pseudonym = subject_pseudonym(task, subject)
+        with Session(self.engine) as session, session.begin():
+            ids = select(PredictionSubject.prediction_id).where(PredictionSubject.task == task, PredictionSubject.subject == pseudonym)
+            session.execute(delete(Feedback).where(Feedback.prediction_id.in_(ids)))
+            erased = session.execute(delete(Prediction).where(Prediction.id.in_(ids))).rowcount
+            session.execute(delete(PredictionSubject).where(PredictionSubject.task == task, PredictionSubject.subject == pseudonym))
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(erased or 0)
 
     def find(self, prediction_id: str) -> Prediction | None:
         self.flush()

@@ -187,7 +187,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.include_router(admin_router(host, registry))
     plugin_router = APIRouter()
     host.call_extension_hook("register_routes", router=plugin_router, host=host,
-                             service=Service(host, registry, served, batcher, settings))
+                             service=Service(host, registry, served, batcher, settings, predictions))
     app.include_router(plugin_router)
     _document_request_bodies(app, extra_schemas)
     return app

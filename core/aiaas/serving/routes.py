@@ -126,7 +126,8 @@ def _too_many(count: int, limits: Limits, what: str = "instances") -> RequestVal
 
 async def read_uploads(request: Request, task: Task, limits: Limits) -> list[dict[str, Any]]:
     """Each file part of a multipart upload becomes an instance with the file in the
-    task's ``upload_field`` (and its name in ``filename``)."""
+    task's ``upload_field`` and its position in ``filename`` ("part 0"): answers and errors
+    never echo the name the file had on the client's disk."""
     from starlette.datastructures import UploadFile
 
     if not task.upload_field:
@@ -142,7 +143,8 @@ async def read_uploads(request: Request, task: Task, limits: Limits) -> list[dic
             raise RequestValidationError([{"loc": ["body", "files"], "type": "missing", "msg": "the upload holds no files"}])
         if len(files) > limits.max_instances:
             raise _too_many(len(files), limits, "files")
-        return [{task.upload_field: await f.read(), "filename": f.filename or f"file {i}"} for i, f in enumerate(files)]
+        # each file is named by its position, never by its name: a hospital's file names often carry the patient's name
+        return [{task.upload_field: await f.read(), "filename": f"part {i}"} for i, f in enumerate(files)]
     finally:
         await form.close()
 
@@ -220,7 +222,8 @@ def _record(predictions: PredictionLog | None, request: Request, task: Task, pip
         predictions.record(prediction_id=result["prediction_id"], request_id=getattr(request.state, "request_id", ""), task=task.name,
                            version=pipeline.version or 0, key=getattr(caller, "name", None),
                            answer={**result, "rollout": rollout[i]} if rollout else result,
-                           instance=instance, log_inputs=task.log_inputs, omit=task.log_omit)
+                           instance=instance, log_inputs=task.log_inputs, omit=task.log_omit,
+                           subject=str(getattr(instance, task.subject_field)) if task.subject_field else None)
 
 
 def client_of(request: Request) -> str:

@@ -1,12 +1,13 @@
 """What a plugin's own routes reach of the running service (``register_routes(router, host, service)``):
-the registry and its database, the served models and the batcher, so a route answers
-through the same model path as ``/predict``."""
+the registry and its database, the served models, the batcher and the prediction log, so a
+route answers through the same model path as ``/predict`` and erases what the log holds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from aiaas.monitoring.predictions import PredictionLog
 from aiaas.pipeline import Pipeline
 from aiaas.plugins import Host
 from aiaas.registry import Registry
@@ -22,6 +23,14 @@ class Service:
     served: ServedModels
     batcher: Batcher
     settings: Settings
+    predictions: PredictionLog | None = None
+
+    async def erase_predictions(self, task: str, subject: str) -> int:
+        """Remove every logged prediction (and its feedback) of ``task`` about ``subject``, the value of the
+        task's ``subject_field`` (a learner's id); returns how many were removed."""
+        from fastapi.concurrency import run_in_threadpool
+
+        return 0 if self.predictions is None else await run_in_threadpool(self.predictions.erase, task, subject)
 
     async def pipeline(self, task: str) -> Pipeline:
         """The version that answers ``task`` now, never loaded on the request path (a server that has

@@ -29,4 +29,4 @@ ImageBytes = Annotated[
 
 class ImageInstance(BaseModel):
     image: ImageBytes = Field(description="a PNG or JPEG file (and DICOM where the task reads it), base64-encoded in JSON")
-    filename: str | None = Field(default=None, max_length=255, description="the file's name, echoed in answers and errors")
+    filename: str | None = Field(default=None, max_length=255, description="a name for the image, echoed in answers and errors (an uploaded file is named by its position, 'part 0')")

@@ -7,7 +7,8 @@ per-learner lock (and a unique (learner, step) key across processes), so concurr
 appends keep their order. Erasure deletes every row of the learner; on SQLite,
 ``secure_delete`` overwrites the freed bytes and a WAL checkpoint truncates the
 journal, so no copy is left in the files. On PostgreSQL the deleted rows are gone
-from every query at once and from disk at the next VACUUM.
+from every query at once and from disk at the next VACUUM. Erasure also removes every
+logged prediction about the learner (the task's ``subject_field``), with its feedback.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def add_learner_routes(router: APIRouter, service: Any) -> None:
     async def get(learner: LearnerId) -> dict[str, Any]:
         return await knowledge_state(learner)
 
-    @router.delete(base, tags=tags, summary="Erase every stored answer of a learner")
+    @router.delete(base, tags=tags, summary="Erase every stored answer of a learner, and every logged prediction about them")
     async def erase(learner: LearnerId) -> dict[str, Any]:
-        return {"learner": learner, "erased_answers": await run_in_threadpool(store.erase, learner)}
+        answers = await run_in_threadpool(store.erase, learner)
+        return {"learner": learner, "erased_answers": answers, "erased_predictions": await service.erase_predictions(TASK, learner)}

@@ -34,6 +34,7 @@ def register_tasks() -> list[Task]:
         sample="aiaas_education.simulator:write_sample", report="aiaas_education.report:figures",
         quickstart=Quickstart(rows=24_000, epochs=12),
         log_inputs=False, log_omit=("learner",),  # learners are often minors: the prediction log keeps no ids or histories
+        subject_field="learner",  # and erasing a learner removes their logged predictions too
         description="Knowledge tracing: from a learner's past answers, the probability of answering each skill "
                     "correctly next (mastery), the next item's chance and the skills to practise next.",
     )]

@@ -3,6 +3,7 @@ concurrency, and erasure that leaves nothing behind."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -93,29 +94,49 @@ def _insecure_default(connection, _record) -> None:  # noqa: ANN001
     connection.execute("PRAGMA secure_delete=OFF")  # as SQLite builds without SQLITE_SECURE_DELETE start
 
 
-def test_erasure_leaves_nothing_behind(trained: TrainedModels) -> None:
+def test_erasure_leaves_nothing_behind(trained: TrainedModels, caplog: pytest.LogCaptureFixture) -> None:
     engine = trained.registry.engine
     event.listen(engine, "connect", _insecure_default, insert=True)  # before the registry's own settings
     engine.dispose()
     try:
-        _erase_and_look(trained)
+        with caplog.at_level(logging.DEBUG):
+            _erase_and_look(trained)
     finally:
         event.remove(engine, "connect", _insecure_default)
         engine.dispose()
+    logged = "\n".join(record.getMessage() for record in caplog.records if not record.name.startswith("httpx"))  # the server's, not the client's
+    assert "aiaas.access" in {record.name for record in caplog.records}
+    assert RAW_ID not in logged and SKILL not in logged  # the access log names the route's template, not the learner
+
+
+RAW_ID, SKILL = "pupil-4411-7th-grade", "quaternion-folding-88"
+"""A learner, and a skill only this learner practised: neither may be left anywhere after erasure."""
+
+
+def _everything_under(home: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
 
 
 def _erase_and_look(trained: TrainedModels) -> None:
     with trained.inside():
         client = trained.client()
-        raw_id, key = "pupil-4411-7th-grade", pseudonym("pupil-4411-7th-grade")
+        raw_id, key = RAW_ID, pseudonym(RAW_ID)
         for _ in range(3):
             client.post(f"{URL}/{raw_id}/answers", json={"answers": [{"skill": "ratios", "correct": 1, "item": "ratios-q7"}] * 40})
+        whole = {"learner": raw_id, "history": [{"skill": SKILL, "correct": 1}, {"skill": "ratios", "correct": 0}], "next": {"skill": SKILL}}
+        ids = [client.post(f"/v1/{TASK}/predict", json={"instances": [whole]}).json()["predictions"][0]["prediction_id"] for _ in range(4)]
+        assert client.post(f"/v1/{TASK}/feedback", json={"prediction_id": ids[0], "label": 1}).status_code == 201
+        assert client.post(f"/v1/{TASK}/predict", json={"instances": [{"learner": "someone-else", "history": [{"skill": "ratios", "correct": 1}]}]}).status_code == 200
+        client.app.state.predictions.flush()
         stored = _stored_bytes(trained.home)
         assert key.encode() in stored  # the learner is stored, under the pseudonym only
         assert raw_id.encode() not in stored
 
         response = client.delete(f"{URL}/{raw_id}")
         assert response.status_code == 200 and response.json()["erased_answers"] == 120
+        assert response.json()["erased_predictions"] == 4  # the other learner's prediction stays
+        everything = _everything_under(trained.home)  # the database, its journal and free pages, artifacts, secrets
+        assert raw_id.encode() not in everything and SKILL.encode() not in everything
         assert client.get(f"{URL}/{raw_id}").status_code == 404
         store = LearnerStore(trained.registry.engine)
         assert store.history(raw_id, 10) == ([], 0)

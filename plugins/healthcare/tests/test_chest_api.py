@@ -71,12 +71,13 @@ def test_multipart_upload_of_png_jpeg_and_dicom_in_one_request(trained: Trained)
     files = [
         ("files", ("chest.png", _png(trained), "image/png")),
         ("files", ("wide.jpg", _jpeg(80, 50), "image/jpeg")),
-        ("files", ("dx.dcm", _dicom("MR_small.dcm", Modality="DX", BodyPartExamined="CHEST"), "application/dicom")),
+        ("files", ("DOE_JOHN_MRN-12345.dcm", _dicom("MR_small.dcm", Modality="DX", BodyPartExamined="CHEST"), "application/dicom")),
     ]
     response = trained.client().post(PREDICT, files=files)
     assert response.status_code == 200, response.text
     answers = response.json()["predictions"]
-    assert [a["filename"] for a in answers] == ["chest.png", "wide.jpg", "dx.dcm"]
+    assert [a["filename"] for a in answers] == ["part 0", "part 1", "part 2"]  # positions: a file's name may name the patient
+    assert "DOE" not in response.text and "12345" not in response.text
     assert _heatmap(answers[1]).shape == (50, 80)  # the input's own height and width
     assert _heatmap(answers[2]).shape == (64, 64)
     assert answers[2]["metadata"]["Modality"] == "DX" and answers[2]["metadata"]["PatientIdentityRemoved"] == "YES"
@@ -129,20 +130,21 @@ def test_explain_answers_the_heatmap(trained: Trained) -> None:
 
 
 def test_bad_files_get_a_4xx_naming_the_file(trained: Trained) -> None:
+    """Each refusal names the file by its position in the upload, never by its name (which may name the patient)."""
     client = trained.client()
     png = _png(trained)
     cases = [
-        ("truncated.png", png[: len(png) // 2], 422, "truncated.png: corrupt or truncated"),
-        ("notes.txt", b"just some text, not an image", 415, "notes.txt: not an image of an accepted type (PNG, JPEG, DICOM)"),
-        ("anim.gif", _gif(), 415, "anim.gif: GIF images are not accepted; send PNG, JPEG, DICOM"),
-        ("empty.png", b"", 422, "empty.png: the file is empty"),
-        ("half.dcm", Path(get_testdata_file("CT_small.dcm")).read_bytes()[:20000], 422, "half.dcm"),
+        ("truncated.png", png[: len(png) // 2], 422, "part 1: corrupt or truncated"),
+        ("notes.txt", b"just some text, not an image", 415, "part 1: not an image of an accepted type (PNG, JPEG, DICOM)"),
+        ("anim.gif", _gif(), 415, "part 1: GIF images are not accepted; send PNG, JPEG, DICOM"),
+        ("empty.png", b"", 422, "part 1: the file is empty"),
+        ("DOE_JOHN_MRN-12345.dcm", Path(get_testdata_file("CT_small.dcm")).read_bytes()[:20000], 422, "part 1: DICOM pixel data"),
     ]
     for name, data, status, message in cases:
         response = client.post(PREDICT, files=[("files", ("ok.png", png, "image/png")), ("files", (name, data, "application/octet-stream"))])
         assert response.status_code == status, (name, response.text)
         detail = response.json()["detail"][0]
-        assert message in detail["msg"] and detail["loc"] == ["body", "instances", 1, "image"], detail
+        assert message in detail["msg"] and detail["loc"] == ["body", "instances", 1, "image"] and name not in response.text, detail
     jpeg_ls = client.post(PREDICT, files=[("files", ("ls.dcm", Path(get_testdata_file("MR_small_jpeg_ls_lossless.dcm")).read_bytes(), "application/dicom"))])
     if jpeg_ls.status_code != 200:
         assert jpeg_ls.status_code == 415 and "JPEG-LS Lossless Image Compression" in jpeg_ls.json()["detail"][0]["msg"]
@@ -161,7 +163,7 @@ def test_limits_on_pixels_body_and_file_count(trained: Trained, monkeypatch: pyt
     monkeypatch.setattr("aiaas.vision.decode.max_pixels", lambda: settings.max_image_pixels)
     client = TestClient(create_app(trained.host, trained.registry, settings))
     too_big = client.post(PREDICT, files=[("files", ("big.jpg", _jpeg(64, 64), "image/jpeg"))])
-    assert too_big.status_code == 413 and "big.jpg" in too_big.json()["detail"][0]["msg"]
+    assert too_big.status_code == 413 and "part 0" in too_big.json()["detail"][0]["msg"]
     assert client.post(PREDICT, files=[("files", ("ok.png", _png(trained), "image/png"))]).status_code == 200
     body = client.post(PREDICT, files=[("files", ("huge.png", b"\0" * 300_000, "image/png"))])
     assert body.status_code == 413
