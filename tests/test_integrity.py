@@ -69,3 +69,46 @@ def test_leftovers_of_killed_runs_are_removed(aiaas_home: Path) -> None:
     live.rename(task_dir / ".incoming-999999998-def")
     create_app(registry=registry)  # start-up cleans too
     assert not (task_dir / ".incoming-999999998-def").exists() and registry.folder(row).exists()
+
+
+def test_a_byte_flipped_under_a_running_server_is_reported_and_never_loaded_again(claims_model, caplog) -> None:  # noqa: ANN001
+    """Regression: a byte flipped in a served model file went unnoticed (the server answered from memory, /readyz said serving)."""
+    import logging
+
+    from typer.testing import CliRunner
+
+    from aiaas.cli import app as cli
+
+    host, registry, folder = claims_model
+    settings = get_settings().model_copy(update={"integrity_check_seconds": 0.1})
+    with TestClient(create_app(host, registry, settings)) as client:
+        wait_until_ready(client)
+        assert client.post("/v1/insurance/claims/predict", json={"instances": [CLAIM]}).status_code == 200
+        weights = folder / "model.safetensors"
+        data = bytearray(weights.read_bytes())
+        data[-5] ^= 0xFF
+        with caplog.at_level(logging.ERROR, logger="aiaas.serving"):
+            weights.write_bytes(bytes(data))
+            deadline = time.monotonic() + 20
+            while "integrity" not in (ready := client.get("/readyz/insurance/claims").json()):
+                assert time.monotonic() < deadline, ready
+                time.sleep(0.05)
+        assert "model.safetensors does not match" in ready["integrity"]["1"]
+        assert 'aiaas_model_files_damaged{task="insurance/claims",version="1"} 1.0' in client.get("/metrics").text
+        assert any("changed on disk" in r.getMessage() for r in caplog.records)
+        listed = client.get("/admin/models").json()["versions"]
+        assert "model.safetensors" in listed[0]["problems"]["integrity"]
+        # this worker keeps the copy it verified at load; it says so, and answers
+        assert client.post("/v1/insurance/claims/predict", json={"instances": [CLAIM]}).status_code == 200
+    models = CliRunner().invoke(cli, ["models"], env={"AIAAS_HOME": str(registry.artifacts.parent), "COLUMNS": "200"})
+    assert "files changed on disk" in models.output and "model.safetensors" in models.output, models.output
+    fresh = TestClient(create_app(host, registry, get_settings()))  # a worker that would have to load it refuses
+    response = fresh.post("/v1/insurance/claims/predict", json={"instances": [CLAIM]})
+    assert response.status_code == 503 and "model.safetensors" in response.json()["detail"]
+
+
+def wait_until_ready(client: TestClient, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/readyz").json()
+        time.sleep(0.05)

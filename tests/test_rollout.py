@@ -20,7 +20,7 @@ from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.serving.app import create_app
 from aiaas.settings import get_settings
-from aiaas.testing import host_with, isolated_home, ready_client
+from aiaas.testing import host_with, isolated_home, ready_client, wait_for_version
 from aiaas.training import TrainRequest, train
 
 from .test_model_quality import lending_plugin, loans
@@ -121,3 +121,57 @@ def test_rollouts_refuse_what_makes_no_sense(two_versions: tuple[Host, Registry]
     started = admin.post("/admin/models/lending/default/promote", json={"version": 2, "canary": 10})
     assert started.status_code == 200 and started.json()["rollout"] == "canary of version 2 (10% of clients)"
     assert admin.post("/admin/models/lending/default/rollback").json()["production"] == 1 and registry.rollout("lending/default") is None
+
+
+def test_a_version_loads_and_warms_in_the_background_while_the_current_one_answers(two_versions: tuple[Host, Registry],
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the first request after a promote loaded the new version itself, under the task's lock (503s after 18-31 s)."""
+    import threading
+
+    from aiaas import warmup
+
+    host, registry = two_versions
+    release, warmed = threading.Event(), []
+    real_warm = warmup.warm
+
+    def slow_warm(pipeline, folder):  # noqa: ANN001, ANN202 - a load that takes as long as the test wants
+        if pipeline.version == 2:
+            release.wait(30)
+        warmed.append(pipeline.version)
+        return real_warm(pipeline, folder)
+
+    monkeypatch.setattr(warmup, "warm", slow_warm)
+    with ready_client(host, registry) as client:
+        assert client.post(PREDICT, json={"instances": [LOAN]}).json()["model"]["version"] == 1
+        registry.promote("lending/default", 2)
+        for _ in range(5):  # version 2 is loading: version 1 answers at once, every time
+            started = time.monotonic()
+            response = client.post(PREDICT, json={"instances": [LOAN]})
+            assert response.status_code == 200 and response.json()["model"]["version"] == 1 and time.monotonic() - started < 2
+        state = client.get("/readyz/lending/default").json()
+        assert state["version"] == 1 and state["pending"] == {"version": 2, "status": "loading"}
+        release.set()
+        wait_for_version(client, "lending/default", 2)
+        assert client.post(PREDICT, json={"instances": [LOAN]}).json()["model"]["version"] == 2
+        assert warmed.count(2) == 1  # warmed once, before it took traffic
+
+
+def test_a_version_that_fails_to_load_never_takes_traffic_and_says_why_everywhere(two_versions: tuple[Host, Registry]) -> None:
+    host, registry = two_versions
+    with ready_client(host, registry) as client:
+        assert client.post(PREDICT, json={"instances": [LOAN]}).json()["model"]["version"] == 1
+        broken = registry.folder(registry.get("lending/default", 2)) / "model.txt"
+        broken.write_text(broken.read_text() + "\n# changed")
+        registry.promote("lending/default", 2)
+        deadline = time.monotonic() + 20
+        while "failed" not in str((state := client.get("/readyz/lending/default")).json().get("pending")):
+            assert client.post(PREDICT, json={"instances": [LOAN]}).json()["model"]["version"] == 1  # never a 503 meanwhile
+            assert time.monotonic() < deadline, state.json()
+            time.sleep(0.05)
+        assert state.status_code == 200 and "model.txt does not match" in state.json()["pending"]["status"]
+        assert client.post(PREDICT, json={"instances": [LOAN]}).json()["model"]["version"] == 1
+        assert 'aiaas_model_load_failures_total{task="lending/default"} 1.0' in client.get("/metrics").text
+        listed = {v["version"]: v for v in client.get("/admin/models").json()["versions"]}
+        assert "model.txt" in listed[2]["problems"]["load"] and listed[1]["problems"] == {}
+    shown = CliRunner().invoke(cli, ["models", "lending/default"], env={"COLUMNS": "200"})
+    assert "version 2 failed to load" in shown.output and "model.txt" in shown.output, shown.output

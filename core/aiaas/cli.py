@@ -17,7 +17,7 @@ from aiaas.errors import UserError
 from aiaas.plugins import get_host
 
 if TYPE_CHECKING:
-    from aiaas.registry import ModelVersion, Registry
+    from aiaas.registry import Registry
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Host industry-vertical AI models: train, evaluate, register, serve.")
 console = Console()
@@ -246,18 +246,13 @@ def _floor_cell(floor: dict[str, Any] | None) -> str:
     return f"beats by {floor['margin']:.3f}" if floor["beats"] else f"[red]does not beat the floor ({floor['floor']:.3f})[/]"
 
 
-def _version_rows(rows: list[ModelVersion], registry: Registry) -> list[dict[str, Any]]:
-    production = {t: registry.alias(t) for t in {r.task for r in rows}}
-    return [{**r.to_json(), "production": production[r.task] == r.version} for r in rows]
-
-
 @app.command()
 def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")] = None, as_json: JsonFlag = False) -> None:
     """List registered versions with their metrics; * marks production."""
     registry = _registry()
     if task:
         get_host().task(task)
-    rows = _version_rows(registry.versions(task), registry)
+    rows = registry.listing(task)
     if as_json:
         return _print_json(rows)
     table = Table("task", "version", "", "architecture", "runtime", "created", "metrics", "against the classical floor")
@@ -266,6 +261,10 @@ def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")
         table.add_row(r["task"], str(r["version"]), "*" if r["production"] else "", r["architecture"], r["runtime"], r["created_at"][:19], metric_text,
                       _floor_cell(r.get("provenance", {}).get("floor")))
     console.print(table)
+    for r in rows:  # what servers reported: a version that failed to load, or whose files changed on disk
+        for kind, why in r["problems"].items():
+            console.print(f"[red]{r['task']} version {r['version']} {'failed to load' if kind == 'load' else 'files changed on disk'}:[/] "
+                          f"{escape(why)}", highlight=False)
 
 
 @app.command()

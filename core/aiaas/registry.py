@@ -337,6 +337,15 @@ class Registry:
                 out.setdefault((row.task, row.version), {})[row.kind] = row.error
             return out
 
+    def listing(self, task: str | None = None) -> list[dict[str, Any]]:
+        """Every version as JSON, with whether it serves production and what servers reported about it
+        (``problems``: ``{"load": why}`` or ``{"integrity": why}``): what ``aiaas models`` and the admin API show."""
+        rows = self.versions(task)
+        production = {name: self.alias(name) for name in {row.task for row in rows}}
+        problems = self.problems(task)
+        return [{**row.to_json(), "production": production[row.task] == row.version, "problems": problems.get((row.task, row.version), {})}
+                for row in rows]
+
     def folder(self, row: ModelVersion) -> Path:
         return self.artifacts / row.artifact_dir
 

@@ -33,11 +33,13 @@ def admin_router(host: Host, registry: Registry) -> APIRouter:
     def task_name(industry: str, task: str) -> str:
         return host.task(f"{industry}/{task}").name  # an unknown task is a 400 naming the installed ones
 
-    @router.get("/models", summary="Registered versions of every task, and which one serves")
-    async def models() -> dict[str, Any]:
-        rows = await run_in_threadpool(registry.versions)
-        serving = {name: await run_in_threadpool(registry.alias, name) for name in {row.task for row in rows}}
-        return {"versions": [{**row.to_json(), "production": serving.get(row.task) == row.version} for row in rows]}
+    @router.get("/models", summary="Registered versions of every task, which one serves, and what servers reported about each")
+    async def models(request: Request) -> dict[str, Any]:
+        """``problems`` of a version: why it failed to load, or that its files changed on disk, as any server
+        reported it; ``serving``: this server's own view of each task (what answers, what is loading or failed)."""
+        served = request.app.state.served
+        serving = {name: (await run_in_threadpool(served.status, name))[1] for name in host.components.tasks}
+        return {"versions": await run_in_threadpool(registry.listing), "serving": serving}
 
     @router.post("/models/{industry}/{task}/promote", summary="Serve a version of a task", dependencies=[Depends(strict_json_body)])
     async def promote(industry: str, task: str, body: Promotion, request: Request) -> dict[str, Any]:
