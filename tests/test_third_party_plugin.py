@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictFloat
 
 import aiaas
 from aiaas.registry import Registry
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 
 class Claim(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: float
-    policy_age_years: float
+    amount: StrictFloat
+    policy_age_years: StrictFloat
     region: str
 
 

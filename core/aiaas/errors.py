@@ -35,6 +35,10 @@ class TooLarge(InvalidInput):
     status = 413
 
 
+class NotFound(UserError):
+    """Something named in the request does not exist (an unknown task in a path); answered as 404."""
+
+
 class NoModel(UserError):
     """The task has no promoted model; answered as 503."""
 

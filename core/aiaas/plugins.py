@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pluggy
 
 from aiaas import __version__, hookspecs
-from aiaas.errors import UserError
+from aiaas.errors import NotFound, UserError
 from aiaas.records import (
     ANY_TASK,
     AUTO,
@@ -283,7 +283,7 @@ class Host:
             return self.components.tasks[name]
         except KeyError:
             known = ", ".join(sorted(self.components.tasks)) or "none (install a vertical, e.g. aiaas-finance)"
-            raise UserError(f"unknown task {name!r}; installed tasks: {known}") from None
+            raise NotFound(f"unknown task {name!r}; installed tasks: {known}") from None
 
     def label_schema(self, task: Task, name: str | None = None) -> LabelSchema:
         """The task's schema, or the one named (chosen from the data, recorded with a model)."""

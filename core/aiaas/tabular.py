@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, create_model
 
 from aiaas.errors import InvalidInput
 from aiaas.state import State
@@ -207,7 +207,8 @@ def _absent(column: dict[str, Any], rows: int) -> np.ndarray:
     return np.full(rows, None, dtype=object)
 
 
-_PYDANTIC_TYPES: dict[str, Any] = {"numeric": float, "log": float, "boolean": bool, "category": str, "datetime": datetime, "identifier": str}
+# strict: a number is a number, not true or "249"
+_PYDANTIC_TYPES: dict[str, Any] = {"numeric": StrictFloat, "log": StrictFloat, "boolean": StrictBool, "category": str, "datetime": datetime, "identifier": str}
 
 
 class TabularPreprocessor:

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 import aiaas
-from aiaas.errors import InvalidInput, ModelUnavailable, NoModel, UserError
+from aiaas.errors import InvalidInput, ModelUnavailable, NoModel, NotFound, UserError
 from aiaas.plugins import Host, get_host
 from aiaas.records import resolve
 from aiaas.registry import Registry
@@ -121,7 +121,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/readyz/{industry}/{task}", tags=["service"], responses={
-        400: {"description": "no such task (detail names the installed ones)"},
+        404: {"description": "no such task (detail names the installed ones)"},
         503: {"description": "the task does not serve: no promoted model, its version still loading, or it failed to load"}})
     async def task_ready(industry: str, task: str) -> JSONResponse:
         """200 while this task serves, 503 otherwise: for a load balancer that routes by task."""
@@ -224,7 +224,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def user_error(_request: Request, exc: UserError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse({"detail": str(exc)}, status_code=404 if isinstance(exc, NotFound) else 400)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

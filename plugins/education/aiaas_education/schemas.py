@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, WithJsonSchema, model_validator
 
 from aiaas import InvalidInput
 
@@ -20,7 +20,9 @@ def _id_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) else value
 
 
-Id = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=200)]
+Id = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=200),
+               WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "integer"}]})]
+"""An id: text, or a whole number (the schema says so; true/false and fractions are refused)."""
 
 
 class Answer(BaseModel):
@@ -30,9 +32,9 @@ class Answer(BaseModel):
     correct: Annotated[StrictInt, Field(ge=0, le=1, description="1 when the answer was correct, else 0")]
     item: Id | None = Field(default=None, description="the question answered, when known")
     timestamp: datetime | None = Field(default=None, description="when it was answered; a history whose answers all have one is put in time order")
-    attempts: Annotated[int, Field(ge=0)] | None = None
-    hints: Annotated[int, Field(ge=0)] | None = None
-    response_time: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(default=None, description="seconds to answer")
+    attempts: Annotated[StrictInt, Field(ge=0)] | None = None
+    hints: Annotated[StrictInt, Field(ge=0)] | None = None
+    response_time: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] | None = Field(default=None, description="seconds to answer")
 
 
 class Next(BaseModel):

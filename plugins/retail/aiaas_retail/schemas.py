@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 
 class Review(BaseModel):
@@ -12,7 +12,7 @@ class Review(BaseModel):
 
     text: str = Field(max_length=100_000, description="the review's text; HTML entities are decoded")
     title: str | None = Field(default=None, max_length=1000)
-    rating: int | None = Field(default=None, ge=1, le=5, description="the reviewer's stars, when known")
+    rating: StrictInt | None = Field(default=None, ge=1, le=5, description="the reviewer's stars, when known")
     product_id: str | None = Field(default=None, max_length=100)
     date: dt.date | None = None
 
