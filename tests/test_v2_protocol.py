@@ -89,7 +89,7 @@ def test_v2_infer_answers_tensors_like_the_domain_route(served: Any) -> None:  #
     ({"inputs": [{"name": "income", "shape": [1], "datatype": "BYTES", "data": ["1"]}]}, ["body", "inputs", 0, "datatype"], "not BYTES"),
     (b'{"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [' + b"9" * 5000 + b"]}]}", ["body", "inputs", 0, "data", 0],
      "5,000 digits"),
-    (_tensors(["NaN"], ["B"]), None, "finite"),
+    (_tensors(["NaN"], ["B"]), ["body", "inputs", "income", 0], "valid number"),  # a string is not a number, "NaN" included
     ({"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]}]}, ["body", "inputs", "debt_ratio", 0], "required"),
 ])
 def test_v2_bad_tensors_get_a_422_naming_them(served: Any, body: dict[str, Any], where: list[Any] | None, says: str) -> None:  # noqa: ANN401
