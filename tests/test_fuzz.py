@@ -1,6 +1,5 @@
-"""schemathesis against the app in-process, over every operation of its OpenAPI page:
-no request the schema allows (or nearly allows) gets a server error, and every
-answer fits its documented schema."""
+"""schemathesis against the app in-process, with every one of its checks, over every operation
+of its OpenAPI page: the page says what the server does."""
 
 from __future__ import annotations
 
@@ -9,14 +8,12 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from aiaas.registry import Registry
 from aiaas.serving.app import create_app
 from aiaas.settings import get_settings
 from aiaas.testing import host_with, isolated_home
+from aiaas.testing.helpers import fuzz_app
 from aiaas.training import TrainRequest, train
 
 from .test_third_party_plugin import insurance_plugin, write_claims
@@ -34,27 +31,21 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(host, registry, get_settings()))
 
 
-def test_no_server_error_and_answers_fit_their_schema(api: schemathesis.schemas.BaseSchema) -> None:
-    checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
-    tried = []
-    for result in api.get_all_operations():
-        operation = result.ok()
-        tried.append(operation.label)
-
-        @given(operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=checks)
-
-        run()
+def test_every_check_passes_on_every_operation(api: schemathesis.schemas.BaseSchema) -> None:
+    """schemathesis with all its checks: no server error, every status and header documented, answers that fit
+    their schema, schema-invalid requests refused and schema-valid ones taken (no coercion, every limit stated)."""
+    tried = fuzz_app(api.app, EXAMPLES)
     assert any("/predict" in label for label in tried) and any("/admin" in label for label in tried) and any("/v2/models" in label for label in tried)
 
 
-def test_values_that_overflow_the_model_get_a_422(api: schemathesis.schemas.BaseSchema) -> None:
-    """Regression (found by this fuzzer): 1.86e39 in a float field made the answer NaN, a 500."""
+def test_values_far_past_training_are_answered_with_the_flag_never_nan(api: schemathesis.schemas.BaseSchema) -> None:
+    """Regression (found by this fuzzer): 1.86e39 in a float field made the answer NaN, a 500. Such a value is
+    read at the edge of what the model knows; the answer says it is far outside the training range."""
     from fastapi.testclient import TestClient
 
     client = TestClient(api.app)
-    for value in (1.8645145393514888e39, 1e300, -1e300):
+    for value in (1.8645145393514888e39, 1e300, -1e300, 1.7976931348623157e308):
         response = client.post("/v1/insurance/claims/predict", json={"instances": [{"amount": 0.0, "policy_age_years": value, "region": ""}]})
-        assert response.status_code == 422, (value, response.text)
+        assert response.status_code == 200, (value, response.text)
+        answer = response.json()["predictions"][0]
+        assert answer["input_check"]["in_distribution"] is False and "policy_age_years" in " ".join(answer["input_check"]["reasons"])

@@ -97,6 +97,10 @@ def category_index(categories: list[str]) -> dict[str, int]:
     return cached[1]
 
 
+Z_LIMIT = 1e4
+"""Standardised numbers are read within this many spreads of the training mean."""
+
+
 def encode_column(column: dict[str, Any], values: pd.Series | np.ndarray) -> np.ndarray:
     """One column's features, ``(rows, width)``, by its fitted kind. Works on the column's
     numpy array where it can: pandas calls cost more than the work on a request's few rows."""
@@ -107,7 +111,11 @@ def encode_column(column: dict[str, Any], values: pd.Series | np.ndarray) -> np.
         x = np.where(np.isnan(x), column["median"], x)
         if kind == "log":
             x = np.log1p(np.clip(x, 0, None))
-        return ((x - column["mean"]) / column["std"])[:, None]
+        with np.errstate(over="ignore"):
+            z = (x - column["mean"]) / column["std"]
+        # A value thousands of spreads past training (1e300) reads as the edge: the model still gives a number,
+        # and the input checks, which read the raw value, flag it as far outside the training range.
+        return np.clip(z, -Z_LIMIT, Z_LIMIT)[:, None]
     if kind == "boolean":
         if raw.dtype == bool:
             return raw.astype("float64")[:, None]

@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.openapi.utils import get_openapi
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -29,7 +28,7 @@ from aiaas.monitoring.monitor import DriftGauges
 from aiaas.monitoring.predictions import PredictionLog
 from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
-from aiaas.serving import fastshed
+from aiaas.serving import fastshed, openapi
 from aiaas.serving.batcher import Batcher, Overloaded, Shed
 from aiaas.serving.docs import add_docs
 from aiaas.serving.fastpath import FastPredict
@@ -189,7 +188,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     host.call_extension_hook("register_routes", router=plugin_router, host=host,
                              service=Service(host, registry, served, batcher, settings, predictions))
     app.include_router(plugin_router)
-    _document_request_bodies(app, extra_schemas)
+    openapi.install(app, extra_schemas)
     return app
 
 
@@ -248,21 +247,3 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
-
-
-def _document_request_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
-    """Put the per-task request models into the OpenAPI components the routes refer to."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in models:
-            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(body.pop("$defs", {}))
-            components[model.__name__] = body
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,8 +2,9 @@
 
 - The body size holds while the body streams (a chunked body has no Content-Length),
   so a huge upload is cut off at the limit instead of being read whole.
-- JSON bodies are strict: NaN, Infinity and numbers too large for a float, whole numbers
-  past 64 bits (an integer literal past Python's 4,300-digit limit included), strings
+- JSON bodies are strict: NaN, Infinity and numbers too large for a float (an integer
+  literal past Python's 4,300-digit limit included; a whole number past 64 bits is read
+  as a float, so an integer field refuses it and a number field takes it), strings
   with lone surrogates or control characters (other than tab and line breaks), and
   nesting deeper than ``MAX_DEPTH`` each get a 422 naming where, and that 422 is
   always valid JSON. ``StrictJSON`` applies the same rules to every JSON body a route leaves
@@ -29,7 +30,7 @@ from aiaas.errors import UnsupportedMedia
 
 MAX_DEPTH = 32
 MAX_INT = 2**63 - 1
-"""Whole numbers past 64 bits are refused: no model, database or tensor downstream takes them."""
+"""Whole numbers past 64 bits become floats (no integer field, database column or tensor downstream takes them)."""
 INLINE_PARSE_BYTES = 64 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond); larger ones in a thread."""
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -169,20 +170,25 @@ async def parse_json_off_loop(raw: bytes) -> Any:
 
 
 def check_values(body: Any) -> None:
-    stack: list[tuple[Any, list[Any]]] = [(body, [])]
+    """Refuse what the models downstream cannot take, naming where; a whole number past 64 bits becomes
+    the float it is (a JSON number is a number: ``1e30`` and its 31 digits are the same value)."""
+    stack: list[tuple[Any, list[Any], Any]] = [(body, [], None)]
     while stack:
-        value, loc = stack.pop()
+        value, loc, parent = stack.pop()
         if len(loc) > MAX_DEPTH:
             raise invalid_body(loc[:MAX_DEPTH], f"body is nested more than {MAX_DEPTH} levels deep", "json_invalid")
         if isinstance(value, dict):
-            stack.extend((v, [*loc, k]) for k, v in value.items())
-            stack.extend((k, [*loc, "<key>"]) for k in value)
+            stack.extend((v, [*loc, k], value) for k, v in value.items())
+            stack.extend((k, [*loc, "<key>"], None) for k in value)
         elif isinstance(value, list):
-            stack.extend((v, [*loc, i]) for i, v in enumerate(value))
+            stack.extend((v, [*loc, i], value) for i, v in enumerate(value))
         elif isinstance(value, _TooManyDigits):
-            raise invalid_body(loc, f"a whole number of {value.digits:,} digits is too large (at most {MAX_INT:,})", "int_parsing_size")
+            raise invalid_body(loc, f"a whole number of {value.digits:,} digits is too large (numbers end at 1.8e308)", "int_parsing_size")
         elif isinstance(value, int) and not isinstance(value, bool) and not -MAX_INT <= value <= MAX_INT:
-            raise invalid_body(loc, f"{value} is too large a whole number (at most {MAX_INT:,})", "int_parsing_size")
+            as_float = float(value) if abs(value) < 2**1024 else math.inf
+            if parent is None or not math.isfinite(as_float):
+                raise invalid_body(loc, f"{value} is too large a number (numbers end at 1.8e308)", "int_parsing_size")
+            parent[loc[-1]] = as_float  # no field takes a whole number past 64 bits: as a float, a number field reads it
         elif isinstance(value, float) and not math.isfinite(value):
             raise invalid_body(loc, f"{value} is not a finite number (NaN, Infinity and numbers past 1.8e308 are refused)", "finite_number")
         elif isinstance(value, str):

@@ -109,7 +109,8 @@ def request_models(task: Task, max_instances: int) -> tuple[type[BaseModel], typ
     name = _camel(task)
     instance = resolve(task.input_model)
     answer = resolve(task.output_model)
-    request = create_model(f"{name}Request", instances=(list[instance], Field(min_length=1, max_length=max_instances)),
+    request = create_model(f"{name}Request", __config__=ConfigDict(extra="forbid"),
+                           instances=(list[instance], Field(min_length=1, max_length=max_instances)),
                            explain=(bool, Field(default=task.explain_in_predict, description="include explanations in /predict answers")))
     logged = create_model(f"{name}Prediction", __base__=answer,
                           prediction_id=(str | None, Field(default=None, description="quote it to send feedback on this answer")),
