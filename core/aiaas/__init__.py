@@ -43,6 +43,7 @@ from aiaas.state import State  # noqa: E402
 
 if TYPE_CHECKING:
     from aiaas.answers import Classification, ExplainedClassification, classification_calls
+    from aiaas.fields import Number, Whole
     from aiaas.novelty.base import Sample, Scores
     from aiaas.pipeline import Batch, Pipeline
     from aiaas.reports import figure_png
@@ -64,6 +65,8 @@ _LAZY = {
     "ExplainedClassification": "aiaas.answers",
     "classification_calls": "aiaas.answers",
     "TrainRequest": "aiaas.training",
+    "Number": "aiaas.fields",  # input-model field types that take what their JSON Schema says
+    "Whole": "aiaas.fields",
     "figure_png": "aiaas.reports",  # a Task.report's figures
     "keyed_digest": "aiaas.secrets",  # pseudonymous ids under the host's secret key
     "strict_json_body": "aiaas.serving.limits",  # a plugin route's body checks, the same as the task routes'
@@ -105,6 +108,7 @@ __all__ = [
     "LoadOptions",
     "ModelSpec",
     "NoModel",
+    "Number",
     "OperatingPolicy",
     "Pipeline",
     "Postprocessor",
@@ -119,6 +123,7 @@ __all__ = [
     "TrainRequest",
     "UnsupportedMedia",
     "UserError",
+    "Whole",
     "classification_calls",
     "figure_png",
     "hookimpl",

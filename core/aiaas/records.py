@@ -188,6 +188,8 @@ class Task:
     is refused (413) before any of them decodes."""
     upload_field: str | None = None
     """The field a ``multipart/form-data`` file part fills: ``"image"``."""
+    explain_requires: tuple[str, ...] = ()
+    """Input fields ``/explain`` needs that ``/predict`` does not: ``("next",)``; the explain request's schema requires them."""
     explain_in_predict: bool = True
     """Whether ``/predict`` answers carry explanations unless the request says ``"explain": false``."""
     quickstart: Quickstart = Quickstart()

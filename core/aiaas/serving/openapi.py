@@ -120,7 +120,13 @@ def _limit(node: Any, components: dict[str, Any], seen: set[str]) -> None:
             _limit(components[name], components, seen)
         return
     if node.get("type") == "string" and "format" not in node and "contentEncoding" not in node and "enum" not in node:
-        node.setdefault("pattern", TEXT)
+        if "pattern" not in node:
+            node["pattern"] = TEXT
+        elif node["pattern"] != TEXT and not any(p.get("pattern") == TEXT for p in node.get("allOf", [])):
+            node.setdefault("allOf", []).append({"pattern": TEXT})
+    for kept, keyword in (("ge", "minimum"), ("le", "maximum"), ("gt", "exclusiveMinimum"), ("lt", "exclusiveMaximum")):
+        if kept in node and node.get("type") in ("integer", "number"):  # pydantic leaves a wrapped type's bounds under its own names
+            node.setdefault(keyword, node.pop(kept))
     if node.get("type") in ("integer", "number"):
         edge = MAX_INT if node["type"] == "integer" else sys.float_info.max
         if "maximum" not in node and "exclusiveMaximum" not in node:

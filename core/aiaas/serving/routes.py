@@ -104,20 +104,38 @@ def _instances_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
-def request_models(task: Task, max_instances: int) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
-    """(request, predict response, explain response) models, for validation limits and the docs."""
+def request_models(task: Task, max_instances: int) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel], type[BaseModel]]:
+    """(predict request, explain request, predict response, explain response) models, for validation limits and the docs."""
     name = _camel(task)
     instance = resolve(task.input_model)
     answer = resolve(task.output_model)
     request = create_model(f"{name}Request", __config__=ConfigDict(extra="forbid"),
                            instances=(list[instance], Field(min_length=1, max_length=max_instances)),
                            explain=(bool, Field(default=task.explain_in_predict, description="include explanations in /predict answers")))
+    explained = instance
+    if task.explain_requires:  # what an explanation needs that a prediction does not, required in /explain's schema
+        explained = create_model(f"{instance.__name__}ToExplain", __base__=instance, **{
+            field: (_not_none(instance.model_fields[field].annotation), Field(description=instance.model_fields[field].description))
+            for field in task.explain_requires})
+    explain_request = create_model(f"{name}ExplainRequest", __config__=ConfigDict(extra="forbid"),
+                                   instances=(list[explained], Field(min_length=1, max_length=max_instances)))
     logged = create_model(f"{name}Prediction", __base__=answer,
                           prediction_id=(str | None, Field(default=None, description="quote it to send feedback on this answer")),
                           input_check=(InputCheckResult | None, Field(default=None, description="how like the training data the input is")))
     predict = create_model(f"{name}Predictions", predictions=(list[logged], ...), model=(ModelInfo, ...))
     explain = create_model(f"{name}Explanations", explanations=(list[dict[str, Any]], ...), model=(ModelInfo, ...))
-    return request, predict, explain
+    return request, explain_request, predict, explain
+
+
+def _not_none(annotation: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    import types
+    import typing
+
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kept = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return typing.Union[tuple(kept)] if len(kept) > 1 else kept[0]
+    return annotation
 
 
 def _too_many(count: int, limits: Limits, what: str = "instances") -> RequestValidationError:
@@ -239,18 +257,21 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
                 on_flagged: Callable[[str, int | None, int, str], None] | None = None) -> APIRouter:
     """``on_flagged(task, version, count, "answered" | "refused")`` hears of inputs flagged as unlike the training data."""
     router = APIRouter(prefix=f"/v1/{task.name}", tags=[task.name])
-    request_model, predict_model, explain_model = request_models(task, limits.max_instances)
+    request_model, explain_request, predict_model, explain_model = request_models(task, limits.max_instances)
     content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}
+    explain_content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{explain_request.__name__}"}}}
     errors_doc: dict[int | str, dict[str, Any]] = {413: {"description": "the body (or an image's pixel count) is over the limit"},
                                                    422: {"description": "an instance does not fit the schema (detail names the field), or the task "
                                                                "refuses an input unlike its training data (detail names the reason)"},
                                                    503: {"description": "no model of this task is promoted, or the task is at capacity (see Retry-After)"}}
     if task.upload_field:
-        content["multipart/form-data"] = {"schema": {"type": "object", "properties": {
-            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                      "description": "one or more files, each one instance (any part name)"}}}}
-        errors_doc[415] = {"description": "a file of a type the task does not read; detail names the file"}
+        content["multipart/form-data"] = explain_content["multipart/form-data"] = {"schema": {
+            "type": "object", "required": ["files"], "additionalProperties": False, "properties": {
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1, "maxItems": limits.max_instances,
+                          "description": "one or more files, each one instance (the server takes any part name)"}}}}
+        errors_doc[415] = {"description": "a file of a type the task does not read; detail names the file by its position"}
     body_doc = {"requestBody": {"required": True, "content": content}}
+    explain_doc = {"requestBody": {"required": True, "content": explain_content}}
 
     async def answer(request: Request, key: str, work: Work) -> JSONResponse:
         """Validate against the served version, then run ``work`` in a batch with concurrent requests."""
@@ -304,7 +325,7 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
     async def predict(request: Request) -> JSONResponse:
         return await answer(request, "predictions", predict_work)
 
-    @router.post("/explain", summary=f"Explain each prediction of {task.name}", openapi_extra=body_doc,
+    @router.post("/explain", summary=f"Explain each prediction of {task.name}", openapi_extra=explain_doc,
                  responses={200: {"model": explain_model}, **errors_doc})
     async def explain(request: Request) -> JSONResponse:
         return await answer(request, "explanations", explain_work)
@@ -323,6 +344,6 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
         await run_in_threadpool(predictions.add_feedback, logged, label, getattr(caller, "name", None))
         return {"prediction_id": body.prediction_id, "label": label, "version": logged.version}
 
-    router.extra_schemas = [request_model]  # type: ignore[attr-defined]
+    router.extra_schemas = [request_model, explain_request]  # type: ignore[attr-defined]
     router.predict = predict  # type: ignore[attr-defined]  # for the fast path (fastpath.py)
     return router

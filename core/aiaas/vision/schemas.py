@@ -7,7 +7,10 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
 def _bytes(value: Any) -> Any:
@@ -23,10 +26,13 @@ def _bytes(value: Any) -> Any:
 ImageBytes = Annotated[
     bytes,
     BeforeValidator(_bytes),
-    WithJsonSchema({"type": "string", "contentEncoding": "base64", "description": "the image file's bytes, base64-encoded"}),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64", "minLength": 4, "pattern": BASE64,
+                    "description": "the image file's bytes, base64-encoded"}),
 ]
 
 
 class ImageInstance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     image: ImageBytes = Field(description="a PNG or JPEG file (and DICOM where the task reads it), base64-encoded in JSON")
     filename: str | None = Field(default=None, max_length=255, description="a name for the image, echoed in answers and errors (an uploaded file is named by its position, 'part 0')")

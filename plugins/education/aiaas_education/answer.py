@@ -47,7 +47,7 @@ def states(pipeline: Pipeline, records: pd.DataFrame) -> list[KnowledgeState]:
     pre, state = pipeline.preprocessor, pipeline.pre_state
     vocabulary = pre.vocabulary(state)
     rows = records.to_dict("records")
-    histories = [pre.history(r, state, i) for i, r in enumerate(rows)]
+    histories = [pre.history(r, state) for r in rows]
     inputs, starts = pre.probe(histories, state)
     p = pipeline.run(inputs)
     band = tuple(pipeline.post_state.get("practice_band", PRACTICE_BAND))

@@ -23,7 +23,7 @@ class AnswerInfluence:
         variants: list[dict[str, Any]] = []
         spans = []
         for i, record in enumerate(rows):
-            history = pre.history(record, state, i)
+            history = pre.history(record, state)
             if history.next_id is None:
                 raise InvalidInput("explain needs next.skill (or next.item): the skill whose estimate to explain", (i, "next"))
             start = history.given - history.used

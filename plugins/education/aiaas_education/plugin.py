@@ -35,6 +35,7 @@ def register_tasks() -> list[Task]:
         quickstart=Quickstart(rows=24_000, epochs=12),
         log_inputs=False, log_omit=("learner",),  # learners are often minors: the prediction log keeps no ids or histories
         subject_field="learner",  # and erasing a learner removes their logged predictions too
+        explain_requires=("next",),  # an explanation is of the estimate for the next question
         description="Knowledge tracing: from a learner's past answers, the probability of answering each skill "
                     "correctly next (mastery), the next item's chance and the skills to practise next.",
     )]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from aiaas import InvalidInput
+from aiaas import InvalidInput, Number, Whole
 
 MAX_HISTORY = 10_000
 """Most answers one instance (or one append) may carry; the model reads the most recent of them."""
@@ -17,6 +17,8 @@ def _id_text(value: Any) -> Any:
     """Skill and item ids may come as numbers (ASSISTments' are); they are names to the model."""
     if isinstance(value, bool):
         raise ValueError("an id is text or a whole number, not true/false")
+    if isinstance(value, float) and value.is_integer():  # JSON Schema's integer: 7 or 7.0
+        value = int(value)
     return str(value) if isinstance(value, int) else value
 
 
@@ -29,16 +31,18 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     skill: Id = Field(description="the skill (knowledge component) the answer practised")
-    correct: Annotated[StrictInt, Field(ge=0, le=1, description="1 when the answer was correct, else 0")]
+    correct: Annotated[Whole, Field(ge=0, le=1, description="1 when the answer was correct, else 0")]
     item: Id | None = Field(default=None, description="the question answered, when known")
     timestamp: datetime | None = Field(default=None, description="when it was answered; a history whose answers all have one is put in time order")
-    attempts: Annotated[StrictInt, Field(ge=0)] | None = None
-    hints: Annotated[StrictInt, Field(ge=0)] | None = None
-    response_time: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] | None = Field(default=None, description="seconds to answer")
+    attempts: Annotated[Whole, Field(ge=0)] | None = None
+    hints: Annotated[Whole, Field(ge=0)] | None = None
+    response_time: Annotated[Number, Field(ge=0, allow_inf_nan=False)] | None = Field(default=None, description="seconds to answer")
 
 
 class Next(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [  # one of them, and not null: what _one_of says
+        {"required": ["skill"], "properties": {"skill": {"not": {"type": "null"}}}},
+        {"required": ["item"], "properties": {"item": {"not": {"type": "null"}}}}]})
 
     skill: Id | None = Field(default=None, description="the skill of the next question")
     item: Id | None = Field(default=None, description="the next question; its skill is looked up when no skill is given")

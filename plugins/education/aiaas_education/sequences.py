@@ -83,17 +83,16 @@ class AnswerSequences:
     def training_instances(self, dataset: Dataset, state: State) -> Dataset:
         return expand(dataset, int(state.meta["window"]), int(state.meta["stride"]))
 
-    def history(self, record: dict[str, Any], state: State, at: int | None = None) -> History:
-        """``at``: the record's index in the request, for a 422 that names it."""
+    def history(self, record: dict[str, Any], state: State) -> History:
+        """The record's most recent answers (up to the window) as ids, and the skill it asks about next."""
         vocabulary, window = self.vocabulary(state), int(state.meta["window"])
         skills, correct = list(record["skill"]), list(record["correct"])
         given = len(skills)
         next_skill, next_item = _text(record.get("next_skill")), _text(record.get("next_item"))
         if next_skill is None and next_item is not None:
-            next_skill = state.meta["item_skill"].get(next_item)
-            if next_skill is None:
-                raise InvalidInput(f"next item {next_item!r} is not one the model saw in training; give next.skill",
-                                   (*(() if at is None else (at,)), "next", "item"))
+            # an item training never saw has no known skill: it is asked about as the shared unknown skill, and the
+            # answer says so (known_skill false), as for any skill the model does not know
+            next_skill = state.meta["item_skill"].get(next_item, next_item)
         return History(vocabulary.ids(skills[-window:]), np.asarray(correct[-window:], dtype=np.int32), given,
                        next_skill, None if next_skill is None else vocabulary.id(next_skill), next_item)
 
@@ -107,7 +106,7 @@ class AnswerSequences:
 
     def transform(self, records: pd.DataFrame, state: State) -> dict[str, np.ndarray]:
         """Each answer is a query; a record naming its next skill gets one more step asking about it."""
-        histories = [self.history(r, state, i) for i, r in enumerate(records.to_dict("records"))]
+        histories = [self.history(r, state) for r in records.to_dict("records")]
         return self._arrays([(h, [] if h.next_id is None else [h.next_id]) for h in histories])
 
     def probe(self, histories: list[History], state: State) -> tuple[dict[str, np.ndarray], list[int]]:

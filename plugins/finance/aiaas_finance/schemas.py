@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from aiaas import Number
 
 Channel = Literal["pos", "online", "atm"]
 
@@ -21,7 +23,7 @@ class Transaction(BaseModel):
         "merchant_category": "5732", "channel": "online", "country": "US", "card_present": False,
         "customer_id": "c-17", "terminal_id": "t-9"}]})
 
-    amount: StrictFloat = Field(gt=0, le=1_000_000, description="amount in the transaction's currency")
+    amount: Number = Field(gt=0, le=1_000_000, description="amount in the transaction's currency")
     timestamp: datetime = Field(description="when the transaction happened (ISO 8601)")
     merchant_category: str = Field(pattern=r"^\d{4}$", description="ISO 18245 merchant category code, e.g. 5411")
     channel: Channel = Field(description="pos (card terminal), online (card not present) or atm")
@@ -31,14 +33,14 @@ class Transaction(BaseModel):
     transaction_id: str | None = None
     customer_id: str | None = None
     terminal_id: str | None = None
-    customer_tx_count_1d: StrictFloat | None = Field(default=None, ge=0, description="customer's transactions in the last day")
-    customer_tx_count_7d: StrictFloat | None = Field(default=None, ge=0)
-    customer_tx_count_30d: StrictFloat | None = Field(default=None, ge=0)
-    customer_avg_amount_1d: StrictFloat | None = Field(default=None, ge=0, description="customer's mean amount over the last day")
-    customer_avg_amount_7d: StrictFloat | None = Field(default=None, ge=0)
-    customer_avg_amount_30d: StrictFloat | None = Field(default=None, ge=0)
-    amount_to_avg_30d: StrictFloat | None = Field(default=None, ge=0, description="this amount over the 30-day mean")
-    hours_since_previous: StrictFloat | None = Field(default=None, ge=0, description="hours since the customer's previous transaction")
+    customer_tx_count_1d: Number | None = Field(default=None, ge=0, description="customer's transactions in the last day")
+    customer_tx_count_7d: Number | None = Field(default=None, ge=0)
+    customer_tx_count_30d: Number | None = Field(default=None, ge=0)
+    customer_avg_amount_1d: Number | None = Field(default=None, ge=0, description="customer's mean amount over the last day")
+    customer_avg_amount_7d: Number | None = Field(default=None, ge=0)
+    customer_avg_amount_30d: Number | None = Field(default=None, ge=0)
+    amount_to_avg_30d: Number | None = Field(default=None, ge=0, description="this amount over the 30-day mean")
+    hours_since_previous: Number | None = Field(default=None, ge=0, description="hours since the customer's previous transaction")
 
 
 class ReasonCode(BaseModel):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aiaas import Whole
 
 
 class Review(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(max_length=100_000, description="the review's text; HTML entities are decoded")
+    text: str = Field(max_length=100_000, description="the review's text; HTML entities are decoded",
+                      json_schema_extra={"pattern": r"\S"})  # what not_blank says, stated for clients
     title: str | None = Field(default=None, max_length=1000)
-    rating: StrictInt | None = Field(default=None, ge=1, le=5, description="the reviewer's stars, when known")
+    rating: Whole | None = Field(default=None, ge=1, le=5, description="the reviewer's stars, when known")
     product_id: str | None = Field(default=None, max_length=100)
     date: dt.date | None = None
 
