@@ -111,7 +111,7 @@ def test_admins_promote_and_roll_back_over_http_and_the_audit_says_who(registry:
     listed = client.get("/admin/models", headers=headers).json()["versions"]
     assert [(v["version"], v["production"]) for v in listed] == [(1, True), (2, False)]
     assert client.post("/admin/models/finance/fraud/promote", json={"version": "two"}, headers=headers).status_code == 422
-    assert client.post("/admin/models/finance/nope/promote", json={"version": 1}, headers=headers).status_code == 400
+    assert client.post("/admin/models/finance/nope/promote", json={"version": 1}, headers=headers).status_code == 404  # no such task
     events = client.get("/admin/audit", headers=headers).json()["events"]
     assert [(e["actor"], e["action"], e["detail"]["version"]) for e in events] == [
         ("key:ops-lead", "promote", 1), ("key:ops-lead", "promote", 2), ("key:ops-lead", "rollback", 1)]

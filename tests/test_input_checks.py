@@ -85,11 +85,14 @@ def test_each_answer_says_whether_its_input_is_like_the_training_data(served) ->
 def test_non_finite_numbers_are_refused_before_any_check(served) -> None:  # noqa: ANN001
     host, registry, _, _ = served
     client = TestClient(create_app(host, registry, get_settings()))
-    for value in ("Infinity", "NaN", "-Infinity"):
+    for value, says in (("Infinity", "valid number"), ("NaN", "valid number"), ("-Infinity", "valid number")):  # text is not a number
         response = client.post(PREDICT, json={"instances": [_ordinary(), {**_ordinary(), "debt_ratio": value}]})
         assert response.status_code == 422, response.text
         (error,) = response.json()["detail"]
-        assert error["loc"] == ["body", "instances", 1, "debt_ratio"] and "not a finite number" in error["msg"]
+        assert error["loc"] == ["body", "instances", 1, "debt_ratio"] and says in error["msg"]
+    raw = '{"instances": [{"income": 22000.0, "debt_ratio": NaN, "grade": "B"}]}'  # nor is JSON's missing NaN
+    response = client.post(PREDICT, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "not a finite number" in response.text
 
 
 def test_the_threshold_flags_about_one_percent_of_ordinary_inputs_and_is_saved(served) -> None:  # noqa: ANN001

@@ -33,6 +33,7 @@ from aiaas.serving.batcher import Batcher, Overloaded, Shed
 from aiaas.serving.docs import add_docs
 from aiaas.serving.fastpath import FastPredict
 from aiaas.serving.limits import BodyLimit, StrictJSON
+from aiaas.serving.methods import AllowedMethods
 from aiaas.serving.observe import CLIENT_CLOSED, Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
@@ -81,10 +82,12 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     add_docs(app)
 
     # The request path: request id, metrics and access log; shedding; keys and scopes; the body limit;
-    # strict JSON for the bodies FastAPI parses; the predict routes' fast path (the last added runs first).
+    # every method a path takes in OPTIONS and 405 answers; strict JSON for the bodies FastAPI parses; the predict
+    # routes' fast path (the last added runs first).
     predict_handlers: dict[str, Any] = {}
     app.add_middleware(FastPredict, handlers=predict_handlers, exception_handlers=lambda: app.exception_handlers)
     app.add_middleware(StrictJSON, skip=parses_own_body)
+    app.add_middleware(AllowedMethods, routes=lambda: app.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
     app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())

@@ -147,3 +147,15 @@ def _erase_and_look(trained: TrainedModels) -> None:
             assert session.scalar(select(func.count()).select_from(StoredAnswer).where(StoredAnswer.learner == key)) == 0
         assert key.encode() not in _stored_bytes(trained.home)  # not in the database file, its journal or free pages
         assert client.delete(f"{URL}/{raw_id}").json()["erased_answers"] == 0
+
+
+def test_options_and_405_name_every_method_of_a_learner_route(trained: TrainedModels) -> None:
+    """Regression: OPTIONS (and a 405) on a learner's route named one of its methods, the first route's."""
+    with trained.inside():
+        client = trained.client()
+        for path, methods in ((f"{URL}/maya", {"GET", "DELETE", "OPTIONS"}), (f"{URL}/maya/answers", {"POST", "OPTIONS"})):
+            options = client.options(path)
+            assert options.status_code == 204 and set(options.headers["allow"].split(", ")) == methods, options.headers
+            refused = client.patch(path, json={})
+            assert refused.status_code == 405 and set(refused.headers["allow"].split(", ")) == methods
+        assert client.options(f"{URL}/maya/nothing-here").status_code == 404
