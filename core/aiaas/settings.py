@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     """How often a server recomputes the drift gauges on /metrics from the last day of predictions (0: never)."""
     load_retry_seconds: float = 30.0
     """How long a server waits before trying again to load a promoted version that failed to load."""
+    preload_frameworks: bool = True
+    """Before ready, import the framework of every registered version of a served task (not only the promoted ones), so a
+    later promote loads only its model and never spends seconds importing TensorFlow or PyTorch beside live traffic."""
     integrity_check_seconds: float = 60.0
     """How often a server re-verifies the files of the versions it holds against their recorded digests (0: never)."""
     public_docs: bool = False

@@ -128,9 +128,9 @@ class ServedModels:
 
     def __init__(self, host: Host, registry: Registry, ttl: float, on_failure: Callable[[str], None] | None = None,
                  retry: float = 30.0, keep: int = 3, integrity_seconds: float = 0.0,
-                 on_damaged: Callable[[str, int], None] | None = None) -> None:
+                 on_damaged: Callable[[str, int], None] | None = None, preload_frameworks: bool = False) -> None:
         self.host, self.registry, self.ttl, self.on_failure, self.on_damaged = host, registry, ttl, on_failure, on_damaged
-        self.retry, self.keep, self.integrity_seconds = retry, keep, integrity_seconds
+        self.retry, self.keep, self.integrity_seconds, self.preload_frameworks = retry, keep, integrity_seconds, preload_frameworks
         self._tasks: dict[str, _Task] = {}
         self._loaded: dict[str, OrderedDict[int, Pipeline]] = {}
         self._loading: dict[tuple[str, int], Future[Pipeline]] = {}
@@ -319,8 +319,24 @@ class ServedModels:
                     future.result(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
                 except Exception:  # noqa: BLE001 - recorded by the loader
                     pass
+            if self.preload_frameworks:
+                self._preload(tasks or list(self.host.components.tasks))
         finally:
             self.warming.clear()
+
+    def _preload(self, tasks: list[str]) -> None:
+        """Import the framework of every registered version of these tasks: importing TensorFlow takes seconds of
+        CPU, and a promote that needed it while traffic flows would spend them beside the requests."""
+        try:
+            runtimes = sorted({row.runtime for row in self.registry.versions() if row.task in tasks})
+        except Exception:  # noqa: BLE001 - the registry is down: /readyz says so
+            return
+        for name in runtimes:
+            try:
+                self.host.runtime(name)
+            except Exception as exc:  # noqa: BLE001 - a runtime that is not installed: a version of it fails to load, and says why
+                log.info("runtime %s not preloaded: %s", name, exc)
+        _settle()  # a framework's import leaves hundreds of thousands of objects for the collector's full passes
 
     def status(self, task: str) -> tuple[str, dict[str, Any]]:
         """("serving" | "loading" | "failed" | "none", what ``/readyz`` says of the task)."""

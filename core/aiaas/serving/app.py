@@ -54,7 +54,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     metrics = Metrics()
     served = ServedModels(host, registry, settings.alias_ttl_seconds, on_failure=lambda task: metrics.load_failures.labels(task).inc(),
                           retry=settings.load_retry_seconds, integrity_seconds=settings.integrity_check_seconds,
-                          on_damaged=lambda task, version: metrics.damaged.labels(task, str(version)).set(1))
+                          on_damaged=lambda task, version: metrics.damaged.labels(task, str(version)).set(1),
+                          preload_frameworks=settings.preload_frameworks)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
