@@ -37,6 +37,7 @@ benchmark: install
 	$(BIN)/python benchmarks/retail_real.py
 	$(BIN)/python benchmarks/education_real.py
 	$(BIN)/python benchmarks/overload.py
+	$(BIN)/python benchmarks/rollout.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/ood.py
 	$(BIN)/python benchmarks/optimize.py

@@ -175,3 +175,17 @@ def test_a_version_that_fails_to_load_never_takes_traffic_and_says_why_everywher
         assert "model.txt" in listed[2]["problems"]["load"] and listed[1]["problems"] == {}
     shown = CliRunner().invoke(cli, ["models", "lending/default"], env={"COLUMNS": "200"})
     assert "version 2 failed to load" in shown.output and "model.txt" in shown.output, shown.output
+
+
+def test_a_registry_that_goes_away_does_not_stop_the_answers(two_versions: tuple[Host, Registry], monkeypatch: pytest.MonkeyPatch) -> None:
+    host, registry = two_versions
+    with ready_client(host, registry) as client:
+        assert client.post(PREDICT, json={"instances": [LOAN]}).json()["model"]["version"] == 1
+
+        def unreachable(*_args: object, **_kwargs: object) -> None:
+            raise ConnectionError("the database is down")
+
+        monkeypatch.setattr(registry, "alias", unreachable)
+        for _ in range(3):  # every request re-reads the alias here (ttl 0): the version loaded goes on answering
+            response = client.post(PREDICT, json={"instances": [LOAN]})
+            assert response.status_code == 200 and response.json()["model"]["version"] == 1

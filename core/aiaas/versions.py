@@ -196,8 +196,16 @@ class ServedModels:
         if state is not None and time.monotonic() - state.checked < self.ttl:
             return state
         self.host.task(task)
-        wanted = self.registry.alias(task)
-        rollout = self.registry.rollout(task) if wanted is not None else None
+        try:
+            wanted = self.registry.alias(task)
+            rollout = self.registry.rollout(task) if wanted is not None else None
+        except Exception:
+            if state is None or state.serving is None:
+                raise
+            log.warning("could not re-read which version of %s serves; version %s goes on serving", task, state.serving.version,
+                        exc_info=True)
+            state.checked = time.monotonic()  # the registry being down must not stop the answers, nor be asked per request
+            return state
         with self._lock:
             state = self._tasks.setdefault(task, _Task())
             state.wanted, state.checked = wanted, time.monotonic()
