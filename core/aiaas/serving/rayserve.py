@@ -125,7 +125,10 @@ def build_http_app() -> Any:
     """The aiaas app with its model calls sent to the task replicas (built on the HTTP replica)."""
     from aiaas.serving.app import create_app
 
-    return create_app(remote=True)
+    app = create_app(remote=True)
+    app.state.served.warm_all()  # Ray routes nothing here before this returns, lifespan or not
+    app.state.served.start()
+    return app
 
 
 def task_app(args: dict[str, Any]) -> Any:
