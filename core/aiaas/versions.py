@@ -381,18 +381,20 @@ class ServedModels:
         promoted version loads and warms before any request asks for it; and re-verify loaded
         versions every ``integrity_seconds`` (0: never)."""
         if self._watch is None:
-            self._watch = threading.Thread(target=self._follow, args=(tasks or list(self.host.components.tasks),),
+            self._closed = threading.Event()
+            self._watch = threading.Thread(target=self._follow, args=(tasks or list(self.host.components.tasks), self._closed),
                                            name="aiaas follow registry", daemon=True)
             self._watch.start()
 
     def close(self) -> None:
+        """Stop following the registry (the server is shutting down); what is loaded still answers."""
         self._closed.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._watch = None
 
-    def _follow(self, tasks: list[str]) -> None:
+    def _follow(self, tasks: list[str], closed: threading.Event) -> None:
         interval = max(self.ttl, 0.5)
         verified = time.monotonic()
-        while not self._closed.wait(interval):
+        while not closed.wait(interval):
             for task in tasks:
                 try:
                     self._refresh(task)
