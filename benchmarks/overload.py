@@ -93,9 +93,10 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}/v1/finance/fraud/predict"
         log_path = Path(tmp) / "access.log"
-        with open(log_path, "w") as log:
+        errors_path = Path(tmp) / "server.err"
+        with open(log_path, "w") as log, open(errors_path, "w") as errors:
             server = subprocess.Popen(["taskset", "-c", "0", str(BIN / "aiaas"), "serve", "--port", str(port)], env=env, stdout=log,
-                                      stderr=subprocess.DEVNULL)
+                                      stderr=errors)
         try:
             wait_up(port, server)
             wrk(url, script, 3, 32)  # warm-up
@@ -133,8 +134,12 @@ def main() -> None:
             after = rss_mb(server.pid)
             with open(log_path) as f:
                 f.seek(marker)
-                admitted_ms = sorted(line["ms"] for line in map(json.loads, (x for x in f if x.startswith("{")))
-                                     if line["status"] == 200 and line["path"].endswith("/predict"))
+                logged = [json.loads(x) for x in f if x.startswith("{")]
+            admitted_ms = sorted(line["ms"] for line in logged if line["status"] == 200 and line["path"].endswith("/predict"))
+            server_side = {}
+            for line in logged:
+                server_side[line["status"]] = server_side.get(line["status"], 0) + 1
+            tracebacks = errors_path.read_text().count("Traceback")
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -149,6 +154,8 @@ def main() -> None:
     print(f"  p99 of admitted requests (server side): {p99:.1f} ms; median {statistics.median(admitted_ms):.1f} ms")
     print(f"  shed with 429/503: {shed / total:.1%} of {total} requests; other statuses: "
           f"{ {k: v for k, v in counts.items() if k not in (200, 429, 503)} or 'none'}")
+    print(f"  the server's own log: {len(logged)} requests logged; clients gone before their answer (499): {server_side.get(499, 0)}; "
+          f"server errors (5xx but 503): {sum(n for s, n in server_side.items() if s >= 500 and s != 503)}; tracebacks: {tracebacks}")
     probes = sorted(health)
     print(f"  /healthz during the overload: median {statistics.median(probes) * 1000:.1f} ms, worst {probes[-1] * 1000:.1f} ms "
           f"({len(probes)} probes)")

@@ -53,7 +53,10 @@ def wait_up(port: int, server: subprocess.Popen[bytes], path: str = "/readyz") -
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5):
                 return
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as exc:
+            if path == "/readyz" and exc.code == 503:  # up, still loading and warming its versions
+                time.sleep(0.3)
+                continue
             return  # it answers
         except OSError:
             time.sleep(0.3)
