@@ -137,8 +137,9 @@ def test_a_version_loads_and_warms_in_the_background_while_the_current_one_answe
     def slow_warm(pipeline, folder):  # noqa: ANN001, ANN202 - a load that takes as long as the test wants
         if pipeline.version == 2:
             release.wait(30)
-        warmed.append(pipeline.version)
-        return real_warm(pipeline, folder)
+        ran = real_warm(pipeline, folder)
+        warmed.append((pipeline.version, ran))
+        return ran
 
     monkeypatch.setattr(warmup, "warm", slow_warm)
     with ready_client(host, registry) as client:
@@ -153,7 +154,7 @@ def test_a_version_loads_and_warms_in_the_background_while_the_current_one_answe
         release.set()
         wait_for_version(client, "lending/default", 2)
         assert client.post(PREDICT, json={"instances": [LOAN]}).json()["model"]["version"] == 2
-        assert warmed.count(2) == 1  # warmed once, before it took traffic
+        assert warmed.count((2, True)) == 1 and len(warmed) == 2  # its own warm-up batch ran, once, before it took traffic
 
 
 def test_a_version_that_fails_to_load_never_takes_traffic_and_says_why_everywhere(two_versions: tuple[Host, Registry]) -> None:
@@ -189,3 +190,19 @@ def test_a_registry_that_goes_away_does_not_stop_the_answers(two_versions: tuple
         for _ in range(3):  # every request re-reads the alias here (ttl 0): the version loaded goes on answering
             response = client.post(PREDICT, json={"instances": [LOAN]})
             assert response.status_code == 200 and response.json()["model"]["version"] == 1
+
+
+def test_serve_imports_the_framework_of_every_registered_version_before_ready(two_versions: tuple[Host, Registry],
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """So a promote under traffic loads only its model, never spends seconds importing TensorFlow beside the requests."""
+    from aiaas.versions import ServedModels
+
+    host, registry = two_versions
+    imported: list[str] = []
+    real_runtime = host.runtime
+    monkeypatch.setattr(host, "runtime", lambda name: imported.append(name) or real_runtime(name))
+    ServedModels(host, registry, 0, preload_frameworks=False).warm_all()
+    assert imported == ["classical"]  # the promoted version's own load only
+    imported.clear()
+    ServedModels(host, registry, 0, preload_frameworks=True).warm_all()
+    assert imported.count("classical") == 2  # its load, then the preload of every registered version's runtime

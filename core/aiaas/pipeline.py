@@ -202,13 +202,12 @@ class Pipeline:
         decode = resolve(self.task.decode)
         budget, used = get_settings().max_request_pixels, 0
         if self.task.measure is not None:  # refuse from what the headers declare, before any file decodes
-            measure = resolve(self.task.measure)
+            measure, declared = resolve(self.task.measure), 0
             for i, instance in enumerate(instances):
-                used += measure(instance) or 0
-                if used > budget:
+                declared += measure(instance) or 0
+                if declared > budget:
                     raise TooLarge(f"the request's images would decode to more than {budget:,} pixels in all (their headers say so); "
                                    "send fewer per request", (i,))
-            used = 0
         rows = []
         for i, instance in enumerate(instances):
             try:

@@ -99,7 +99,7 @@ def warm(pipeline: Pipeline, folder: Path) -> bool:
     try:
         pipeline.answers(records, explain=True, refuse=False)
         if pipeline.explainer is not None:
-            pipeline.explain(frame_of_rows(rows))
+            pipeline.explain(records)
     except InvalidInput as exc:  # its own records refused (an input check, a value the model cannot score): still warm
         log.info("%s version %s: warm-up batch answered with %s", pipeline.task.name, pipeline.version, exc)
     return True

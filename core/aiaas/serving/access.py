@@ -24,6 +24,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from aiaas.keys import Caller, KeyStore, digest
 
 OPEN = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
+
+
+def is_open(path: str) -> bool:
+    """Whether a path needs no key, ever: health, readiness (per task too) and the docs' assets."""
+    return path in OPEN or path.startswith(("/readyz/", "/docs/assets/"))
 DOCS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
@@ -75,7 +80,7 @@ class Access:
 
     def check(self, path: str, authorization: str | None) -> tuple[Caller | None, JSONResponse | None]:
         """The caller, or the response that refuses the request."""
-        if path in OPEN or path.startswith(("/readyz/", "/docs/assets/")) or not self.enforced() or (self.public_docs and path in DOCS):
+        if is_open(path) or not self.enforced() or (self.public_docs and path in DOCS):
             return None, None
         scheme, _, key = (authorization or "").partition(" ")
         caller = self._caller(key.strip()) if scheme.lower() == "bearer" and key.strip() else None

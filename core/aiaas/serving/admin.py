@@ -31,7 +31,7 @@ def admin_router(host: Host, registry: Registry) -> APIRouter:
     router = APIRouter(prefix="/admin", tags=["admin"])
 
     def task_name(industry: str, task: str) -> str:
-        return host.task(f"{industry}/{task}").name  # an unknown task is a 400 naming the installed ones
+        return host.task(f"{industry}/{task}").name  # an unknown task is a 404 naming the installed ones
 
     @router.get("/models", summary="Registered versions of every task, which one serves, and what servers reported about each")
     async def models(request: Request) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from aiaas.errors import UnsupportedMedia
 MAX_DEPTH = 32
 MAX_INT = 2**63 - 1
 """Whole numbers past 64 bits become floats (no integer field, database column or tensor downstream takes them)."""
+CHECKED = "aiaas.strict_json"
+"""Set in the scope of a request whose JSON body ``StrictJSON`` has checked."""
 INLINE_PARSE_BYTES = 64 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond); larger ones in a thread."""
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -93,6 +95,7 @@ class StrictJSON:
         try:
             if raw:
                 await parse_json_off_loop(raw)
+            scope[CHECKED] = True
         except RequestValidationError as exc:
             from fastapi.responses import JSONResponse
 
@@ -113,9 +116,10 @@ class StrictJSON:
 
 async def strict_json_body(request: Request) -> None:
     """A dependency for routes whose body FastAPI parses (``dependencies=[Depends(strict_json_body)]``):
-    the same content type and strict JSON as the task routes."""
+    the same content type and strict JSON as the task routes (checked once: ``StrictJSON`` may have done it)."""
     require_json(request.headers.get("content-type", ""))
-    parse_json(await request.body())
+    if not request.scope.get(CHECKED):
+        parse_json(await request.body())
 
 
 def require_json(content_type: str) -> None:

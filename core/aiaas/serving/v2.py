@@ -115,9 +115,9 @@ def _checked_shapes(body: InferRequest, fields: dict[str, tuple[str, list[int], 
         if not structured and math.prod(tensor.shape[1:]) != 1:
             raise invalid_body(["inputs", i, "shape"], f"{tensor.name} holds one value per instance: shape [{rows}] or [{rows}, 1], "
                                                        f"not {tensor.shape}")
-        count = math.prod(tensor.shape)  # a list field's elements are bounded by the body's size, which the data must match
-        if count != _flat_length(tensor.data):
-            raise invalid_body(["inputs", i, "data"], f"shape {tensor.shape} holds {count} values, data has {_flat_length(tensor.data)}")
+        count, given = math.prod(tensor.shape), _flat_length(tensor.data)  # the data is bounded by the body's size
+        if count != given:
+            raise invalid_body(["inputs", i, "data"], f"shape {tensor.shape} holds {count} values, data has {given}")
     if not rows:
         raise invalid_body(["inputs"], "the inputs hold no instances (the first dimension is 0)")
     return rows

@@ -90,12 +90,8 @@ class TrainedModels:
         installed (JSON bodies and multipart uploads alike) with these models serving: no server error, every
         status and header documented, answers that fit their schema, invalid data refused and valid data taken.
         Returns the operations tried. Needs ``schemathesis``."""
-        from aiaas.serving.app import create_app
-
         with self.inside():
-            app = create_app(self.host, self.registry, get_settings())
-            app.state.served.warm_all()
-            return fuzz_app(app, max_examples)
+            return fuzz_app(ready_client(self.host, self.registry).app, max_examples)
 
     @contextmanager
     def inside(self) -> Iterator[TrainedModels]:
