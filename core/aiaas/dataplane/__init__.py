@@ -1,0 +1,8 @@
+"""The data plane: a task's data as a stream of Arrow record batches, read and split with
+bounded memory, so the same plan runs on one machine out of core and across a Ray cluster.
+
+- ``stream``: CSV and Parquet files, folders and globs of them (or a DataFrame) as record batches.
+- ``split``: each row's split decided from the row alone (a keyed hash of its group or its
+  content) or from a time cut found in a first pass, so the same rows land in the same split
+  however the data is partitioned.
+"""

@@ -1,0 +1,72 @@
+"""Tables as a stream of Arrow record batches, never one frame.
+
+A source is a CSV or Parquet file, a folder of them (read recursively) or a glob (``logs/*.csv``).
+Batches hold at most ``batch_rows`` rows, so what is held at once is bounded however large the
+source. A small table an adapter already holds (a DataFrame) streams the same way.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+
+from aiaas.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BATCH_ROWS = 65_536
+FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def files_of(source: str | Path) -> list[Path]:
+    """The data files a source names, in a stable order (sorted paths)."""
+    text = str(source)
+    if any(c in text for c in "*?["):
+        found = [Path(p) for p in glob.glob(text, recursive=True)]
+    else:
+        path = Path(text)
+        if not path.exists():
+            raise UserError(f"{source}: no such file or folder")
+        found = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    files = sorted(p for p in found if p.suffix.lower() in FORMATS and not p.name.startswith("."))
+    if not files:
+        raise UserError(f"{source}: holds no CSV or Parquet files")
+    kinds = {FORMATS[p.suffix.lower()] for p in files}
+    if len(kinds) > 1:
+        raise UserError(f"{source}: mixes CSV and Parquet files; give one kind at a time")
+    return files
+
+
+def dataset_of(source: str | Path) -> ds.Dataset:
+    """A pyarrow dataset over the source's files (nothing is read yet)."""
+    files = files_of(source)
+    kind = FORMATS[files[0].suffix.lower()]
+    if kind == "csv" and files[0].suffix.lower() == ".tsv":
+        return ds.dataset([str(p) for p in files], format=ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter="\t")))
+    return ds.dataset([str(p) for p in files], format=kind)
+
+
+def record_batches(source: str | Path, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The source's rows in order, file by file, at most ``batch_rows`` at a time."""
+    if batch_rows < 1:
+        raise UserError(f"batch_rows must be at least 1, not {batch_rows}")
+    dataset = dataset_of(source)
+    missing = [c for c in columns or [] if c not in dataset.schema.names]
+    if missing:
+        raise UserError(f"{source}: no column {', '.join(map(repr, missing))}; its columns are {', '.join(dataset.schema.names)}")
+    for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
+        if batch.num_rows:
+            yield batch
+
+
+def frame_batches(frame: pd.DataFrame, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """A DataFrame an adapter returned (small data, an older plugin), as the same kind of stream."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    yield from (b for b in table.to_batches(max_chunksize=batch_rows) if b.num_rows)
