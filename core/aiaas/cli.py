@@ -33,6 +33,12 @@ TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="For
 VersionOpt = Annotated[Optional[int], typer.Option("--version", help="A registered version (default: production).")]
 
 
+def _settings() -> Any:
+    from aiaas.settings import get_settings
+
+    return get_settings()
+
+
 def _registry() -> Registry:
     from aiaas.registry import Registry
 
@@ -146,6 +152,8 @@ def train(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     promote: Annotated[bool, typer.Option("--promote", help="Serve this version once registered.")] = False,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="Start from pretrained weights in this local .safetensors file (fine-tuning).")] = None,
+    max_memory: Annotated[Optional[str], typer.Option("--max-memory", help="Train out of core, holding at most this much of the data (2GB, 512MB): "
+                                                       "the data streams from disk and never sits whole in memory. Default: AIAAS_MAX_MEMORY.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train, evaluate on held-out data, and register a new version."""
@@ -153,7 +161,7 @@ def train(
     from aiaas.training import train as run_training
 
     request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
-                           weights, budget, _names(keep_columns), _names(drop_columns))
+                           weights, budget, _names(keep_columns), _names(drop_columns), max_memory or _settings().max_memory)
     result = run_training(get_host(), _registry(), request, quiet=as_json)
     summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted, "floor": result.floor,
                "leaderboard": result.leaderboard, "notes": result.notes, "input_checks": result.input_checks}

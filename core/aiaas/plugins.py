@@ -114,7 +114,7 @@ def validate_record(record: Any) -> None:
         if f.name in REF_FIELDS:
             if isinstance(value, str) and not REF_PATH.match(value):
                 raise InvalidRecord(f"{_describe(record)}: {f.name}={value!r} is not 'module:attribute'")
-            if value is None and f.name not in ("decode", "measure", "choose_labels", "report"):
+            if value is None and f.name not in ("decode", "measure", "choose_labels", "report", "stream"):
                 raise InvalidRecord(f"{_describe(record)}: {f.name} is required")
     if isinstance(record, LabelSchema):
         if not record.labels and record.kind != "regression":

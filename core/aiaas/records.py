@@ -23,7 +23,7 @@ LabelKind = Literal["binary", "multiclass", "multilabel", "regression", "sequenc
 TASK_NAME = re.compile(r"^[a-z][a-z0-9_-]*/[a-z][a-z0-9_-]*$")
 COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 REF_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-REF_FIELDS = ("impl", "builder", "load", "sample", "input_model", "output_model", "decode", "measure", "choose_labels", "report")
+REF_FIELDS = ("impl", "builder", "load", "stream", "sample", "input_model", "output_model", "decode", "measure", "choose_labels", "report")
 """Record fields that name code by ``module:attribute``."""
 METRIC_NAMES = frozenset({
     "average_precision", "roc_auc", "recall_at_1pct_fpr", "precision", "recall", "sensitivity", "specificity", "f1", "accuracy",
@@ -222,7 +222,8 @@ class DataAdapter:
     """Reads a source into the task's canonical records.
 
     ``load(path, options) -> aiaas.Dataset``; ``suffixes`` are the file endings it
-    reads (``"/"`` for a folder), used to pick an adapter when none is named.
+    reads (``"/"`` for a folder), used to pick an adapter when none is named;
+    ``stream`` (optional) reads the same records in bounded chunks.
     """
 
     name: str
@@ -235,6 +236,10 @@ class DataAdapter:
     """File endings it reads, ``"/"`` for a folder: ``(".csv", ".parquet")``."""
     description: str = ""
     """What it reads, for ``aiaas tasks`` and errors."""
+    stream: Ref | None = None
+    """``stream(path, options: LoadOptions, batch_rows) -> Iterator[Dataset]``: the same records in chunks of at
+    most ``batch_rows``, read with bounded memory (a file, a folder or a glob of them). Out-of-core training and
+    batch scoring use it; an adapter without it is read whole and cut into chunks (``aiaas.dataplane.chunks``)."""
 
 
 @dataclass(frozen=True)

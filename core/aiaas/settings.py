@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     later promote loads only its model and never spends seconds importing TensorFlow or PyTorch beside live traffic."""
     integrity_check_seconds: float = 60.0
     """How often a server re-verifies the files of the versions it holds against their recorded digests (0: never)."""
+    max_memory: str | None = None
+    """``aiaas train`` out of core by default, holding at most this much of the data (``2GB``); unset: in memory."""
     public_docs: bool = False
     """Serve /docs and /openapi.json without a key even when keys are enforced."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -53,3 +53,17 @@ def split_label(frame: pd.DataFrame, path: Path, options: LoadOptions) -> Datase
 def load_table(path: Path, options: LoadOptions) -> Dataset:
     """A ready-made adapter for tabular tasks whose records are the file's columns as they are."""
     return split_label(read_table(path), path, options)
+
+
+def table_chunks(path: Path, batch_rows: int, text_columns: Iterable[str] = ()) -> Iterator[pd.DataFrame]:
+    """``read_table``'s stream form: a CSV or Parquet file, a folder or a glob of them, as frames of at
+    most ``batch_rows`` rows, never the whole at once (``aiaas.dataplane.stream``)."""
+    from aiaas.dataplane.stream import frames
+
+    yield from frames(path, batch_rows, text_columns=text_columns)
+
+
+def stream_table(path: Path, options: LoadOptions, batch_rows: int) -> Iterator[Dataset]:
+    """``load_table``'s stream form."""
+    for frame in table_chunks(path, batch_rows):
+        yield split_label(frame, path, options)

@@ -64,6 +64,54 @@ def infer_column(name: str, values: pd.Series) -> dict[str, Any]:
     return {**column, "kind": "category", "categories": categories, "baseline": categories[0] if categories else ""}
 
 
+MAX_COUNTED = 10_000
+"""Distinct values a streamed summary counts per column; past it the rarest are let go (a category
+list keeps the 30 most frequent, so only a column with many values near the cut is approximate)."""
+
+
+def column_summary(values: pd.Series) -> dict[str, Any]:
+    out: dict[str, Any] = {"rows": len(values), "nulls": int(values.isna().sum())}
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        x = values.dropna().to_numpy(dtype="float64")
+        logged = np.log1p(np.clip(x, 0, None))
+        out["moments"] = [len(x), float(x.sum()), float((x * x).sum()), float(logged.sum()), float((logged * logged).sum())]
+    elif not pd.api.types.is_datetime64_any_dtype(values):
+        counts = values.dropna().astype(str).value_counts()
+        out["counts"] = {str(k): int(v) for k, v in counts.head(MAX_COUNTED).items()}
+    return out
+
+
+def merge_columns(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rows": a["rows"] + b["rows"], "nulls": a["nulls"] + b["nulls"]}
+    if "moments" in a or "moments" in b:
+        out["moments"] = [x + y for x, y in zip(a.get("moments", [0.0] * 5), b.get("moments", [0.0] * 5))]
+    if "counts" in a or "counts" in b:
+        counts = dict(a.get("counts", {}))
+        for k, v in b.get("counts", {}).items():
+            counts[k] = counts.get(k, 0) + v
+        if len(counts) > MAX_COUNTED:
+            counts = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:MAX_COUNTED])
+        out["counts"] = counts
+    return out
+
+
+def refine(column: dict[str, Any], exact: dict[str, Any]) -> None:
+    """A column fitted on a sample, made exact where the stream's summary knows better."""
+    if column["kind"] != "identifier":
+        column["required"] = exact["nulls"] == 0
+    moments = exact.get("moments")
+    if column["kind"] in ("numeric", "log") and moments and moments[0] > 0:
+        n, total, squares = moments[0], *(moments[3:5] if column["kind"] == "log" else moments[1:3])
+        mean = total / n
+        variance = max(squares - n * mean * mean, 0.0) / max(n - 1, 1)
+        std = float(np.sqrt(variance)) if n > 1 else 1.0
+        column.update(mean=float(mean), std=std if std > 1e-9 else 1.0)
+    if column["kind"] == "category" and exact.get("counts"):
+        ranked = sorted(exact["counts"].items(), key=lambda kv: -kv[1])
+        column["categories"] = [k for k, _ in ranked[:MAX_CATEGORIES]]
+        column["baseline"] = column["categories"][0]
+
+
 def feature_names(column: dict[str, Any]) -> list[str]:
     name, kind = column["name"], column["kind"]
     if kind == "category":
@@ -253,6 +301,31 @@ class TabularPreprocessor:
                     value = arrays[c["name"]][row] if c["name"] in arrays else None
                     raise InvalidInput(f"{value!r} is out of the range this model reads for {c['name']!r}", (row, c["name"]))
         return {"features": features}
+
+    # -- fitting from a stream: partial states that merge ----------------------
+
+    def summarize(self, records: pd.DataFrame, labels: pd.Series | None = None, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One chunk's partial state: per column its rows, gaps, moments (numbers) and value counts (text)."""
+        return {"rows": len(records), "columns": {str(name): column_summary(records[name]) for name in records.columns}}
+
+    def merge(self, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        names = list(dict.fromkeys([*a["columns"], *b["columns"]]))
+        empty = {"rows": 0, "nulls": 0}
+        return {"rows": a["rows"] + b["rows"],
+                "columns": {n: merge_columns(a["columns"].get(n, {**empty, "rows": a["rows"], "nulls": a["rows"]}),
+                                             b["columns"].get(n, {**empty, "rows": b["rows"], "nulls": b["rows"]})) for n in names}}
+
+    def finish(self, summary: dict[str, Any], sample: pd.DataFrame, labels: pd.Series | None = None,
+               options: dict[str, Any] | None = None) -> State:
+        """The state ``fit`` would give on all the rows summarised: each column's kind is read from the
+        bounded ``sample`` (as ``fit`` reads it), its gaps, spread and categories from the exact summary;
+        a median is the sample's."""
+        state = self.fit(sample, labels, options)
+        for column in state.meta["columns"]:
+            exact = summary["columns"].get(column["name"])
+            if exact is not None:
+                refine(column, exact)
+        return state
 
     # -- what the served API and explanations need -----------------------------
 

@@ -41,6 +41,9 @@ from aiaas.records import AUTO, Architecture, LabelSchema, OperatingPolicy, Task
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FIT_PARAMS, FitConfig, ModelSpec
 from aiaas.splits import split
+from aiaas import outofcore
+from aiaas.dataplane.spill import TARGETS, WEIGHTS, Spill
+from aiaas.outofcore import Streamed
 from aiaas.state import State, json_safe
 from aiaas.reports import report_figures
 from aiaas.selection import CandidateRow, compare_with_floor, leaderboard_html, signed
@@ -65,6 +68,8 @@ class TrainRequest:
     budget: float | None = None  # minutes for --arch auto: no candidate starts after it is spent
     keep_columns: tuple[str, ...] = ()
     drop_columns: tuple[str, ...] = ()
+    max_memory: str | int | None = None
+    """Train out of core (``aiaas.outofcore``) holding at most this much of the data: ``"2GB"``."""
 
 
 @dataclass
@@ -101,24 +106,29 @@ def provenance(host: Host, task_name: str, runtime: str, extra: dict[str, Any]) 
             "python": platform.python_version(), "packages": packages, **extra}
 
 
-def fit_model(runtime: Any, model: Any, spec: ModelSpec, config: FitConfig, patience: int, train: tuple[dict, np.ndarray], val: tuple[dict, np.ndarray],
+def fit_model(runtime: Any, model: Any, spec: ModelSpec, config: FitConfig, patience: int, train: tuple[Any, np.ndarray], val: tuple[dict, np.ndarray],
               metric: str, kind: str, progress: Progress) -> list[dict[str, float]]:
     """Epochs with early stopping on the validation metric; the best epoch's weights are kept.
     A runtime that fits whole (``classical``) gets the splits and the metric instead."""
+    spilled = train[0] if isinstance(train[0], Spill) else None
+    weights = spilled.column(WEIGHTS) if spilled is not None else class_weights(train[1], kind)
     if hasattr(runtime, "fit"):
         bar = progress.add_task("fitting", total=None, status="")
         selection = Selection(lambda logits: score_for_selection(metric, val[1], calibrated(logits, kind, None)),
                               lambda status: progress.update(bar, status=status))
-        history = runtime.fit(model, (train[0], train[1], class_weights(train[1], kind)), val, config, selection)
+        history = runtime.fit(model, (train[0], train[1], weights), val, config, selection)
         progress.update(bar, total=1, completed=1)
         return history
     trainer = runtime.trainer(model, spec, config)
-    weights = class_weights(train[1], kind)
     history: list[dict[str, float]] = []
     best, best_snapshot, waited = float("-inf"), None, 0
     bar = progress.add_task("training", total=config.epochs, status="")
     for epoch in range(1, config.epochs + 1):
-        loss = trainer.epoch(train[0], train[1], weights)
+        if spilled is not None:  # chunk by chunk from disk, the chunks in a new order each epoch
+            losses = [(trainer.epoch(x, y, w), len(y)) for x, y, w in spilled.chunks(spilled.chunk_rows, seed=config.seed + epoch)]
+            loss = sum(value * n for value, n in losses) / max(sum(n for _, n in losses), 1)
+        else:
+            loss = trainer.epoch(train[0], train[1], weights)
         p = calibrated(runtime.predict_logits(model, val[0]), kind, None)
         score = score_for_selection(metric, val[1], p)
         history.append({"epoch": epoch, "loss": loss, "validation": score})
@@ -170,6 +180,14 @@ class Loaded:
     fingerprint: str
     schema: LabelSchema
     screen: ColumnScreen
+    stream: Streamed | None = None
+    """Out of core: the stream the splits above are samples of."""
+
+    @property
+    def rows(self) -> dict[str, int]:
+        if self.stream is not None:
+            return dict(self.stream.rows)
+        return {"train": len(self.y[0]), "validation": len(self.y[1]), "test": len(self.y[2])}
 
 
 @dataclass
@@ -182,13 +200,18 @@ class Prepared:
     test: Dataset
     y: tuple[np.ndarray, np.ndarray, np.ndarray]
     pre_state: State
-    inputs: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
+    inputs: tuple[dict[str, np.ndarray] | Spill, dict[str, np.ndarray]]
     spec: ModelSpec
+    sample: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+    """Out of core: the training sample's inputs and targets, for a model that cannot stream."""
 
 
-def load_split(host: Host, task: Task, request: TrainRequest, screens_columns: bool) -> Loaded:
+def load_split(host: Host, task: Task, request: TrainRequest, screens_columns: bool, architectures: list[Architecture] | None = None,
+               progress: Progress | None = None) -> Loaded:
     """Load, pick the label schema, encode labels, leave out columns that are not features
     (tables), split by the task's policy."""
+    if request.max_memory is not None:
+        return load_streamed(host, task, request, screens_columns, architectures or [], progress or new_progress(True))
     dataset = load_data(host, task.name, request.data, request.label, request.adapter, request.options)
     schema = host.label_schema(task, resolve(task.choose_labels)(dataset.labels) if task.choose_labels else None)
     y = label_codec.encode(schema, dataset.labels, request.label or task.label_column)
@@ -203,10 +226,34 @@ def load_split(host: Host, task: Task, request: TrainRequest, screens_columns: b
                   fingerprint(dataset), schema, screen)
 
 
-def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any) -> Prepared:
+def load_streamed(host: Host, task: Task, request: TrainRequest, screens_columns: bool, architectures: list[Architecture],
+                  progress: Progress) -> Loaded:
+    """``load_split`` out of core: the splits are bounded samples of a stream (``aiaas.outofcore``)."""
+    streamed, *samples = outofcore.load_split(host, task, request, outofcore.summarizing(host, task, architectures), progress)
+    sets = [s.dataset() for s in samples]
+    schema = host.label_schema(task, resolve(task.choose_labels)(sets[0].labels) if task.choose_labels else None)
+    column = request.label or task.label_column
+    ys = tuple(label_codec.encode(schema, d.labels, column) for d in sets)
+    screen = screen_columns(sets[0].records, request.keep_columns, request.drop_columns) if screens_columns else ColumnScreen()
+    for d in sets:
+        d.records = d.records.drop(columns=list(screen.ignored))
+        d.notes = sets[0].notes
+    sets[0].notes.extend([*streamed.notes, *screen.notes(), outofcore.sample_note(streamed, tuple(samples))])  # type: ignore[arg-type]
+    counts = outofcore.class_counts(schema, streamed, column)
+    if schema.kind == "binary" and counts is not None and counts[1] == 0:
+        raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
+    return Loaded(*sets, ys, streamed.plan.description, streamed.fingerprint, schema, screen, streamed)  # type: ignore[arg-type]
+
+
+def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any, key: str = "", progress: Progress | None = None) -> Prepared:
     """Fit the preprocessor on the training split only; check no column leaks the label."""
     schema = data.schema
-    pre_state = preprocessor.fit(data.train.records, data.train.labels, options=request.options)
+    if data.stream is not None:
+        pre_state, note = outofcore.fit_state(preprocessor, key, data.stream, data.train, request.options)
+        if note:
+            data.train.notes.append(note)
+    else:
+        pre_state = preprocessor.fit(data.train.records, data.train.labels, options=request.options)
     if getattr(preprocessor, "screens_columns", False):
         pre_state.meta["ignored"] = data.screen.ignored
         check_leakage(preprocessor.used_columns(pre_state), (data.train.records, data.y[0]), (data.validation.records, data.y[1]),
@@ -223,6 +270,11 @@ def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any) 
         outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
         hints=preprocessor.model_hints(pre_state) if hasattr(preprocessor, "model_hints") else {},
     )
+    if data.stream is not None:  # the model trains on every training row, encoded to disk; the sample serves what cannot stream
+        spilled = outofcore.spill(data.stream, preprocessor, pre_state, schema, request.label or task.label_column or "label",
+                                  list(data.screen.ignored), progress or new_progress(True))
+        return Prepared(data, train_set, val_set, test_set, (spilled.column(TARGETS), *ys[1:]), pre_state, (spilled, x_val), spec,
+                        (x_train, ys[0]))
     return Prepared(data, train_set, val_set, test_set, ys, pre_state, (x_train, x_val), spec)
 
 
@@ -267,7 +319,7 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     preprocessor = host.preprocessor(task, architecture)
     key = architecture.preprocessor or task.preprocessor
     if key not in prepared:
-        prepared[key] = prepare(data, task, request, preprocessor)
+        prepared[key] = prepare(data, task, request, preprocessor, key, progress)
     ready = prepared[key]
     schema, metric = data.schema, task.metrics[0]
     params, config, patience, policy = _settings(architecture, task, request)
@@ -276,19 +328,24 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     runtime.seed(request.seed)
     model = runtime.build(architecture, ready.spec, params)
     initial = runtime.initialise(model, request.weights) if request.weights else None
+    notes = list(data.train.notes)
+    if isinstance(x_train, Spill) and hasattr(runtime, "fit") and not getattr(model, "streams", False) and ready.sample is not None:
+        (x_train, y_train) = ready.sample
+        notes.append(f"{architecture.name} cannot train from a stream: fitted on a sample of {len(y_train):,} training rows")
     history = fit_model(runtime, model, ready.spec, config, patience, (x_train, y_train), (x_val, y_val), metric, schema.kind, progress)
+    notes.extend(getattr(model, "notes", []))
 
     val_logits = runtime.predict_logits(model, x_val)
     calibration = fit_calibration(schema.kind, val_logits, y_val)
     p_val = calibrated(val_logits, schema.kind, calibration)
     operating = choose_threshold(y_val, p_val, policy) if schema.kind == "binary" else {}
-    rows = {"train": len(y_train), "validation": len(y_val), "test": len(y_test)}
+    rows = data.rows
     manifest: dict[str, Any] = {
         "task": task.name, "labels": schema.name, "label_schema_version": schema.version,
         "label_column": request.label or task.label_column, "adapter": host.adapter(task, request.adapter, request.data).name,
         "runtime": runtime.name, "architecture": architecture.name,
         "params": params, "fit": asdict(config), "spec": ready.spec.to_json(), "calibration": calibration,
-        "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": data.train.notes,
+        "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": notes,
         "initial_weights": initial,
     }
     pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, ready.pre_state,
@@ -351,87 +408,97 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
 
     with new_progress(quiet) as progress:
         step = progress.add_task("preparing", total=3, status="loading data, checking columns, splitting")
-        data = load_split(host, task, request, any(getattr(host.preprocessor(task, a), "screens_columns", False) for a in architectures))
-        prepared: dict[str, Prepared] = {}
-        started, fitted, skipped = time.monotonic(), [], []
-        progress.update(step, advance=1, status=f"fitting {len(architectures)} candidate(s)" if auto else f"fitting {architectures[0].name}")
-        failed: list[UserError] = []
-        for architecture in architectures:
-            if auto and fitted and request.budget is not None and time.monotonic() - started > 60 * request.budget:
-                skipped.append(f"{architecture.name} ({architecture.runtime})")
-                continue
-            try:
-                fitted.append(fit_candidate(host, task, architecture, data, prepared, request, progress))
-            except UserError as exc:  # auto goes on without a candidate that cannot run here (a missing weights package)
-                if not auto:
-                    raise
-                failed.append(exc)
-                skipped.append(f"{architecture.name} ({architecture.runtime}): {exc}")
-        if not fitted:
-            raise failed[0]
-        winner = max(fitted, key=lambda c: c.validation)
-        base = next((c for c in fitted if c.architecture == floor), None)
-        if floor is not None and base is None:
-            progress.update(step, status=f"fitting the classical floor {floor.name} on the same split")
-            base = fit_candidate(host, task, floor, data, prepared, replace(request, params={}, epochs=None, weights=None), progress)
-        for candidate in {id(c): c for c in [*fitted, *([base] if base else [])]}.values():
-            candidate.size = _size(candidate)
+        data = load_split(host, task, request, any(getattr(host.preprocessor(task, a), "screens_columns", False) for a in architectures),
+                          [*architectures, *([floor] if floor else [])], progress)
+        try:
+            return _train(host, registry, request, task, architectures, auto, floor, data, progress, step)
+        finally:
+            if data.stream is not None:
+                data.stream.close()
 
-        progress.update(step, advance=1, status="evaluating and registering")
-        metric = task.metrics[0]
-        comparison = compare_with_floor(metric, winner.scores, base.scores if base else None, base.label if base else None,
-                                        same=base is winner)
-        pipeline, ready, manifest = winner.pipeline, winner.prepared, winner.pipeline.manifest
-        manifest["floor"] = comparison
-        manifest["calibration_error"] = winner.calibration_error
-        manifest["reference"] = reference(ready.train.records, score_of(observed(ready.y[1], winner.p_val)[1]))
-        progress.update(step, status="fitting the input checks on the training split, calibrating them on validation")
-        classes = data.y[0] if data.schema.kind in ("binary", "multiclass") else None
-        guard = fit_guard(host, task, pipeline, (data.train.records, classes), data.validation.records)
-        manifest["input_checks"] = guard.summary() if guard else None
-        if guard is not None and guard.validation_novelty is not None:
-            manifest["reference"]["novelty"] = numeric(pd.Series(guard.validation_novelty, dtype="float64"))
-        board = [c.row(metric) for c in fitted] + ([base.row(metric)] if base is not None and base not in fitted else [])
-        if auto:
-            manifest["leaderboard"] = [asdict(r) for r in board]
-            manifest["skipped"] = skipped
-        whole = hasattr(pipeline.runtime, "fit")  # fitted in one call: no epochs to plot
-        images = plots(data.schema, ready.y[2], winner.p_test, pipeline.threshold, None if whole else manifest["history"], metric)
-        images.update(report_figures(pipeline, ready.test.records, ready.y[2], winner.p_test))
-        scores = winner.scores
-        architecture = winner.architecture
 
-        def write(folder: Path) -> None:
-            pipeline.runtime.save(pipeline.model, folder)
-            ready.pre_state.save(folder, PREPROCESSOR_STATE)
-            if guard is not None:
-                guard.save(folder)
-            warmup.save(folder, data.validation.records, task.log_omit)  # what a server answers before the version takes traffic
-            facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
-                     "classical floor": comparison["text"],
-                     "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error),
-                     "operating point": manifest["operating_point"] or "n/a",
-                     "input checks": checks_fact(manifest["input_checks"]),
-                     **({"chosen setting": manifest["history"][-1] if manifest["history"] else "n/a"} if whole else
-                        {"epochs run": len(manifest["history"])}),
-                     **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}
-            sections = leaderboard_html(metric, board, winner.label, skipped) if auto else ""
-            sections += data_section(ready)
-            write_report(folder / "report", f"{task.name} — {architecture.name} on {pipeline.runtime_name}", facts, scores, images,
-                         sections=sections)
-            manifest["files"] = file_digests(folder)  # checked before the version serves
-            (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
+def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, architectures: list[Architecture], auto: bool,
+           floor: Architecture | None, data: Loaded, progress: Progress, step: Any) -> TrainResult:
+    prepared: dict[str, Prepared] = {}
+    started, fitted, skipped = time.monotonic(), [], []
+    progress.update(step, advance=1, status=f"fitting {len(architectures)} candidate(s)" if auto else f"fitting {architectures[0].name}")
+    failed: list[UserError] = []
+    for architecture in architectures:
+        if auto and fitted and request.budget is not None and time.monotonic() - started > 60 * request.budget:
+            skipped.append(f"{architecture.name} ({architecture.runtime})")
+            continue
+        try:
+            fitted.append(fit_candidate(host, task, architecture, data, prepared, request, progress))
+        except UserError as exc:  # auto goes on without a candidate that cannot run here (a missing weights package)
+            if not auto:
+                raise
+            failed.append(exc)
+            skipped.append(f"{architecture.name} ({architecture.runtime}): {exc}")
+    if not fitted:
+        raise failed[0]
+    winner = max(fitted, key=lambda c: c.validation)
+    base = next((c for c in fitted if c.architecture == floor), None)
+    if floor is not None and base is None:
+        progress.update(step, status=f"fitting the classical floor {floor.name} on the same split")
+        base = fit_candidate(host, task, floor, data, prepared, replace(request, params={}, epochs=None, weights=None), progress)
+    for candidate in {id(c): c for c in [*fitted, *([base] if base else [])]}.values():
+        candidate.size = _size(candidate)
 
-        extra = {"data": str(request.data), "seed": request.seed, "device": pipeline.runtime.device(), "split": data.split,
-                 "floor": comparison}
-        row = registry.register(
-            NewVersion(task.name, pipeline.runtime_name, architecture.name, scores, data.fingerprint,
-                       provenance(host, task.name, pipeline.runtime_name, extra)),
-            write,
-        )
-        if request.promote:
-            registry.promote(task.name, row.version)
-        progress.update(step, advance=1, status="done")
+    progress.update(step, advance=1, status="evaluating and registering")
+    metric = task.metrics[0]
+    comparison = compare_with_floor(metric, winner.scores, base.scores if base else None, base.label if base else None,
+                                    same=base is winner)
+    pipeline, ready, manifest = winner.pipeline, winner.prepared, winner.pipeline.manifest
+    manifest["floor"] = comparison
+    manifest["calibration_error"] = winner.calibration_error
+    manifest["reference"] = reference(ready.train.records, score_of(observed(ready.y[1], winner.p_val)[1]))
+    progress.update(step, status="fitting the input checks on the training split, calibrating them on validation")
+    classes = data.y[0] if data.schema.kind in ("binary", "multiclass") else None
+    guard = fit_guard(host, task, pipeline, (data.train.records, classes), data.validation.records)
+    manifest["input_checks"] = guard.summary() if guard else None
+    if guard is not None and guard.validation_novelty is not None:
+        manifest["reference"]["novelty"] = numeric(pd.Series(guard.validation_novelty, dtype="float64"))
+    board = [c.row(metric) for c in fitted] + ([base.row(metric)] if base is not None and base not in fitted else [])
+    if auto:
+        manifest["leaderboard"] = [asdict(r) for r in board]
+        manifest["skipped"] = skipped
+    whole = hasattr(pipeline.runtime, "fit")  # fitted in one call: no epochs to plot
+    images = plots(data.schema, ready.y[2], winner.p_test, pipeline.threshold, None if whole else manifest["history"], metric)
+    images.update(report_figures(pipeline, ready.test.records, ready.y[2], winner.p_test))
+    scores = winner.scores
+    architecture = winner.architecture
+
+    def write(folder: Path) -> None:
+        pipeline.runtime.save(pipeline.model, folder)
+        ready.pre_state.save(folder, PREPROCESSOR_STATE)
+        if guard is not None:
+            guard.save(folder)
+        warmup.save(folder, data.validation.records, task.log_omit)  # what a server answers before the version takes traffic
+        facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
+                 "classical floor": comparison["text"],
+                 "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error),
+                 "operating point": manifest["operating_point"] or "n/a",
+                 "input checks": checks_fact(manifest["input_checks"]),
+                 **({"chosen setting": manifest["history"][-1] if manifest["history"] else "n/a"} if whole else
+                    {"epochs run": len(manifest["history"])}),
+                 **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}
+        sections = leaderboard_html(metric, board, winner.label, skipped) if auto else ""
+        sections += data_section(ready)
+        write_report(folder / "report", f"{task.name} — {architecture.name} on {pipeline.runtime_name}", facts, scores, images,
+                     sections=sections)
+        manifest["files"] = file_digests(folder)  # checked before the version serves
+        (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
+
+    extra = {"data": str(request.data), "seed": request.seed, "device": pipeline.runtime.device(), "split": data.split,
+             "floor": comparison}
+    row = registry.register(
+        NewVersion(task.name, pipeline.runtime_name, architecture.name, scores, data.fingerprint,
+                   provenance(host, task.name, pipeline.runtime_name, extra)),
+        write,
+    )
+    if request.promote:
+        registry.promote(task.name, row.version)
+    progress.update(step, advance=1, status="done")
     return TrainResult(row, scores, registry.folder(row) / "report" / "report.html", request.promote, comparison,
                        [asdict(r) for r in board] if auto else [], data.train.notes, manifest["input_checks"])
 

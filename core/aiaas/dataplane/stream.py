@@ -8,7 +8,7 @@ source. A small table an adapter already holds (a DataFrame) streams the same wa
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
-from aiaas.errors import UserError
+from aiaas.errors import InvalidInput, UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,26 +44,46 @@ def files_of(source: str | Path) -> list[Path]:
     return files
 
 
-def dataset_of(source: str | Path) -> ds.Dataset:
-    """A pyarrow dataset over the source's files (nothing is read yet)."""
+def dataset_of(source: str | Path, text_columns: Iterable[str] = ()) -> ds.Dataset:
+    """A pyarrow dataset over the source's files (nothing is read yet). CSV's delimiter is the first
+    file's (``aiaas.tables.delimiter``); ``text_columns`` stay text in CSV even when they look numeric."""
+    from aiaas.tables import delimiter
+
     files = files_of(source)
-    kind = FORMATS[files[0].suffix.lower()]
-    if kind == "csv" and files[0].suffix.lower() == ".tsv":
-        return ds.dataset([str(p) for p in files], format=ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter="\t")))
-    return ds.dataset([str(p) for p in files], format=kind)
+    if FORMATS[files[0].suffix.lower()] == "parquet":
+        return ds.dataset([str(p) for p in files], format="parquet")
+    csv = ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter=delimiter(files[0])),
+                           convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in text_columns}),
+                           read_options=pacsv.ReadOptions(encoding="utf-8"))
+    return ds.dataset([str(p) for p in files], format=csv)
 
 
-def record_batches(source: str | Path, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+def record_batches(source: str | Path, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None,
+                   text_columns: Iterable[str] = ()) -> Iterator[pa.RecordBatch]:
     """The source's rows in order, file by file, at most ``batch_rows`` at a time."""
     if batch_rows < 1:
         raise UserError(f"batch_rows must be at least 1, not {batch_rows}")
-    dataset = dataset_of(source)
+    dataset = dataset_of(source, text_columns)
     missing = [c for c in columns or [] if c not in dataset.schema.names]
     if missing:
         raise UserError(f"{source}: no column {', '.join(map(repr, missing))}; its columns are {', '.join(dataset.schema.names)}")
     for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
         if batch.num_rows:
             yield batch
+
+
+def frames(source: str | Path, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None,
+           text_columns: Iterable[str] = ()) -> Iterator[pd.DataFrame]:
+    """The source as pandas frames of at most ``batch_rows`` rows, column names stripped as ``read_table`` does."""
+    import pyarrow.lib
+
+    try:
+        for batch in record_batches(source, batch_rows, columns, text_columns):
+            frame = batch.to_pandas()
+            frame.columns = [str(c).strip() for c in frame.columns]
+            yield frame
+    except pyarrow.lib.ArrowInvalid as exc:  # a row that does not parse (a stray delimiter, a text in a number column)
+        raise InvalidInput(f"{source}: {str(exc).splitlines()[0]}") from None
 
 
 def frame_batches(frame: pd.DataFrame, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:

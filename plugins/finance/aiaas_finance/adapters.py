@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from aiaas import Dataset, InvalidInput, LoadOptions
-from aiaas.tables import read_table, split_label
+from aiaas.tables import read_table, split_label, table_chunks
 
 HISTORY_WINDOWS = (1, 7, 30)
 TEXT_COLUMNS = ("merchant_category", "customer_id", "terminal_id", "transaction_id", "country", "currency", "channel")
@@ -37,9 +38,52 @@ def derive_history(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+HISTORY_SOURCE = ["customer_id", "timestamp", "amount"]
+DERIVED_NOTE = "derived customer history features from customer_id, timestamp and amount"
+
+
 def load_transactions(path: Path, options: LoadOptions) -> Dataset:
     dataset = split_label(read_table(path, TEXT_COLUMNS), path, options)
-    if {"customer_id", "timestamp", "amount"} <= set(dataset.records.columns):
+    if set(HISTORY_SOURCE) <= set(dataset.records.columns):
         dataset.records = derive_history(dataset.records)
-        dataset.notes.append("derived customer history features from customer_id, timestamp and amount")
+        dataset.notes.append(DERIVED_NOTE)
     return dataset
+
+
+class HistoryCarry:
+    """``derive_history`` across the chunks of a time-ordered stream: each chunk is derived together with
+    the transactions of the 30 days before it and each customer's latest, which is all the history a
+    transaction's features read, so the result is the same as deriving the whole table at once."""
+
+    def __init__(self) -> None:
+        self.tail: pd.DataFrame | None = None
+        self.latest: pd.Timestamp | None = None
+
+    def derive(self, records: pd.DataFrame) -> pd.DataFrame:
+        base = records[HISTORY_SOURCE].reset_index(drop=True)
+        joined = base if self.tail is None else pd.concat([self.tail, base], ignore_index=True)
+        derived = derive_history(joined)  # refuses a timestamp that is not one
+        stamps = pd.to_datetime(joined["timestamp"], utc=True, format="mixed").dt.tz_convert(None)
+        fresh = stamps.iloc[len(joined) - len(base):]
+        if self.latest is not None and fresh.min() < self.latest:
+            raise InvalidInput(f"transactions are not in time order ({fresh.min()} comes after {self.latest}): deriving customer "
+                               "history from a stream needs them sorted by timestamp; sort the files, or give the history columns")
+        self.latest = stamps.max()
+        last_of_customer = ~joined["customer_id"].astype(str).duplicated(keep="last").to_numpy()
+        keep = (stamps >= self.latest - pd.Timedelta(days=max(HISTORY_WINDOWS))).to_numpy() | last_of_customer
+        self.tail = joined[keep].reset_index(drop=True)
+        out = records.copy()
+        for column in (c for c in derived.columns if c not in base.columns):
+            out[column] = derived[column].iloc[len(joined) - len(base):].to_numpy()
+        return out
+
+
+def stream_transactions(path: Path, options: LoadOptions, batch_rows: int) -> Iterator[Dataset]:
+    """``load_transactions`` in chunks, for a table larger than memory (a file, a folder or a glob)."""
+    carry = HistoryCarry()
+    for frame in table_chunks(path, batch_rows, TEXT_COLUMNS):
+        dataset = split_label(frame, path, options)
+        if set(HISTORY_SOURCE) <= set(dataset.records.columns):
+            dataset.records = carry.derive(dataset.records)
+            dataset.notes.append(DERIVED_NOTE)
+        yield dataset

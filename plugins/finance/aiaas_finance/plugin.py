@@ -68,6 +68,7 @@ def register_data_adapters() -> list[DataAdapter]:
             name="finance.transactions",
             task=FRAUD,
             load="aiaas_finance.adapters:load_transactions",
+            stream="aiaas_finance.adapters:stream_transactions",
             suffixes=(".csv", ".parquet", ".pq"),
             description="CSV or Parquet of transactions; derives each customer's recent-history "
             "features when customer_id, timestamp and amount are present. Any other columns are "

@@ -1,0 +1,85 @@
+"""A task's data through its adapter as a re-readable stream of bounded ``Dataset`` chunks.
+
+An adapter offers the stream form with ``DataAdapter.stream``: ``stream(path, options, batch_rows)``
+yields ``Dataset`` chunks of at most ``batch_rows`` records. An adapter without it (small data, a
+plugin written before it) is read whole through ``load`` once per pass and cut into chunks: the
+same results, but memory grows with the data, and the run's notes say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiaas.dataset import Dataset, LoadOptions
+from aiaas.errors import InvalidInput, UserError
+from aiaas.records import resolve
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from aiaas.plugins import Host
+
+STREAM_FORMS = {"aiaas.tables:load_table": "aiaas.tables:stream_table"}
+"""The stream form of the core's ready-made adapters, used when a plugin names one as its ``load``."""
+
+
+@dataclass
+class Chunks:
+    """``iter(chunks)`` reads the data once more from the start."""
+
+    read: Callable[[], Iterator[Dataset]]
+    adapter: str
+    streamed: bool
+    notes: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Dataset]:
+        for chunk in self.read():
+            if len(chunk):
+                yield chunk
+
+    def column(self, name: str) -> Iterator[pd.Series]:
+        for chunk in self:
+            if name in chunk.records:
+                yield chunk.records[name]
+
+
+def chunks_of(host: Host, task_name: str, path: Path, label: str | None, adapter: str | None, options: dict[str, Any],
+              batch_rows: int, labelled: bool = True) -> Chunks:
+    task = host.task(task_name)
+    if not Path(path).exists() and not any(c in str(path) for c in "*?["):
+        raise UserError(f"{path}: no such file or folder")
+    record = host.adapter(task, adapter, path)
+    load_options = LoadOptions(label=label or task.label_column if labelled else label, labelled=labelled, extra=options)
+    stream_ref = record.stream or STREAM_FORMS.get(record.load if isinstance(record.load, str) else "")
+    if stream_ref is not None:
+        stream = resolve(stream_ref)
+        return Chunks(lambda: _checked(stream(path, load_options, batch_rows), path, record.name, labelled, load_options),
+                      record.name, True)
+
+    def whole() -> Iterator[Dataset]:
+        from aiaas.loading import load_data
+
+        dataset = load_data(host, task_name, path, label, record.name, options, labelled)
+        for start in range(0, len(dataset), batch_rows):
+            yield dataset.take(slice(start, start + batch_rows))
+
+    return Chunks(whole, record.name, False,
+                  [f"adapter {record.name} has no stream form: each pass reads the whole data into memory"])
+
+
+def _checked(chunks: Iterator[Dataset], path: Path, adapter: str, labelled: bool, options: LoadOptions) -> Iterator[Dataset]:
+    """The adapter's chunks, with the errors ``load_data`` names turned into one-line input errors."""
+    import pandas as pd
+
+    try:
+        for chunk in chunks:
+            if labelled and chunk.labels is None:
+                raise InvalidInput(f"{path}: no label column {options.label!r}; name yours with --label")
+            yield chunk
+    except UserError:
+        raise
+    except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InvalidInput(f"{path}: cannot be read by adapter {adapter}: {exc}") from exc

@@ -1,0 +1,238 @@
+"""Training on data larger than the memory a run may use (``aiaas train --max-memory``).
+
+The data is never held whole. It is read as a stream of chunks through the adapter's stream form
+(``aiaas.dataplane.chunks``), pass after pass:
+
+1. a time split reads its time column twice to find the cuts (``aiaas.dataplane.split``);
+2. every row gets its split from the row alone; the training rows are summarised for each
+   preprocessor that merges partial states (``summarize``/``merge``/``finish``), each split keeps a
+   bounded uniform sample (``aiaas.dataplane.sample``), and the labels are counted;
+3. per preprocessor, the training rows are encoded chunk by chunk into a spill on disk
+   (``aiaas.dataplane.spill``) that the model trains from: torch and Keras read it chunk by chunk
+   each epoch, ``gbdt`` builds LightGBM's binned dataset from it. A model that cannot stream (the
+   linear floor) fits on the training sample.
+
+Validation and test are their samples, whole when they fit: calibration, the operating point,
+the metrics, the floor's verdict and the input checks come from them, and the report says how
+many rows each held of how many. The column checks run on the training sample and say so.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from aiaas import labels as label_codec
+from aiaas.dataplane.chunks import Chunks, chunks_of
+from aiaas.dataplane.sample import BottomK
+from aiaas.dataplane.spill import Spill
+from aiaas.dataplane.split import NAMES, TEST, TRAIN, VALIDATION, StreamSplit, numeric_time, plan, row_hashes
+from aiaas.dataset import Dataset
+from aiaas.errors import InvalidInput, UserError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from aiaas.plugins import Host
+    from aiaas.records import LabelSchema, Task
+
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+PROBE_ROWS = 2048
+SHARE_CHUNK, SHARE_SAMPLES, SHARE_TREES = 0.05, 0.3, 0.4
+"""Of ``--max-memory``: one chunk and its copies, the three samples, a tree model's binned rows."""
+
+
+def parse_size(text: str | int) -> int:
+    """``"2GB"``, ``"512M"``, ``"1.5GiB"`` or a number of bytes."""
+    if isinstance(text, int):
+        return text
+    match = SIZE.match(str(text))
+    if not match:
+        raise UserError(f"--max-memory {text!r}: give a size such as 2GB or 512MB")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    size = int(number * 1024 ** " kmgt".index(unit or " "))
+    if size < 64 * 1024**2:
+        raise UserError(f"--max-memory {text}: at least 64MB")
+    return size
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How a memory bound becomes rows: ``bytes_per_row`` is measured on the first chunk."""
+
+    total: int
+    bytes_per_row: float
+
+    @property
+    def chunk_rows(self) -> int:
+        return int(np.clip(SHARE_CHUNK * self.total / (6 * self.bytes_per_row), 512, 1_000_000))
+
+    @property
+    def sample_rows(self) -> int:
+        """Rows each split's sample may hold (records, their encoding and the copies evaluation makes)."""
+        return int(np.clip(SHARE_SAMPLES * self.total / (3 * 4 * self.bytes_per_row), 1000, 5_000_000))
+
+
+@dataclass
+class Streamed:
+    """What the passes over the stream found, shared by every candidate of a run."""
+
+    chunks: Chunks
+    plan: StreamSplit
+    budget: Budget
+    rows: dict[str, int]
+    label_counts: dict[str, int]
+    """Training rows per raw label value."""
+    summaries: dict[str, Any]
+    fingerprint: str
+    folder: Path
+    notes: list[str] = field(default_factory=list)
+
+    def training_chunks(self, drop: list[str]) -> Any:
+        """The training rows, chunk by chunk (columns in ``drop`` left out)."""
+        for chunk in self.chunks:
+            keep = np.flatnonzero(self.plan.assign(chunk.records) == TRAIN)
+            if len(keep):
+                part = chunk.take(keep)
+                part.records = part.records.drop(columns=[c for c in drop if c in part.records.columns])
+                yield part
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _chunks(host: Host, task: Task, request: Any, batch_rows: int) -> Chunks:
+    return chunks_of(host, task.name, request.data, request.label, request.adapter, request.options, batch_rows)
+
+
+def _times(chunks: Chunks, request: Any, batch_rows: int) -> Callable[[str], Any]:
+    """Read one column for the time cuts: straight from the files when the adapter passes it through
+    unchanged (checked on the first chunk), else through the adapter."""
+    from aiaas.dataplane.stream import FORMATS, frames
+
+    def read(column: str) -> Any:
+        source = str(request.data)
+        try:
+            direct = frames(source, batch_rows, [column])
+            first = next(direct)
+        except (UserError, StopIteration):
+            yield from chunks.column(column)
+            return
+        through = next(chunks.column(column))
+        same = len(through) <= len(first[column]) and np.array_equal(
+            numeric_time(through), numeric_time(first[column].iloc[: len(through)]), equal_nan=True)
+        if not same or Path(source).suffix.lower() not in (*FORMATS, ""):
+            yield from chunks.column(column)
+            return
+        yield first[column]
+        yield from (frame[column] for frame in direct)
+
+    return read
+
+
+def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, Any], progress: Progress) -> tuple[Streamed, BottomK, BottomK, BottomK]:
+    """The split plan, each split's sample and the preprocessors' summaries, from one pass over the
+    training data (two more over one column for a time split)."""
+    budget_total = parse_size(request.max_memory)
+    probe = next(iter(_chunks(host, task, request, PROBE_ROWS)), None)
+    if probe is None:
+        raise InvalidInput(f"{request.data}: has no rows")
+    budget = Budget(budget_total, max(float(probe.records.memory_usage(deep=True).sum()) / len(probe), 8.0))
+    chunks = _chunks(host, task, request, budget.chunk_rows)
+    split_plan = plan(probe.records.columns, task.split, request.seed, _times(chunks, request, budget.chunk_rows))
+    samples = (BottomK(budget.sample_rows), BottomK(budget.sample_rows), BottomK(budget.sample_rows))
+    summaries: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    fingerprint = np.uint64(0)
+    bar = progress.add_task("reading", total=None, status=f"{budget.chunk_rows:,} rows a chunk; samples of at most {budget.sample_rows:,}")
+    rows = 0
+    with np.errstate(over="ignore"):
+        for chunk in chunks:
+            hashes = row_hashes(chunk.records, split_plan.key)
+            where = split_plan.assign(chunk.records, hashes)
+            labels = chunk.labels if chunk.labels is not None else pd.Series(index=chunk.records.index, dtype=object)
+            fingerprint += (hashes ^ pd.util.hash_pandas_object(labels.astype(str), index=False).to_numpy()).sum(dtype=np.uint64)
+            for which, sample in enumerate(samples):
+                index = np.flatnonzero(where == which)
+                if len(index):
+                    sample.add(chunk.take(index), hashes[index])
+            train_part = chunk.take(np.flatnonzero(where == TRAIN))
+            if len(train_part):
+                for key, preprocessor in preprocessors.items():
+                    part = preprocessor.summarize(train_part.records, train_part.labels, request.options)
+                    summaries[key] = part if key not in summaries else preprocessor.merge(summaries[key], part)
+                if train_part.labels is not None and task.label_column is not None:
+                    for value, n in train_part.labels.astype(str).value_counts().items():
+                        counts[value] = counts.get(value, 0) + int(n)
+            rows += len(chunk)
+            progress.update(bar, status=f"{rows:,} rows read")
+    progress.update(bar, total=1, completed=1)
+    split_rows = {NAMES[i]: s.seen for i, s in enumerate(samples)}
+    for name, n in split_rows.items():
+        if n == 0:
+            raise InvalidInput(f"the {name} split is empty ({split_plan.description}); the data has {rows} rows")
+    folder = Path(tempfile.mkdtemp(prefix="aiaas-spill-"))
+    streamed = Streamed(chunks, split_plan, budget, split_rows, counts, summaries, f"rows:{int(fingerprint):016x}", folder,
+                        [*chunks.notes, *probe.notes])
+    return streamed, *samples
+
+
+def class_counts(schema: LabelSchema, streamed: Streamed, column: str) -> np.ndarray | None:
+    """Training rows per class, from the stream's raw label counts."""
+    if schema.kind not in ("binary", "multiclass") or not streamed.label_counts:
+        return None
+    codes = label_codec.encode(schema, pd.Series(list(streamed.label_counts)), column)
+    return np.bincount(codes, weights=list(streamed.label_counts.values()), minlength=schema.outputs).astype("int64")
+
+
+def sample_note(streamed: Streamed, samples: tuple[BottomK, BottomK, BottomK]) -> str:
+    held = ", ".join(f"{NAMES[i]} {len(s.records) if s.records is not None else 0:,} of {s.seen:,}" for i, s in enumerate(samples))
+    return (f"out of core within {streamed.budget.total / 1024**2:,.0f} MB: models that stream trained on every training row; "
+            f"the column checks and the input checks read a uniform sample of the training rows, and validation and test "
+            f"are uniform samples when larger than {streamed.budget.sample_rows:,} rows ({held} rows held)")
+
+
+def spill(streamed: Streamed, preprocessor: Any, state: Any, schema: LabelSchema, column: str, drop: list[str],
+          progress: Progress) -> Spill:
+    """The training rows encoded by a fitted preprocessor, on disk, with their targets and class weights."""
+    counts = class_counts(schema, streamed, column)
+    per_class = None if counts is None else counts.sum() / (len(counts) * np.maximum(counts, 1))
+    out = Spill(streamed.folder / f"spill-{len(list(streamed.folder.iterdir()))}", streamed.budget.chunk_rows,
+                int(SHARE_TREES * streamed.budget.total))
+    bar = progress.add_task("encoding", total=streamed.rows["train"], status="training rows to disk")
+    for part in streamed.training_chunks(drop):
+        y = label_codec.encode(schema, part.labels, column)
+        weights = np.ones(len(y), dtype="float32") if per_class is None else per_class[y].astype("float32")
+        out.append(preprocessor.transform(part.records, state), y, weights)
+        progress.update(bar, advance=len(part))
+    out.close()
+    return out
+
+
+def fit_state(preprocessor: Any, key: str, streamed: Streamed, sample: Dataset, options: dict[str, Any]) -> tuple[Any, str | None]:
+    """The preprocessor's state from its merged summary of every training row, or (one that does not
+    merge partial states) fitted on the training sample, with a note that says so."""
+    if key in streamed.summaries and hasattr(preprocessor, "finish"):
+        return preprocessor.finish(streamed.summaries[key], sample.records, sample.labels, options=options), None
+    return (preprocessor.fit(sample.records, sample.labels, options=options),
+            f"preprocessor {key} does not merge partial states: fitted on a sample of {len(sample):,} training rows")
+
+
+def summarizing(host: Host, task: Task, architectures: list[Any]) -> dict[str, Any]:
+    """The run's preprocessors that can be fitted from partial states, by key."""
+    out = {}
+    for architecture in architectures:
+        preprocessor = host.preprocessor(task, architecture)
+        if hasattr(preprocessor, "summarize") and hasattr(preprocessor, "merge") and hasattr(preprocessor, "finish"):
+            out[architecture.preprocessor or task.preprocessor] = preprocessor
+        if hasattr(preprocessor, "training_instances"):
+            raise UserError(f"{task.name}'s preprocessor cuts records into training windows; --max-memory does not train it yet")
+    return out
