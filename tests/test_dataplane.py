@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aiaas.dataplane.split import TEST, TRAIN, VALIDATION, assigned, plan
-from aiaas.dataplane.stream import frame_batches, record_batches
+from aiaas.dataplane.sample import BottomK
+from aiaas.dataplane.split import TEST, TRAIN, VALIDATION, StreamSplit, plan, row_hashes, split_key
+from aiaas.dataplane.stream import frame_batches, frames, record_batches
+from aiaas.dataset import Dataset
+from aiaas.tabular import TabularPreprocessor
 from aiaas.errors import UserError
 from aiaas.records import SplitPolicy
 
@@ -42,11 +45,16 @@ def sources(tmp_path: Path) -> tuple[Path, Path]:
     return whole, parts
 
 
+def _plan(source: Path | str, policy: SplitPolicy, batch_rows: int = 500) -> StreamSplit:
+    columns = next(frames(source, batch_rows)).columns
+    return plan(columns, policy, 7, lambda column: (f[column] for f in frames(source, batch_rows, [column])))
+
+
 def _splits(source: Path, policy: SplitPolicy, batch_rows: int) -> dict[int, int]:
-    split = plan(source, policy, seed=7, batch_rows=batch_rows)
+    split = _plan(source, policy, batch_rows)
     out = {}
-    for batch, where in assigned(source, split, batch_rows):
-        out.update(zip(batch.column("row").to_pylist(), where.tolist()))
+    for frame in frames(source, batch_rows):
+        out.update(zip(frame["row"].tolist(), split.assign(frame).tolist()))
     return out
 
 
@@ -85,5 +93,49 @@ def test_a_group_stays_in_one_split_and_time_runs_oldest_to_newest(sources: tupl
     at = pd.to_datetime(frame["at"])
     assert at[frame.split == TRAIN].max() <= at[frame.split == VALIDATION].min()
     assert at[frame.split == VALIDATION].max() <= at[frame.split == TEST].min()
-    assert "by time" in plan(whole, SplitPolicy(kind="time", columns=("at",))).description
-    assert "no column" in plan(whole, SplitPolicy(kind="group", columns=("patient",))).description
+    assert "by time" in _plan(whole, SplitPolicy(kind="time", columns=("at",))).description
+    assert "no column" in _plan(whole, SplitPolicy(kind="group", columns=("patient",))).description
+
+
+def test_a_row_hashes_the_same_whichever_types_its_batch_was_read_as() -> None:
+    """A gap makes pandas read a whole-number column as floats in one batch and not in another."""
+    whole = pd.DataFrame({"n": [1, 2, 3], "t": ["a", "b", None]})
+    gappy = pd.DataFrame({"n": [1.0, 2.0, None], "t": ["a", "b", None]})
+    assert (row_hashes(whole, split_key(0))[:2] == row_hashes(gappy, split_key(0))[:2]).all()
+    assert (row_hashes(whole, split_key(0)) != row_hashes(whole, split_key(1))).all()
+
+
+def test_the_bounded_sample_is_the_same_however_the_rows_arrive_and_merges() -> None:
+    frame = _logs()
+    hashes = row_hashes(frame, split_key(0))
+    one = BottomK(500)
+    one.add(Dataset(frame, frame["score"]), hashes)
+    order = np.random.default_rng(1).permutation(ROWS)
+    left, right = BottomK(500), BottomK(500)
+    for i, part in enumerate(np.array_split(order, 13)):
+        (left if i % 2 else right).add(Dataset(frame.iloc[part].reset_index(drop=True), frame["score"].iloc[part]), hashes[part])
+    left.merge(right)
+    assert left.seen == one.seen == ROWS and not one.complete
+    assert sorted(left.records["row"]) == sorted(one.records["row"])
+    assert len(one.records) == 500 and (one.labels.to_numpy() == one.records["score"].to_numpy()).all()
+
+
+def test_the_table_preprocessor_fitted_from_merged_chunks_matches_the_whole_fit() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"amount": rng.lognormal(3, 1.5, ROWS), "x": rng.normal(5, 2, ROWS),
+                          "shop": rng.choice(["a", "b", "c", "d"], ROWS, p=[0.4, 0.3, 0.2, 0.1]),
+                          "gappy": np.where(rng.random(ROWS) < 0.01, np.nan, 1.0)})
+    pre = TabularPreprocessor()
+    whole = pre.fit(frame).meta["columns"]
+    summary = None
+    for part in np.array_split(np.arange(ROWS), 7):
+        chunk = pre.summarize(frame.iloc[part])
+        summary = chunk if summary is None else pre.merge(summary, chunk)
+    streamed = pre.finish(summary, frame.sample(800, random_state=0)).meta["columns"]  # kinds from a sample, the rest exact
+    for mine, theirs in zip(streamed, whole):
+        assert (mine["name"], mine["kind"], mine["required"]) == (theirs["name"], theirs["kind"], theirs["required"])
+        for key in ("mean", "std"):
+            if key in theirs:
+                assert mine[key] == pytest.approx(theirs[key], rel=1e-9), (mine["name"], key)
+        assert mine.get("categories") == theirs.get("categories")
+    assert [c["kind"] for c in whole] == ["log", "numeric", "category", "numeric"] and not whole[3]["required"]

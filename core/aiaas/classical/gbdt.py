@@ -29,6 +29,7 @@ class GradientBoostedTrees(Estimator):
         super().__init__(spec, {**DEFAULTS, **params})
         self.booster: Any = None
         self.notes: list[str] = []
+        self.dataset_settings: dict[str, Any] = {}
 
     def _objective(self) -> dict[str, Any]:
         kind = self.spec.kind
@@ -42,16 +43,24 @@ class GradientBoostedTrees(Estimator):
 
     def fit(self, train: tuple[Arrays, np.ndarray, np.ndarray], validation: tuple[Arrays, np.ndarray],
             config: FitConfig, selection: Selection) -> list[dict[str, float]]:
+        import logging
+
         import lightgbm as lgb
 
-        (x, y, w), (x_val, y_val) = (train[0] if isinstance(train[0], Spill) else train[0]["features"], train[1], train[2]), \
-            (validation[0]["features"], validation[1])
+        lgb.register_logger(logging.getLogger("lightgbm"))  # its C++ warnings to Python's log (stderr), never into --json's stdout
+
+        (y, w), (x_val, y_val) = train[1:], (validation[0]["features"], validation[1])
+        if isinstance(train[0], Spill):
+            train_set = self._from_spill(train[0], y, w)
+        else:
+            train_set = lgb.Dataset(train[0]["features"], y, weight=w, free_raw_data=True)
         p = self.params
         settings = {**self._objective(), "num_leaves": int(p["num_leaves"]), "learning_rate": float(p["learning_rate"]),
                     "min_child_samples": int(p["min_child_samples"]), "feature_fraction": float(p["feature_fraction"]),
                     "bagging_fraction": float(p["bagging_fraction"]), "bagging_freq": 1, "lambda_l2": float(p["lambda_l2"]),
                     "seed": config.seed, "deterministic": True, "num_threads": 0, "verbosity": -1}
         history: list[dict[str, float]] = []
+        settings.update(self.dataset_settings)
 
         def record(env: Any) -> None:
             if env.iteration % 50 == 0:
@@ -59,11 +68,7 @@ class GradientBoostedTrees(Estimator):
                 history.append({"round": env.iteration, "validation_loss": float(loss)})
                 selection.report(f"round {env.iteration}  validation loss {loss:.4f}")
 
-        if isinstance(train[0], Spill):
-            train_set = self._from_spill(train[0], y, w)
-        else:
-            train_set = lgb.Dataset(x, y, weight=w, free_raw_data=True)
-        val_set = lgb.Dataset(x_val, y_val, reference=train_set)
+        val_set = lgb.Dataset(x_val, y_val, reference=train_set, params={**self.dataset_settings, "verbosity": -1})
         self.booster = lgb.train(settings, train_set, num_boost_round=int(p["rounds"]), valid_sets=[val_set],
                                  callbacks=[lgb.early_stopping(int(p["early_stopping"]), verbose=False), record])
         score = selection.score(self.logits(validation[0]))
@@ -80,8 +85,11 @@ class GradientBoostedTrees(Estimator):
         stride = spill.stride(1.5 * width + 16)
         if stride > 1:
             self.notes.append(f"gbdt binned every {stride}th of {spill.rows:,} training rows to stay within the memory bound")
+        # LightGBM places the bins from a sample of rows it holds as float64: as many as a fifth of the bound allows
+        binning = int(np.clip((spill.memory or 2**40) / (5 * 8 * width), 10_000, 200_000))
+        self.dataset_settings["bin_construct_sample_cnt"] = binning
         return lgb.Dataset(spill.sequence("features", spill.chunk_rows, stride), label=y[::stride], weight=w[::stride],
-                           free_raw_data=True)
+                           params={**self.dataset_settings, "verbosity": -1}, free_raw_data=True)
 
     def logits(self, inputs: Arrays) -> np.ndarray:
         raw = self.booster.predict(inputs["features"], raw_score=True, num_iteration=self.booster.best_iteration or None)

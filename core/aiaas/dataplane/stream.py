@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from aiaas.errors import InvalidInput, UserError
 
@@ -67,7 +68,13 @@ def record_batches(source: str | Path, batch_rows: int = BATCH_ROWS, columns: li
     missing = [c for c in columns or [] if c not in dataset.schema.names]
     if missing:
         raise UserError(f"{source}: no column {', '.join(map(repr, missing))}; its columns are {', '.join(dataset.schema.names)}")
-    for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
+    if isinstance(dataset.format, ds.ParquetFileFormat):
+        # file by file through a buffered stream: pages decode as they are read, where a dataset scan holds a whole row group
+        batches = (batch for path in dataset.files
+                   for batch in pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20).iter_batches(batch_rows, columns=columns))
+    else:  # one batch read ahead, one file at a time (pyarrow's defaults read 16 batches ahead of 4 files)
+        batches = dataset.to_batches(columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1)
+    for batch in batches:
         if batch.num_rows:
             yield batch
 
