@@ -68,3 +68,52 @@ def test_training_memory_does_not_grow_with_the_data(tmp_path: Path) -> None:
     assert grown < 0.5 * (sizes[400_000] - sizes[40_000]), (grown / 2**20, (sizes[400_000] - sizes[40_000]) / 2**20)
     assert big["metrics"]["roc_auc"] > 0.8 and small["metrics"]["roc_auc"] > 0.75
     assert any("out of core within 96 MB" in note for note in big["notes"])
+
+
+def test_trained_out_of_core_from_a_folder_serves_and_scores_a_folder_in_partitions(tmp_path: Path, aiaas_home: Path) -> None:
+    """Train from a folder of CSV parts with a memory bound, serve the version as any other, then score a folder
+    into Parquet partitions; a stopped run resumes without writing a row twice or losing one."""
+    from typer.testing import CliRunner
+
+    from aiaas.cli import app
+    from aiaas.plugins import get_host
+    from aiaas.registry import Registry
+    from aiaas.scoring import score_file
+    from aiaas.testing import ready_client
+
+    frame = _transactions(6000, seed=1)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[rows].to_csv(parts / f"day-{i}.csv", index=False)
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--param", "rounds=40",
+                                  "--max-memory", "64MB", "--promote", "--json"])
+    assert trained.exit_code == 0, trained.output
+    result = json.loads(trained.stdout)
+    assert any("out of core" in n for n in result["notes"])
+    registry = Registry.from_settings()
+    manifest = json.loads((registry.folder(registry.get("finance/fraud", result["version"])) / "manifest.json").read_text())
+    assert sum(manifest["rows"].values()) == 6000 and manifest["files"]
+
+    client = ready_client(get_host(), registry)
+    instance = json.loads(frame.drop(columns=["is_fraud", "transaction_id"]).iloc[:1].to_json(orient="records", date_format="iso"))[0]
+    answer = client.post("/v1/finance/fraud/predict", json={"instances": [instance]})
+    assert answer.status_code == 200, answer.text
+    assert 0 <= answer.json()["predictions"][0]["fraud_probability"] <= 1
+
+    out = tmp_path / "scored"
+    done = score_file(get_host(), registry, "finance/fraud", parts, out, None, None, {}, batch_rows=700)
+    written = sorted(out.glob("part-*.parquet"))
+    assert done.rows == 6000 and len(written) >= 9
+    scored = pd.read_parquet(out)
+    assert len(scored) == 6000 and sorted(scored.transaction_id) == sorted(frame.transaction_id)
+    assert {"fraud_probability", "in_distribution", "novelty"} <= set(scored.columns)
+
+    lost = len(pd.read_parquet(written[3]))
+    written[3].unlink()  # a run stopped before this partition was renamed into place
+    (out / f".{written[3].name}.partial").write_bytes(b"half a file")
+    again = score_file(get_host(), registry, "finance/fraud", parts, out, None, None, {}, batch_rows=700)
+    assert (again.rows, again.resumed) == (lost, 6000 - lost)
+    rescored = pd.read_parquet(out)
+    assert len(rescored) == 6000 and rescored.transaction_id.is_unique

@@ -228,8 +228,9 @@ def evaluate(task: TaskArg, data: DataOpt, version: VersionOpt = None, label: La
 @app.command()
 def predict(
     task: TaskArg,
-    input: Annotated[Path, typer.Option("--input", help="CSV or Parquet (or what the task's adapter reads) to score.")],
-    output: Annotated[Path, typer.Option("--output", help="Where to write the scored rows (.csv or .parquet).")],
+    input: Annotated[Path, typer.Option("--input", help="CSV or Parquet (or what the task's adapter reads) to score: a file, a folder or a glob.")],
+    output: Annotated[Path, typer.Option("--output", help="Where to write the scored rows: a .csv or .parquet file, or a folder for "
+                                                         "Parquet partitions (streamed in bounded memory; a stopped run resumes).")],
     version: VersionOpt = None,
     adapter: AdapterOpt = None,
     option: OptionOpt = None,
@@ -239,7 +240,8 @@ def predict(
     from aiaas.scoring import score_file
 
     scored = score_file(get_host(), _registry(), task, input, output, version, adapter, _options(option, text_column))
-    console.print(f"scored {scored.rows} rows of {input} -> {output}")
+    resumed = f" ({scored.resumed} more were already there from a stopped run)" if scored.resumed else ""
+    console.print(f"scored {scored.rows} rows of {input} -> {output}{resumed}")
     if scored.flagged:
         refused = f", {scored.refused} of them refused by the task and left unanswered" if scored.refused else ""
         console.print(f"[yellow]{scored.flagged} rows are unlike the training data{refused}: see the in_distribution and "

@@ -34,7 +34,7 @@ from aiaas import labels as label_codec
 from aiaas.dataplane.chunks import Chunks, chunks_of
 from aiaas.dataplane.sample import BottomK
 from aiaas.dataplane.spill import Spill
-from aiaas.dataplane.split import NAMES, TEST, TRAIN, VALIDATION, StreamSplit, numeric_time, plan, row_hashes
+from aiaas.dataplane.split import NAMES, TRAIN, StreamSplit, numeric_time, plan, row_hashes
 from aiaas.dataset import Dataset
 from aiaas.errors import InvalidInput, UserError
 

@@ -1,13 +1,22 @@
 """Offline batch scoring: a file in, the same rows with their answers out, each with
 its input check as columns (``in_distribution``, ``novelty``, ``unfamiliar_reasons``,
-``refused``: a row the task would refuse is written with its check and no answer)."""
+``refused``: a row the task would refuse is written with its check and no answer).
+
+``--output`` a ``.csv`` or ``.parquet`` file: the data is read whole and written as one file.
+``--output`` a folder: the data streams through the adapter's stream form in chunks and each
+chunk becomes one Parquet partition (``part-00000.parquet``, ...), so memory stays bounded
+however large the input. A partition is written under a temporary name and renamed, so a
+killed run leaves whole partitions only; run the same command again and it scores only the
+chunks that have none (``_scoring.json`` records what the folder holds and must match).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.progress import Progress
@@ -17,6 +26,9 @@ from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.loading import load_data
 from aiaas.versions import load_version
+
+if TYPE_CHECKING:
+    from aiaas.pipeline import Pipeline
 
 CHUNK = 2048
 
@@ -53,25 +65,38 @@ class Scored:
     rows: int
     flagged: int
     refused: int
+    resumed: int = 0
+    """Rows an earlier, stopped run had already written (a folder's partitions)."""
+
+
+def score_records(pipeline: Pipeline, records: pd.DataFrame, progress: Callable[[int], None] = lambda rows: None) -> pd.DataFrame:
+    """The records that fit in a cell, with each one's flattened answer and input check beside it."""
+    answers: list[dict[str, Any]] = []
+    for start in range(0, len(records), CHUNK):
+        chunk = records.iloc[start : start + CHUNK]
+        answers.extend(flatten(a) for a in pipeline.answers(chunk, explain=False, refuse=False))
+        progress(len(chunk))
+    answered = pd.DataFrame(answers)
+    kept = cell_columns(records).drop(columns=[c for c in answered.columns if c in records.columns])  # the answer's own wins
+    return pd.concat([kept.reset_index(drop=True), answered], axis=1)
+
+
+def tally(scored: pd.DataFrame) -> Scored:
+    flagged = int((~scored["in_distribution"].astype(bool)).sum()) if "in_distribution" in scored else 0
+    return Scored(len(scored), flagged, int(scored["refused"].sum()) if "refused" in scored else 0)
 
 
 def score_file(host: Host, registry: Registry, task: str, source: Path, target: Path, version: int | None,
-               adapter: str | None, options: dict[str, Any]) -> Scored:
+               adapter: str | None, options: dict[str, Any], batch_rows: int = 65_536) -> Scored:
+    if not target.suffix:
+        return score_to_folder(host, registry, task, source, target, version, adapter, options, batch_rows)
     if target.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise UserError(f"--output {target}: write .csv or .parquet")
+        raise UserError(f"--output {target}: write .csv or .parquet, or name a folder for Parquet partitions")
     pipeline = load_version(host, registry, task, version)
     dataset = load_data(host, task, source, pipeline.manifest.get("label_column"), adapter, options, labelled=False)
-    records = dataset.records
-    answers: list[dict[str, Any]] = []
     with Progress(transient=True) as progress:
-        bar = progress.add_task(f"scoring {source.name}", total=len(records))
-        for start in range(0, len(records), CHUNK):
-            chunk = records.iloc[start : start + CHUNK]
-            answers.extend(flatten(a) for a in pipeline.answers(chunk, explain=False, refuse=False))
-            progress.update(bar, advance=len(chunk))
-    answered = pd.DataFrame(answers)
-    kept = cell_columns(records).drop(columns=[c for c in answered.columns if c in records.columns])  # the answer's own wins
-    scored = pd.concat([kept.reset_index(drop=True), answered], axis=1)
+        bar = progress.add_task(f"scoring {source.name}", total=len(dataset.records))
+        scored = score_records(pipeline, dataset.records, lambda rows: progress.update(bar, advance=rows))
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     if target.suffix.lower() == ".csv":
@@ -79,5 +104,52 @@ def score_file(host: Host, registry: Registry, task: str, source: Path, target: 
     else:
         scored.to_parquet(partial, index=False)
     partial.replace(target)
-    flagged = int((~scored["in_distribution"].astype(bool)).sum()) if "in_distribution" in scored else 0
-    return Scored(len(scored), flagged, int(scored["refused"].sum()) if "refused" in scored else 0)
+    return tally(scored)
+
+
+def write_partition(scored: pd.DataFrame, path: Path, schema: Any = None) -> Any:
+    """One partition, whole or not at all (written under a temporary name, then renamed). Later partitions take
+    the first one's column types, so the folder reads back as one table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(scored, preserve_index=False)
+    if schema is None:
+        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]).remove_metadata()
+    table = table.select([n for n in schema.names if n in table.column_names])
+    missing = [f for f in schema if f.name not in table.column_names]
+    for f in missing:
+        table = table.append_column(f, pa.nulls(len(table), f.type))
+    table = table.select(schema.names).cast(schema, safe=False)
+    partial = path.with_name(f".{path.name}.partial")
+    pq.write_table(table, partial)
+    partial.replace(path)
+    return schema
+
+
+def score_to_folder(host: Host, registry: Registry, task: str, source: Path, target: Path, version: int | None,
+                    adapter: str | None, options: dict[str, Any], batch_rows: int) -> Scored:
+    from aiaas.dataplane.chunks import chunks_of
+
+    pipeline = load_version(host, registry, task, version)
+    chunks = chunks_of(host, task, source, pipeline.manifest.get("label_column"), adapter, options, batch_rows, labelled=False)
+    target.mkdir(parents=True, exist_ok=True)
+    claim = {"task": task, "version": pipeline.version, "input": str(source), "batch_rows": batch_rows}
+    marker = target / "_scoring.json"
+    if marker.exists() and json.loads(marker.read_text()) != claim:
+        raise UserError(f"--output {target}: holds partitions of another scoring ({marker.read_text().strip()}); name an empty folder")
+    marker.write_text(json.dumps(claim))
+    total, schema = Scored(0, 0, 0), None
+    with Progress(transient=True) as progress:
+        bar = progress.add_task(f"scoring {source}", total=None)
+        for index, chunk in enumerate(chunks):
+            path = target / f"part-{index:05d}.parquet"
+            if path.exists():  # scored by an earlier run that was stopped: not written twice
+                progress.update(bar, advance=len(chunk))
+                total = Scored(total.rows, total.flagged, total.refused, total.resumed + len(chunk))
+                continue
+            scored = score_records(pipeline, chunk.records, lambda rows: progress.update(bar, advance=rows))
+            schema = write_partition(scored, path, schema)
+            done = tally(scored)
+            total = Scored(total.rows + done.rows, total.flagged + done.flagged, total.refused + done.refused, total.resumed)
+    return total
