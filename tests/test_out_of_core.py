@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-PEAK = """
-import resource, sys
-from aiaas.cli import main
-try:
-    sys.argv = ["aiaas", *sys.argv[1:]]
-    main()
-finally:
-    print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, file=sys.stderr)
-"""
 
 
 def _transactions(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -45,11 +33,11 @@ def _transactions(rows: int, seed: int = 0) -> pd.DataFrame:
 
 
 def _train(data: Path, home: Path, *extra: str) -> tuple[dict, int]:
-    env = {**os.environ, "AIAAS_HOME": str(home)}
-    run = subprocess.run([sys.executable, "-c", PEAK, "train", "finance/fraud", "--data", str(data), "--arch", "gbdt",
-                          "--param", "rounds=60", "--json", *extra], capture_output=True, text=True, env=env, timeout=300)
+    from aiaas.testing.helpers import aiaas_measured
+
+    run, peak = aiaas_measured(home, "train", "finance/fraud", "--data", str(data), "--arch", "gbdt", "--param", "rounds=60",
+                               "--json", *extra, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
-    peak = int(run.stderr.rsplit("PEAK", 1)[1].split()[0])
     return json.loads(run.stdout), peak
 
 

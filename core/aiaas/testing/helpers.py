@@ -218,3 +218,26 @@ def trained_models(home: Path, data: Path, requests: dict[str, TrainRequest], ho
         host, registry = host or get_host(), Registry.from_settings()
         results = {name: train(host, registry, request, quiet=True) for name, request in requests.items()}
         yield TrainedModels(home, data, host, registry, results)
+
+
+_MEASURED = """
+import resource, sys
+from aiaas.cli import main
+try:
+    sys.argv = ["aiaas", *sys.argv[1:]]
+    main()
+finally:
+    print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, file=sys.stderr)
+"""
+
+
+def aiaas_measured(home: Path, *args: str, timeout: float = 3600) -> tuple[Any, int]:
+    """Run the ``aiaas`` command in a child process with ``AIAAS_HOME=home``; the finished process and the
+    peak resident memory it reached, in bytes (0 when it died before reporting it)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _MEASURED, *args], capture_output=True, text=True,
+                         env={**os.environ, "AIAAS_HOME": str(home)}, timeout=timeout)
+    peak = run.stderr.rsplit("PEAK", 1)
+    return run, int(peak[1].split()[0]) if len(peak) == 2 else 0
