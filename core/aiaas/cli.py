@@ -483,10 +483,8 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         errors.print("aborted")
         raise SystemExit(130) from None
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+    except Exception as exc:  # click's own usage errors (Typer's vendored click raises its own classes of them)
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            errors.print(f"[red]error:[/] {escape(exc.format_message())}", highlight=False, soft_wrap=True)
             raise SystemExit(exc.exit_code) from None
         raise

@@ -48,6 +48,9 @@ def test_sample_writes_the_tasks_own_format(tmp_path: Path, aiaas_home: Path) ->
         (["promote", "finance/fraud", "99"], "finance/fraud has no version 99"),
         (["rollback", "finance/fraud"], "no earlier production version"),
         (["predict", "finance/fraud", "--input", "{sample}", "--output", "o.csv"], "has no promoted model"),
+        (["train", "finance/fraud", "--nope"], "No such option: --nope"),
+        (["train", "finance/fraud", "--data", "{sample}", "--max-memory", "12"], "--max-memory 12: at least 64MB"),
+        (["train", "finance/fraud", "--data", "{sample}", "--max-memory", "lots"], "--max-memory 'lots': give a size such as 2GB"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
