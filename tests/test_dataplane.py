@@ -11,7 +11,7 @@ import pytest
 
 from aiaas.dataplane.sample import BottomK
 from aiaas.dataplane.split import TEST, TRAIN, VALIDATION, StreamSplit, plan, row_hashes, split_key
-from aiaas.dataplane.stream import frame_batches, frames, record_batches
+from aiaas.dataplane.stream import frames, record_batches
 from aiaas.dataset import Dataset
 from aiaas.tabular import TabularPreprocessor
 from aiaas.errors import UserError
@@ -64,7 +64,6 @@ def test_batches_are_bounded_and_hold_every_row_once(sources: tuple[Path, Path])
         batches = list(record_batches(source, batch_rows=500))
         assert max(b.num_rows for b in batches) <= 500
         assert sorted(r for b in batches for r in b.column("row").to_pylist()) == list(range(ROWS))
-    assert sum(b.num_rows for b in frame_batches(_logs(), batch_rows=1000)) == ROWS
     with pytest.raises(UserError, match="no column 'nope'"):
         next(record_batches(whole, columns=["nope"]))
     with pytest.raises(UserError, match="no such file"):

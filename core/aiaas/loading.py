@@ -4,6 +4,8 @@ training, evaluation and offline scoring alike."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +23,26 @@ def load_data(host: Host, task_name: str, path: Path, label: str | None, adapter
         raise UserError(f"{path}: no such file or folder")
     record = host.adapter(task, adapter, path)
     load = resolve(record.load)
+    options_ = LoadOptions(label=label or task.label_column if labelled else label, labelled=labelled, extra=options)
+    with adapter_errors(path, record.name):
+        dataset: Dataset = load(path, options_)
+    return labelled_as_asked(dataset, path, options_)
+
+
+@contextmanager
+def adapter_errors(path: Path, adapter: str) -> Iterator[None]:
+    """What an adapter raises reading a user's file, as a one-line input error naming the file."""
     try:
-        dataset: Dataset = load(path, LoadOptions(label=label or task.label_column if labelled else label, labelled=labelled, extra=options))
+        yield
     except UserError:
         raise
     except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InvalidInput(f"{path}: cannot be read by adapter {record.name}: {exc}") from exc
-    if labelled and dataset.labels is None:
-        raise InvalidInput(f"{path}: no label column {label or task.label_column!r}; name yours with --label")
+        raise InvalidInput(f"{path}: cannot be read by adapter {adapter}: {exc}") from exc
+
+
+def labelled_as_asked(dataset: Dataset, path: Path, options: LoadOptions) -> Dataset:
+    if options.labelled and dataset.labels is None:
+        raise InvalidInput(f"{path}: no label column {options.label!r}; name yours with --label")
     return dataset
 
 

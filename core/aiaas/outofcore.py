@@ -158,8 +158,7 @@ def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, An
         for chunk in chunks:
             hashes = row_hashes(chunk.records, split_plan.key)
             where = split_plan.assign(chunk.records, hashes)
-            labels = chunk.labels if chunk.labels is not None else pd.Series(index=chunk.records.index, dtype=object)
-            fingerprint += (hashes ^ pd.util.hash_pandas_object(labels.astype(str), index=False).to_numpy()).sum(dtype=np.uint64)
+            fingerprint += (hashes ^ pd.util.hash_pandas_object(chunk.labels.astype(str), index=False).to_numpy()).sum(dtype=np.uint64)
             for which, sample in enumerate(samples):
                 index = np.flatnonzero(where == which)
                 if len(index):
@@ -169,9 +168,8 @@ def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, An
                 for key, preprocessor in preprocessors.items():
                     part = preprocessor.summarize(train_part.records, train_part.labels, request.options)
                     summaries[key] = part if key not in summaries else preprocessor.merge(summaries[key], part)
-                if train_part.labels is not None and task.label_column is not None:
-                    for value, n in train_part.labels.astype(str).value_counts().items():
-                        counts[value] = counts.get(value, 0) + int(n)
+                for value, n in train_part.labels.astype(str).value_counts().items():
+                    counts[value] = counts.get(value, 0) + int(n)
             rows += len(chunk)
             progress.update(bar, status=f"{rows:,} rows read")
     progress.update(bar, total=1, completed=1)

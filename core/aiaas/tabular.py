@@ -310,10 +310,9 @@ class TabularPreprocessor:
 
     def merge(self, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         names = list(dict.fromkeys([*a["columns"], *b["columns"]]))
-        empty = {"rows": 0, "nulls": 0}
+        absent = lambda part: {"rows": part["rows"], "nulls": part["rows"]}  # noqa: E731  a column a chunk lacked: every row a gap
         return {"rows": a["rows"] + b["rows"],
-                "columns": {n: merge_columns(a["columns"].get(n, {**empty, "rows": a["rows"], "nulls": a["rows"]}),
-                                             b["columns"].get(n, {**empty, "rows": b["rows"], "nulls": b["rows"]})) for n in names}}
+                "columns": {n: merge_columns(a["columns"].get(n, absent(a)), b["columns"].get(n, absent(b))) for n in names}}
 
     def finish(self, summary: dict[str, Any], sample: pd.DataFrame, labels: pd.Series | None = None,
                options: dict[str, Any] | None = None) -> State:

@@ -29,7 +29,6 @@ class GradientBoostedTrees(Estimator):
         super().__init__(spec, {**DEFAULTS, **params})
         self.booster: Any = None
         self.notes: list[str] = []
-        self.dataset_settings: dict[str, Any] = {}
 
     def _objective(self) -> dict[str, Any]:
         kind = self.spec.kind
@@ -50,8 +49,9 @@ class GradientBoostedTrees(Estimator):
         lgb.register_logger(logging.getLogger("lightgbm"))  # its C++ warnings to Python's log (stderr), never into --json's stdout
 
         (y, w), (x_val, y_val) = train[1:], (validation[0]["features"], validation[1])
+        binning: dict[str, Any] = {}
         if isinstance(train[0], Spill):
-            train_set = self._from_spill(train[0], y, w)
+            train_set, binning = self._from_spill(train[0], y, w)
         else:
             train_set = lgb.Dataset(train[0]["features"], y, weight=w, free_raw_data=True)
         p = self.params
@@ -60,7 +60,7 @@ class GradientBoostedTrees(Estimator):
                     "bagging_fraction": float(p["bagging_fraction"]), "bagging_freq": 1, "lambda_l2": float(p["lambda_l2"]),
                     "seed": config.seed, "deterministic": True, "num_threads": 0, "verbosity": -1}
         history: list[dict[str, float]] = []
-        settings.update(self.dataset_settings)
+        settings.update(binning)
 
         def record(env: Any) -> None:
             if env.iteration % 50 == 0:
@@ -68,14 +68,14 @@ class GradientBoostedTrees(Estimator):
                 history.append({"round": env.iteration, "validation_loss": float(loss)})
                 selection.report(f"round {env.iteration}  validation loss {loss:.4f}")
 
-        val_set = lgb.Dataset(x_val, y_val, reference=train_set, params={**self.dataset_settings, "verbosity": -1})
+        val_set = lgb.Dataset(x_val, y_val, reference=train_set, params={**binning, "verbosity": -1})
         self.booster = lgb.train(settings, train_set, num_boost_round=int(p["rounds"]), valid_sets=[val_set],
                                  callbacks=[lgb.early_stopping(int(p["early_stopping"]), verbose=False), record])
         score = selection.score(self.logits(validation[0]))
         history.append({"round": self.booster.best_iteration, "validation": score})
         return history
 
-    def _from_spill(self, spill: Spill, y: np.ndarray, w: np.ndarray) -> Any:
+    def _from_spill(self, spill: Spill, y: np.ndarray, w: np.ndarray) -> tuple[Any, dict[str, Any]]:
         """LightGBM's binned dataset built from the spill in batches (a byte or two per feature per row,
         where the encoded rows take four per feature): every row, or every n-th where even that would
         pass the run's memory bound, which the notes then say."""
@@ -87,9 +87,9 @@ class GradientBoostedTrees(Estimator):
             self.notes.append(f"gbdt binned every {stride}th of {spill.rows:,} training rows to stay within the memory bound")
         # LightGBM places the bins from a sample of rows it holds as float64: as many as a fifth of the bound allows
         binning = int(np.clip((spill.memory or 2**40) / (5 * 8 * width), 10_000, 200_000))
-        self.dataset_settings["bin_construct_sample_cnt"] = binning
+        settings = {"bin_construct_sample_cnt": binning}
         return lgb.Dataset(spill.sequence("features", spill.chunk_rows, stride), label=y[::stride], weight=w[::stride],
-                           params={**self.dataset_settings, "verbosity": -1}, free_raw_data=True)
+                           params={**settings, "verbosity": -1}, free_raw_data=True), settings
 
     def logits(self, inputs: Arrays) -> np.ndarray:
         raw = self.booster.predict(inputs["features"], raw_score=True, num_iteration=self.booster.best_iteration or None)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiaas.dataset import Dataset, LoadOptions
-from aiaas.errors import InvalidInput, UserError
+from aiaas.errors import UserError
 from aiaas.records import resolve
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def chunks_of(host: Host, task_name: str, path: Path, label: str | None, adapter
     stream_ref = record.stream or STREAM_FORMS.get(record.load if isinstance(record.load, str) else "")
     if stream_ref is not None:
         stream = resolve(stream_ref)
-        return Chunks(lambda: _checked(stream(path, load_options, batch_rows), path, record.name, labelled, load_options),
+        return Chunks(lambda: _checked(stream(path, load_options, batch_rows), path, record.name, load_options),
                       record.name, True)
 
     def whole() -> Iterator[Dataset]:
@@ -70,16 +70,10 @@ def chunks_of(host: Host, task_name: str, path: Path, label: str | None, adapter
                   [f"adapter {record.name} has no stream form: each pass reads the whole data into memory"])
 
 
-def _checked(chunks: Iterator[Dataset], path: Path, adapter: str, labelled: bool, options: LoadOptions) -> Iterator[Dataset]:
-    """The adapter's chunks, with the errors ``load_data`` names turned into one-line input errors."""
-    import pandas as pd
+def _checked(chunks: Iterator[Dataset], path: Path, adapter: str, options: LoadOptions) -> Iterator[Dataset]:
+    """The adapter's chunks, checked as ``load_data`` checks a whole read."""
+    from aiaas.loading import adapter_errors, labelled_as_asked
 
-    try:
+    with adapter_errors(path, adapter):
         for chunk in chunks:
-            if labelled and chunk.labels is None:
-                raise InvalidInput(f"{path}: no label column {options.label!r}; name yours with --label")
-            yield chunk
-    except UserError:
-        raise
-    except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InvalidInput(f"{path}: cannot be read by adapter {adapter}: {exc}") from exc
+            yield labelled_as_asked(chunk, path, options)

@@ -2,7 +2,7 @@
 
 A source is a CSV or Parquet file, a folder of them (read recursively) or a glob (``logs/*.csv``).
 Batches hold at most ``batch_rows`` rows, so what is held at once is bounded however large the
-source. A small table an adapter already holds (a DataFrame) streams the same way.
+source.
 """
 
 from __future__ import annotations
@@ -92,8 +92,3 @@ def frames(source: str | Path, batch_rows: int = BATCH_ROWS, columns: list[str] 
     except pyarrow.lib.ArrowInvalid as exc:  # a row that does not parse (a stray delimiter, a text in a number column)
         raise InvalidInput(f"{source}: {str(exc).splitlines()[0]}") from None
 
-
-def frame_batches(frame: pd.DataFrame, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """A DataFrame an adapter returned (small data, an older plugin), as the same kind of stream."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    yield from (b for b in table.to_batches(max_chunksize=batch_rows) if b.num_rows)
