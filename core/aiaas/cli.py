@@ -154,14 +154,29 @@ def train(
     weights: Annotated[Optional[Path], typer.Option("--weights", help="Start from pretrained weights in this local .safetensors file (fine-tuning).")] = None,
     max_memory: Annotated[Optional[str], typer.Option("--max-memory", help="Train out of core, holding at most this much of the data (2GB, 512MB): "
                                                        "the data streams from disk and never sits whole in memory. Default: AIAAS_MAX_MEMORY.")] = None,
+    on_ray: Annotated[bool, typer.Option("--ray", help="Train on a Ray cluster: Ray Data reads and encodes each file on the nodes, "
+                                               "Ray Train fits data-parallel (torch, gbdt) with a checkpoint per epoch.")] = False,
+    address: Annotated[Optional[str], typer.Option("--address", help="With --ray: the cluster (auto: the one this node is in; default: a local Ray).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="With --ray: training workers.")] = 1,
+    cpus_per_worker: Annotated[float, typer.Option("--cpus-per-worker", help="With --ray: CPUs each worker takes.")] = 1.0,
+    gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="With --ray: GPUs each worker takes (0: none).")] = 0.0,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="With --ray: go on with this run (its id is printed when it starts) "
+                                                  "from its last checkpoints.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train, evaluate on held-out data, and register a new version."""
     from aiaas.training import TrainRequest, checks_fact
     from aiaas.training import train as run_training
 
+    cluster = None
+    if on_ray:
+        from aiaas.distributed.cluster import RayPlan
+
+        cluster = RayPlan(address, workers, cpus_per_worker, gpus_per_worker, resume)
+    elif address or resume or workers != 1 or cpus_per_worker != 1.0 or gpus_per_worker:
+        raise UserError("--address, --workers, --cpus-per-worker, --gpus-per-worker and --resume are for --ray")
     request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
-                           weights, budget, _names(keep_columns), _names(drop_columns), max_memory or _settings().max_memory)
+                           weights, budget, _names(keep_columns), _names(drop_columns), max_memory or _settings().max_memory, cluster)
     result = run_training(get_host(), _registry(), request, quiet=as_json)
     summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted, "floor": result.floor,
                "leaderboard": result.leaderboard, "notes": result.notes, "input_checks": result.input_checks}

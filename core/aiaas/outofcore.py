@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,17 +96,18 @@ class Streamed:
     folder: Path
     notes: list[str] = field(default_factory=list)
 
-    def training_chunks(self, drop: list[str]) -> Any:
-        """The training rows, chunk by chunk (columns in ``drop`` left out)."""
-        for chunk in self.chunks:
-            keep = np.flatnonzero(self.plan.assign(chunk.records) == TRAIN)
-            if len(keep):
-                part = chunk.take(keep)
-                part.records = part.records.drop(columns=[c for c in drop if c in part.records.columns])
-                yield part
-
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def training_rows(chunks: Iterable[Dataset], split_plan: StreamSplit, drop: list[str]) -> Iterator[Dataset]:
+    """The training rows of each chunk (columns in ``drop`` left out)."""
+    for chunk in chunks:
+        keep = np.flatnonzero(split_plan.assign(chunk.records) == TRAIN)
+        if len(keep):
+            part = chunk.take(keep)
+            part.records = part.records.drop(columns=[c for c in drop if c in part.records.columns])
+            yield part
 
 
 def _chunks(host: Host, task: Task, request: Any, batch_rows: int) -> Chunks:
@@ -138,9 +139,64 @@ def _times(chunks: Chunks, request: Any, batch_rows: int) -> Callable[[str], Any
     return read
 
 
-def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, Any], progress: Progress) -> tuple[Streamed, BottomK, BottomK, BottomK]:
+@dataclass
+class Tally:
+    """What one pass finds in the rows it reads: each split's sample, the training rows' label
+    counts and preprocessor summaries, the fingerprint. Tallies of parts merge into the tally of the
+    whole (``merge``), so workers can each read some files and the driver merges what they found."""
+
+    plan: StreamSplit
+    sample_rows: int
+    preprocessors: dict[str, Any]
+    options: dict[str, Any]
+    samples: tuple[BottomK, BottomK, BottomK] = ()  # type: ignore[assignment]
+    summaries: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    fingerprint: int = 0
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.samples:
+            self.samples = (BottomK(self.sample_rows), BottomK(self.sample_rows), BottomK(self.sample_rows))
+
+    def add(self, chunk: Dataset) -> None:
+        hashes = row_hashes(chunk.records, self.plan.key)
+        where = self.plan.assign(chunk.records, hashes)
+        with np.errstate(over="ignore"):
+            mixed = (hashes ^ pd.util.hash_pandas_object(chunk.labels.astype(str), index=False).to_numpy()).sum(dtype=np.uint64)
+            self.fingerprint = int(np.uint64(self.fingerprint) + mixed)
+        for which, sample in enumerate(self.samples):
+            index = np.flatnonzero(where == which)
+            if len(index):
+                sample.add(chunk.take(index), hashes[index])
+        train_part = chunk.take(np.flatnonzero(where == TRAIN))
+        if len(train_part):
+            self._summarize(train_part)
+        self.rows += len(chunk)
+
+    def _summarize(self, part: Dataset) -> None:
+        for key, preprocessor in self.preprocessors.items():
+            summary = preprocessor.summarize(part.records, part.labels, self.options)
+            self.summaries[key] = summary if key not in self.summaries else preprocessor.merge(self.summaries[key], summary)
+        for value, n in part.labels.astype(str).value_counts().items():
+            self.counts[value] = self.counts.get(value, 0) + int(n)
+
+    def merge(self, other: Tally) -> None:
+        for mine, theirs in zip(self.samples, other.samples):
+            mine.merge(theirs)
+        for key, summary in other.summaries.items():
+            self.summaries[key] = summary if key not in self.summaries else self.preprocessors[key].merge(self.summaries[key], summary)
+        for value, n in other.counts.items():
+            self.counts[value] = self.counts.get(value, 0) + n
+        self.fingerprint = (self.fingerprint + other.fingerprint) % 2**64
+        self.rows += other.rows
+
+
+def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, Any], progress: Progress,
+               tally_files: Callable[[Tally], Tally] | None = None) -> tuple[Streamed, BottomK, BottomK, BottomK]:
     """The split plan, each split's sample and the preprocessors' summaries, from one pass over the
-    training data (two more over one column for a time split)."""
+    training data (two more over one column for a time split). ``tally_files`` makes that pass
+    elsewhere (on a cluster, ``aiaas.distributed``) and returns the merged tally."""
     budget_total = parse_size(request.max_memory)
     probe = next(iter(_chunks(host, task, request, PROBE_ROWS)), None)
     if probe is None:
@@ -148,39 +204,23 @@ def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, An
     budget = Budget(budget_total, max(float(probe.records.memory_usage(deep=True).sum()) / len(probe), 8.0))
     chunks = _chunks(host, task, request, budget.chunk_rows)
     split_plan = plan(probe.records.columns, task.split, request.seed, _times(chunks, request, budget.chunk_rows))
-    samples = (BottomK(budget.sample_rows), BottomK(budget.sample_rows), BottomK(budget.sample_rows))
-    summaries: dict[str, Any] = {}
-    counts: dict[str, int] = {}
-    fingerprint = np.uint64(0)
+    tally = Tally(split_plan, budget.sample_rows, preprocessors, request.options)
     bar = progress.add_task("reading", total=None, status=f"{budget.chunk_rows:,} rows a chunk; samples of at most {budget.sample_rows:,}")
-    rows = 0
-    with np.errstate(over="ignore"):
+    if tally_files is not None:
+        tally = tally_files(tally)
+    else:
         for chunk in chunks:
-            hashes = row_hashes(chunk.records, split_plan.key)
-            where = split_plan.assign(chunk.records, hashes)
-            fingerprint += (hashes ^ pd.util.hash_pandas_object(chunk.labels.astype(str), index=False).to_numpy()).sum(dtype=np.uint64)
-            for which, sample in enumerate(samples):
-                index = np.flatnonzero(where == which)
-                if len(index):
-                    sample.add(chunk.take(index), hashes[index])
-            train_part = chunk.take(np.flatnonzero(where == TRAIN))
-            if len(train_part):
-                for key, preprocessor in preprocessors.items():
-                    part = preprocessor.summarize(train_part.records, train_part.labels, request.options)
-                    summaries[key] = part if key not in summaries else preprocessor.merge(summaries[key], part)
-                for value, n in train_part.labels.astype(str).value_counts().items():
-                    counts[value] = counts.get(value, 0) + int(n)
-            rows += len(chunk)
-            progress.update(bar, status=f"{rows:,} rows read")
-    progress.update(bar, total=1, completed=1)
-    split_rows = {NAMES[i]: s.seen for i, s in enumerate(samples)}
+            tally.add(chunk)
+            progress.update(bar, status=f"{tally.rows:,} rows read")
+    progress.update(bar, total=1, completed=1, status=f"{tally.rows:,} rows read")
+    split_rows = {NAMES[i]: s.seen for i, s in enumerate(tally.samples)}
     for name, n in split_rows.items():
         if n == 0:
-            raise InvalidInput(f"the {name} split is empty ({split_plan.description}); the data has {rows} rows")
+            raise InvalidInput(f"the {name} split is empty ({split_plan.description}); the data has {tally.rows} rows")
     folder = Path(tempfile.mkdtemp(prefix="aiaas-spill-"))
-    streamed = Streamed(chunks, split_plan, budget, split_rows, counts, summaries, f"rows:{int(fingerprint):016x}", folder,
+    streamed = Streamed(chunks, split_plan, budget, split_rows, tally.counts, tally.summaries, f"rows:{tally.fingerprint:016x}", folder,
                         [*chunks.notes, *probe.notes])
-    return streamed, *samples
+    return streamed, *tally.samples
 
 
 def class_counts(schema: LabelSchema, streamed: Streamed, column: str) -> np.ndarray | None:
@@ -198,18 +238,29 @@ def sample_note(streamed: Streamed, samples: tuple[BottomK, BottomK, BottomK]) -
             f"are uniform samples when larger than {streamed.budget.sample_rows:,} rows ({held} rows held)")
 
 
+def class_weighting(schema: LabelSchema, streamed: Streamed, column: str) -> np.ndarray | None:
+    """Each class's weight from the training rows' label counts (None: the label kind takes none)."""
+    counts = class_counts(schema, streamed, column)
+    return None if counts is None else counts.sum() / (len(counts) * np.maximum(counts, 1))
+
+
+def encode_part(part: Dataset, preprocessor: Any, state: Any, schema: LabelSchema, column: str,
+                per_class: np.ndarray | None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Training rows as model inputs, targets and class-balancing weights."""
+    y = label_codec.encode(schema, part.labels, column)
+    weights = np.ones(len(y), dtype="float32") if per_class is None else per_class[y].astype("float32")
+    return preprocessor.transform(part.records, state), y, weights
+
+
 def spill(streamed: Streamed, preprocessor: Any, state: Any, schema: LabelSchema, column: str, drop: list[str],
           progress: Progress) -> Spill:
     """The training rows encoded by a fitted preprocessor, on disk, with their targets and class weights."""
-    counts = class_counts(schema, streamed, column)
-    per_class = None if counts is None else counts.sum() / (len(counts) * np.maximum(counts, 1))
+    per_class = class_weighting(schema, streamed, column)
     out = Spill(streamed.folder / f"spill-{len(list(streamed.folder.iterdir()))}", streamed.budget.chunk_rows,
                 int(SHARE_TREES * streamed.budget.total))
     bar = progress.add_task("encoding", total=streamed.rows["train"], status="training rows to disk")
-    for part in streamed.training_chunks(drop):
-        y = label_codec.encode(schema, part.labels, column)
-        weights = np.ones(len(y), dtype="float32") if per_class is None else per_class[y].astype("float32")
-        out.append(preprocessor.transform(part.records, state), y, weights)
+    for part in training_rows(streamed.chunks, streamed.plan, drop):
+        out.append(*encode_part(part, preprocessor, state, schema, column, per_class))
         progress.update(bar, advance=len(part))
     out.close()
     return out

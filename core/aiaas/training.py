@@ -9,6 +9,7 @@ on the task's first validation metric, with a leaderboard in its report.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import tempfile
@@ -44,11 +45,14 @@ from aiaas.splits import split
 from aiaas import outofcore
 from aiaas.dataplane.spill import TARGETS, WEIGHTS, Spill
 from aiaas.outofcore import Streamed
+from aiaas.distributed.cluster import RayPlan
 from aiaas.state import State, json_safe
 from aiaas.reports import report_figures
 from aiaas.selection import CandidateRow, compare_with_floor, leaderboard_html, signed
 
 FIT_KEYS = FIT_PARAMS
+DRIVER_MEMORY = "1GB"
+"""What a ``--ray`` driver holds of the data (its samples) unless ``--max-memory`` says otherwise."""
 
 
 @dataclass
@@ -70,6 +74,14 @@ class TrainRequest:
     drop_columns: tuple[str, ...] = ()
     max_memory: str | int | None = None
     """Train out of core (``aiaas.outofcore``) holding at most this much of the data: ``"2GB"``."""
+    cluster: RayPlan | None = None
+    """Train on a Ray cluster (``aiaas.distributed``); implies out of core."""
+    run: str = ""
+    """The run's id: its checkpoints' folder on the cluster (``--resume`` names it)."""
+
+    def __post_init__(self) -> None:
+        if self.cluster is not None and self.max_memory is None:
+            self.max_memory = DRIVER_MEMORY
 
 
 @dataclass
@@ -229,7 +241,17 @@ def load_split(host: Host, task: Task, request: TrainRequest, screens_columns: b
 def load_streamed(host: Host, task: Task, request: TrainRequest, screens_columns: bool, architectures: list[Architecture],
                   progress: Progress) -> Loaded:
     """``load_split`` out of core: the splits are bounded samples of a stream (``aiaas.outofcore``)."""
-    streamed, *samples = outofcore.load_split(host, task, request, outofcore.summarizing(host, task, architectures), progress)
+    tally = None
+    if request.cluster is not None:
+        from aiaas.dataplane.stream import files_of
+        from aiaas.distributed.passes import tally_files
+
+        bar = progress.add_task("on the cluster", total=None, status="reading each file where Ray places it")
+        def tallied(rows: int, done: bool) -> None:
+            progress.update(bar, status=f"{rows:,} rows tallied", **({"total": 1, "completed": 1} if done else {}))
+
+        tally = tally_files(files_of(request.data), request, outofcore.PROBE_ROWS * 16, tallied)
+    streamed, *samples = outofcore.load_split(host, task, request, outofcore.summarizing(host, task, architectures), progress, tally)
     sets = [s.dataset() for s in samples]
     schema = host.label_schema(task, resolve(task.choose_labels)(sets[0].labels) if task.choose_labels else None)
     column = request.label or task.label_column
@@ -270,12 +292,29 @@ def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any, 
         outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
         hints=preprocessor.model_hints(pre_state) if hasattr(preprocessor, "model_hints") else {},
     )
+    if data.stream is not None and request.cluster is not None:  # every training row, read and encoded on the cluster's nodes
+        from aiaas.dataplane.stream import files_of
+        from aiaas.distributed.data import Encoding, training_rows
+
+        column = request.label or task.label_column or "label"
+        encoding = Encoding(task.name, request.label, request.adapter, request.options, data.stream.budget.chunk_rows, data.stream.plan,
+                            list(data.screen.ignored), preprocessor, pre_state, schema, column,
+                            outofcore.class_weighting(schema, data.stream, column))
+        return Prepared(data, train_set, val_set, test_set, ys, pre_state, (ClusterRows(training_rows(files_of(request.data), encoding)), x_val),
+                        spec, (x_train, ys[0]))
     if data.stream is not None:  # the model trains on every training row, encoded to disk; the sample serves what cannot stream
         spilled = outofcore.spill(data.stream, preprocessor, pre_state, schema, request.label or task.label_column or "label",
                                   list(data.screen.ignored), progress or new_progress(True))
         return Prepared(data, train_set, val_set, test_set, (spilled.column(TARGETS), *ys[1:]), pre_state, (spilled, x_val), spec,
                         (x_train, ys[0]))
     return Prepared(data, train_set, val_set, test_set, ys, pre_state, (x_train, x_val), spec)
+
+
+@dataclass(frozen=True)
+class ClusterRows:
+    """The training rows as a Ray Data dataset, read and encoded where Ray places each file."""
+
+    dataset: Any
 
 
 @dataclass(eq=False)
@@ -329,10 +368,15 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     model = runtime.build(architecture, ready.spec, params)
     initial = runtime.initialise(model, request.weights) if request.weights else None
     notes = list(data.train.notes)
-    if isinstance(x_train, Spill) and hasattr(runtime, "fit") and not getattr(model, "streams", False) and ready.sample is not None:
+    streamed = isinstance(x_train, (Spill, ClusterRows))
+    if streamed and hasattr(runtime, "fit") and not getattr(model, "streams", False) and ready.sample is not None:
         (x_train, y_train) = ready.sample
         notes.append(f"{architecture.name} cannot train from a stream: fitted on a sample of {len(y_train):,} training rows")
-    history = fit_model(runtime, model, ready.spec, config, patience, (x_train, y_train), (x_val, y_val), metric, schema.kind, progress)
+    if isinstance(x_train, ClusterRows):
+        model, history = fit_on_cluster(request, architecture, runtime.name, ready, params, config, patience, (x_val, y_val), metric,
+                                        schema.kind, data.stream, progress)  # type: ignore[arg-type]
+    else:
+        history = fit_model(runtime, model, ready.spec, config, patience, (x_train, y_train), (x_val, y_val), metric, schema.kind, progress)
     notes.extend(getattr(model, "notes", []))
 
     val_logits = runtime.predict_logits(model, x_val)
@@ -360,6 +404,28 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     validation = score_for_selection(metric, y_val, p_val, pipeline.threshold)
     return Candidate(architecture, pipeline, ready, validation, scores, p_val, p_test,
                      calibration_errors(pipeline, ready, y_test, p_test), fitted, ms_per_row)
+
+
+def fit_on_cluster(request: TrainRequest, architecture: Architecture, runtime: str, ready: Prepared, params: dict[str, Any],
+                   config: FitConfig, patience: int, validation: tuple[dict, np.ndarray], metric: str, kind: str, stream: Streamed,
+                   progress: Progress) -> tuple[Any, list[dict[str, Any]]]:
+    """One candidate trained data-parallel on the cluster (``aiaas.distributed.fit``), from its run's last checkpoint if any."""
+    from aiaas.distributed import fit
+
+    assert request.cluster is not None and isinstance(ready.inputs[0], ClusterRows)
+    bar = progress.add_task("on the cluster", total=None, status=f"{architecture.name} on {request.cluster.workers} worker(s), run {request.run}")
+    job = fit.Job(architecture, runtime, ready.spec, params, config, patience, validation, metric, kind, stream.budget.chunk_rows,
+                  int(outofcore.SHARE_TREES * stream.budget.total), max(1, int(request.cluster.cpus_per_worker)))
+    model, history = fit.fit(job, request.cluster, ready.inputs[0].dataset, runs_folder(), f"{request.run}-{architecture.name}")
+    progress.update(bar, total=1, completed=1, status="done")
+    return model, history
+
+
+def runs_folder() -> Path:
+    """Where cluster runs keep their checkpoints: beside the artifact store, on storage every node reads."""
+    from aiaas.settings import get_settings
+
+    return get_settings().home / "runs"
 
 
 def calibration_errors(pipeline: Pipeline, ready: Prepared, y_test: np.ndarray, p_test: np.ndarray) -> dict[str, float]:
@@ -406,7 +472,12 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
     for architecture in architectures:
         operating_policy(task, {**architecture.params, **request.params}.get("operating_target"))  # a bad target fails before any work
 
-    with new_progress(quiet) as progress:
+    errors: Any = contextlib.nullcontext()
+    if request.cluster is not None:
+        from aiaas.distributed.cluster import user_errors
+
+        request, errors = on_cluster(request), user_errors()
+    with new_progress(quiet) as progress, errors:
         step = progress.add_task("preparing", total=3, status="loading data, checking columns, splitting")
         data = load_split(host, task, request, any(getattr(host.preprocessor(task, a), "screens_columns", False) for a in architectures),
                           [*architectures, *([floor] if floor else [])], progress)
@@ -415,6 +486,30 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
         finally:
             if data.stream is not None:
                 data.stream.close()
+
+
+def on_cluster(request: TrainRequest) -> TrainRequest:
+    """Join the cluster and name the run; a resumed run must be the same training as the one it continues."""
+    from aiaas.distributed.cluster import connect, new_run_id
+
+    assert request.cluster is not None
+    request.cluster.check()
+    run = request.cluster.resume or new_run_id()
+    asked = json.dumps(json_safe({**asdict(request), "cluster": None, "run": run, "data": str(request.data)}), sort_keys=True, default=str)
+    record = runs_folder() / run / "request.json"
+    if request.cluster.resume is not None:
+        if not record.is_file():
+            raise UserError(f"--resume {run}: no such run under {runs_folder()}")
+        if json.loads(record.read_text()) != json.loads(asked):
+            raise UserError(f"--resume {run}: that run trained something else ({record}); give the same task, data and options")
+    else:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(asked)
+    connect(request.cluster.address, request.cluster)
+    from rich.console import Console
+
+    Console(stderr=True).print(f"run {run} on Ray: if this process stops, the same command with --resume {run} goes on from its checkpoints")
+    return replace(request, run=run)
 
 
 def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, architectures: list[Architecture], auto: bool,

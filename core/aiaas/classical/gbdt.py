@@ -29,6 +29,11 @@ class GradientBoostedTrees(Estimator):
         super().__init__(spec, {**DEFAULTS, **params})
         self.booster: Any = None
         self.notes: list[str] = []
+        self.cluster: dict[str, Any] = {}
+        """LightGBM's network settings when it trains data-parallel across workers (``aiaas.distributed.fit``)."""
+        self.resume_from: str | None = None
+        """A booster (LightGBM's text format) that training goes on from."""
+        self.callbacks: list[Any] = []
 
     def _objective(self) -> dict[str, Any]:
         kind = self.spec.kind
@@ -61,6 +66,7 @@ class GradientBoostedTrees(Estimator):
                     "seed": config.seed, "deterministic": True, "num_threads": 0, "verbosity": -1}
         history: list[dict[str, float]] = []
         settings.update(binning)
+        settings.update(self.cluster)
 
         def record(env: Any) -> None:
             if env.iteration % 50 == 0:
@@ -69,8 +75,11 @@ class GradientBoostedTrees(Estimator):
                 selection.report(f"round {env.iteration}  validation loss {loss:.4f}")
 
         val_set = lgb.Dataset(x_val, y_val, reference=train_set, params={**binning, "verbosity": -1})
-        self.booster = lgb.train(settings, train_set, num_boost_round=int(p["rounds"]), valid_sets=[val_set],
-                                 callbacks=[lgb.early_stopping(int(p["early_stopping"]), verbose=False), record])
+        start = lgb.Booster(model_str=self.resume_from) if self.resume_from else None
+        done = start.current_iteration() if start is not None else 0
+        self.booster = lgb.train(settings, train_set, num_boost_round=max(int(p["rounds"]) - done, 1), valid_sets=[val_set],
+                                 init_model=start,
+                                 callbacks=[lgb.early_stopping(int(p["early_stopping"]), verbose=False), record, *self.callbacks])
         score = selection.score(self.logits(validation[0]))
         history.append({"round": self.booster.best_iteration, "validation": score})
         return history

@@ -75,6 +75,23 @@ class TorchTrainer(Trainer):
     def restore(self, snapshot: Any) -> None:
         self.model.load_state_dict(snapshot)
 
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The optimiser's and the shuffle's state as tensors and JSON, for a checkpoint without pickle."""
+        saved = self.optimizer.state_dict()
+        tensors = {f"{index}.{name}": value.contiguous() for index, per in saved["state"].items()
+                   for name, value in per.items() if torch.is_tensor(value)}
+        tensors["\0generator"] = self.generator.get_state()
+        return tensors, {"param_groups": saved["param_groups"]}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key != "\0generator":
+                index, name = key.split(".", 1)
+                state.setdefault(int(index), {})[name] = value
+        self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        self.generator.set_state(tensors["\0generator"])
+
 
 class TorchRuntime(ModelRuntime):
     name = "torch"

@@ -1,0 +1,219 @@
+"""Data-parallel fits under Ray Train, each with a checkpoint per epoch (per 50 boosting rounds).
+
+- torch: DistributedDataParallel (``TorchTrainer``). Each worker's batch is the run's batch size
+  divided by the workers, so an optimiser step sees as many rows as on one machine; the
+  gradients are averaged across workers. Every worker scores the validation sample with the
+  same weights, so all stop at the same epoch with no vote; the best epoch's weights are kept.
+- ``gbdt``: LightGBM's data-parallel tree learner (``LightGBMTrainer``), each worker binning its
+  share of the rows from a spill on its own disk; early stopping on the validation sample.
+
+A checkpoint is safetensors, LightGBM's text format and JSON, never pickle. A worker that dies is
+replaced and its run goes on from the last checkpoint (``FailureConfig``); a run whose driver died
+goes on from there when started again with the same run id (``aiaas train --resume RUN``).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aiaas.distributed.cluster import RayPlan
+from aiaas.errors import UserError
+
+BEST, LOOP, OPTIMIZER = "best.safetensors", "loop.json", "optimizer.safetensors"
+ROUNDS_PER_CHECKPOINT = 50
+
+
+@dataclass(frozen=True)
+class Job:
+    """One candidate's fit on the cluster: what every worker needs to build and train its model."""
+
+    architecture: Any
+    runtime: str
+    spec: Any
+    params: dict[str, Any]
+    config: Any
+    patience: int
+    validation: tuple[dict[str, np.ndarray], np.ndarray]
+    metric: str
+    kind: str
+    chunk_rows: int
+    memory: int | None
+    """Bytes a tree model may bin on one worker."""
+    threads: int = 0
+    """Threads a tree learner uses on one worker (its CPUs)."""
+
+
+def _selection(job: Job) -> Any:
+    from aiaas.calibration import calibrated
+    from aiaas.metrics import score_for_selection
+
+    return lambda logits: score_for_selection(job.metric, job.validation[1], calibrated(logits, job.kind, None))
+
+
+def _torch_loop(job: Job) -> None:
+    import ray.train
+    import ray.train.torch
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from aiaas.distributed.data import unpack
+    from aiaas.plugins import get_host
+
+    context = ray.train.get_context()
+    runtime = get_host().runtime("torch")
+    runtime.seed(job.config.seed)
+    module = runtime.build(job.architecture, job.spec, job.params)
+    model = ray.train.torch.prepare_model(module) if context.get_world_size() > 1 else module
+    config = replace(job.config, batch_size=max(1, job.config.batch_size // context.get_world_size()))
+    trainer = runtime.trainer(model, job.spec, config)
+    score_of = _selection(job)
+    loop: dict[str, Any] = {"epoch": 0, "best": None, "waited": 0, "history": []}
+    best: dict[str, Any] | None = None
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            loop = json.loads((Path(folder) / LOOP).read_text())
+            module.load_state_dict(load_file(str(Path(folder) / "current.safetensors")))
+            best = load_file(str(Path(folder) / BEST))
+            trainer.load_state(load_file(str(Path(folder) / OPTIMIZER)), loop["optimizer"])
+    shard = ray.train.get_dataset_shard("train")
+    for epoch in range(loop["epoch"] + 1, config.epochs + 1):
+        if loop["waited"] >= job.patience:
+            break
+        total = torch.zeros(2, dtype=torch.float64)
+        for batch in shard.iter_batches(batch_size=job.chunk_rows, batch_format="numpy"):
+            x, y, w = unpack(batch)
+            total += torch.tensor([trainer.epoch(x, y, w) * len(y), len(y)], dtype=torch.float64)
+        if torch.distributed.is_initialized():
+            torch.distributed.all_reduce(total)
+        score = score_of(runtime.predict_logits(module, job.validation[0]))
+        loop["history"].append({"epoch": epoch, "loss": float(total[0] / max(float(total[1]), 1.0)), "validation": score})
+        if loop["best"] is None or score > loop["best"] + 1e-6:
+            loop["best"], loop["waited"] = score, 0
+            best = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}
+        else:
+            loop["waited"] += 1
+        loop["epoch"] = epoch
+        with tempfile.TemporaryDirectory() as folder:
+            if context.get_world_rank() == 0:
+                tensors, loop["optimizer"] = trainer.state()
+                save_file(tensors, str(Path(folder) / OPTIMIZER))
+                save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(Path(folder) / "current.safetensors"))
+                save_file(best or {}, str(Path(folder) / BEST))
+                (Path(folder) / LOOP).write_text(json.dumps(loop))
+            ray.train.report({"epoch": epoch, "validation": score},
+                             checkpoint=ray.train.Checkpoint.from_directory(folder) if context.get_world_rank() == 0 else None)
+
+
+def _gbdt_loop(job: Job) -> None:
+    import ray.train
+    import ray.train.lightgbm
+
+    from aiaas.classical.base import Selection
+    from aiaas.dataplane.spill import TARGETS, WEIGHTS, Spill
+    from aiaas.distributed.data import unpack
+    from aiaas.plugins import get_host
+
+    context = ray.train.get_context()
+    runtime = get_host().runtime("classical")
+    model = runtime.build(job.architecture, job.spec, job.params)
+    with tempfile.TemporaryDirectory(prefix="aiaas-shard-") as scratch:
+        spill = Spill(Path(scratch), job.chunk_rows, job.memory)
+        for batch in ray.train.get_dataset_shard("train").iter_batches(batch_size=job.chunk_rows, batch_format="numpy"):
+            spill.append(*unpack(batch))
+        spill.close()
+        if spill.rows == 0:
+            raise UserError("a worker got no training rows: give fewer --workers than the data has rows")
+        model.cluster = {**ray.train.lightgbm.get_network_params(), "tree_learner": "data", "pre_partition": True,
+                         "num_threads": job.threads}
+        checkpoint = ray.train.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as folder:
+                model.resume_from = (Path(folder) / "model.txt").read_text()
+
+        def every_rounds(env: Any) -> None:
+            if (env.iteration + 1) % ROUNDS_PER_CHECKPOINT:
+                return
+            with tempfile.TemporaryDirectory() as folder:
+                if context.get_world_rank() == 0:
+                    env.model.save_model(str(Path(folder) / "model.txt"))
+                ray.train.report({"round": env.iteration + 1},
+                                 checkpoint=ray.train.Checkpoint.from_directory(folder) if context.get_world_rank() == 0 else None)
+
+        model.callbacks = [every_rounds]
+        history = runtime.fit(model, (spill, spill.column(TARGETS), spill.column(WEIGHTS)), job.validation, job.config,
+                              Selection(_selection(job)))
+    with tempfile.TemporaryDirectory() as folder:
+        if context.get_world_rank() == 0:
+            runtime.save(model, Path(folder))
+            (Path(folder) / LOOP).write_text(json.dumps({"history": history, "final": True}))
+        ray.train.report({"final": 1}, checkpoint=ray.train.Checkpoint.from_directory(folder) if context.get_world_rank() == 0 else None)
+
+
+def fit(job: Job, plan: RayPlan, dataset: Any, storage: Path, run: str) -> tuple[Any, list[dict[str, Any]]]:
+    """Train ``job`` on the cluster; return the model (loaded on the driver) and its history."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig
+
+    run_config = RunConfig(name=run, storage_path=str(storage.resolve()), failure_config=FailureConfig(max_failures=plan.max_failures),
+                           checkpoint_config=CheckpointConfig(num_to_keep=2))
+    common = {"train_loop_config": job, "scaling_config": plan.scaling(), "run_config": run_config, "datasets": {"train": dataset}}
+    if job.runtime == "torch":
+        from ray.train.torch import TorchTrainer
+
+        trainer: Any = TorchTrainer(_torch_loop, **common)
+    elif job.runtime == "classical" and job.architecture.name == "gbdt":
+        from ray.train.lightgbm import LightGBMTrainer
+
+        trainer = LightGBMTrainer(_gbdt_loop, **common)
+    else:
+        raise UserError(f"--ray trains torch models and gbdt; {job.architecture.name} on {job.runtime} trains on one machine "
+                        "(aiaas train --max-memory)")
+    result = _fit(trainer)
+    from aiaas.plugins import get_host
+
+    runtime = get_host().runtime(job.runtime)
+    with result.checkpoint.as_directory() as folder:
+        loop = json.loads((Path(folder) / LOOP).read_text())
+        if job.runtime == "torch":
+            from safetensors.torch import load_file
+
+            model = runtime.build(job.architecture, job.spec, job.params)
+            model.load_state_dict(load_file(str(Path(folder) / BEST)))
+        else:
+            model = runtime.load(Path(folder), job.architecture, job.spec, job.params)
+    return model, loop["history"]
+
+
+def _fit(trainer: Any) -> Any:
+    """``trainer.fit()``, with a worker's ``UserError`` raised as itself."""
+    from ray.train import TrainingFailedError
+
+    try:
+        return trainer.fit()
+    except TrainingFailedError as exc:
+        for cause in _causes(exc):
+            if isinstance(cause, UserError):
+                raise cause from None
+        raise
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    stack = [exc]
+    while stack and len(seen) < 20:
+        current = stack.pop()
+        seen.append(current)
+        for attr in ("cause", "__cause__", "__context__"):
+            nested = getattr(current, attr, None)
+            if isinstance(nested, BaseException) and nested not in seen:
+                stack.append(nested)
+        for nested in (getattr(current, "worker_failures", None) or {}).values():
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+    return seen

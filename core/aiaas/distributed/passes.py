@@ -1,0 +1,57 @@
+"""The tally pass on a cluster: one Ray task per data file, merged on the driver in file order."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiaas.outofcore import Tally
+
+
+def read_file(task: str, file: str, label: str | None, adapter: str | None, options: dict[str, Any], batch_rows: int) -> Any:
+    """One file's chunks through the task's adapter, on whichever node runs this."""
+    from aiaas.dataplane.chunks import chunks_of
+    from aiaas.plugins import get_host
+
+    return chunks_of(get_host(), task, Path(file), label, adapter, options, batch_rows)
+
+
+def _tally_file(empty: Tally, request: dict[str, Any], file: str, batch_rows: int) -> Tally:
+    tally = copy.deepcopy(empty)
+    for chunk in read_file(request["task"], file, request["label"], request["adapter"], request["options"], batch_rows):
+        tally.add(chunk)
+    return tally
+
+
+def tally_files(files: list[Path], request: Any, batch_rows: int, report: Callable[[int, bool], None]) -> Callable[[Tally], Tally]:
+    """``outofcore.load_split``'s pass, each file tallied on the cluster. At most twice as many files
+    as the cluster has CPUs are in flight, and a tally is merged as soon as those before it are, so
+    the driver holds a few samples at a time, never the data."""
+
+    def run(empty: Tally) -> Tally:
+        import ray
+
+        from aiaas.distributed.cluster import cpus
+
+        remote = ray.remote(_tally_file).options(num_cpus=1, max_retries=3)
+        asked = {"task": request.task, "label": request.label, "adapter": request.adapter, "options": request.options}
+        shared = ray.put(empty)
+        window = 2 * cpus()
+        pending: dict[Any, int] = {}
+        done: dict[int, Tally] = {}
+        merged, following = copy.deepcopy(empty), 0
+        for index, file in enumerate(files):
+            pending[remote.remote(shared, asked, str(file), batch_rows)] = index
+            while len(pending) >= window or (index == len(files) - 1 and pending):
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                done[pending.pop(ready[0])] = ray.get(ready[0])
+                while following in done:  # in file order: the samples keep the order one machine reads the rows in
+                    merged.merge(done.pop(following))
+                    following += 1
+                    report(merged.rows, following == len(files))
+        return merged
+
+    return run
