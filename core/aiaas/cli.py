@@ -156,10 +156,10 @@ def train(
                                                        "the data streams from disk and never sits whole in memory. Default: AIAAS_MAX_MEMORY.")] = None,
     on_ray: Annotated[bool, typer.Option("--ray", help="Train on a Ray cluster: Ray Data reads and encodes each file on the nodes, "
                                                "Ray Train fits data-parallel (torch, gbdt) with a checkpoint per epoch.")] = False,
-    address: Annotated[Optional[str], typer.Option("--address", help="With --ray: the cluster (auto: the one this node is in; default: a local Ray).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="With --ray: training workers.")] = 1,
-    cpus_per_worker: Annotated[float, typer.Option("--cpus-per-worker", help="With --ray: CPUs each worker takes.")] = 1.0,
-    gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="With --ray: GPUs each worker takes (0: none).")] = 0.0,
+    address: AddressOpt = None,
+    workers: WorkersOpt = 1,
+    cpus_per_worker: CpusOpt = 1.0,
+    gpus_per_worker: GpusOpt = 0.0,
     resume: Annotated[Optional[str], typer.Option("--resume", help="With --ray: go on with this run (its id is printed when it starts) "
                                                   "from its last checkpoints.")] = None,
     as_json: JsonFlag = False,
@@ -168,13 +168,7 @@ def train(
     from aiaas.training import TrainRequest, checks_fact
     from aiaas.training import train as run_training
 
-    cluster = None
-    if on_ray:
-        from aiaas.distributed.cluster import RayPlan
-
-        cluster = RayPlan(address, workers, cpus_per_worker, gpus_per_worker, resume)
-    elif address or resume or workers != 1 or cpus_per_worker != 1.0 or gpus_per_worker:
-        raise UserError("--address, --workers, --cpus-per-worker, --gpus-per-worker and --resume are for --ray")
+    cluster = _ray_plan(on_ray, address, workers, cpus_per_worker, gpus_per_worker, resume)
     request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
                            weights, budget, _names(keep_columns), _names(drop_columns), max_memory or _settings().max_memory, cluster)
     result = run_training(get_host(), _registry(), request, quiet=as_json)
@@ -195,6 +189,22 @@ def train(
     console.print(_floor_text(result.floor))
     console.print(f"input checks: {checks_fact(result.input_checks)}")
     console.print(f"report: {result.report}")
+
+
+AddressOpt = Annotated[Optional[str], typer.Option("--address", help="With --ray: the cluster (auto: the one this node is in; default: a local Ray).")]
+WorkersOpt = Annotated[int, typer.Option("--workers", help="With --ray: workers (training workers, or scoring actors).")]
+CpusOpt = Annotated[float, typer.Option("--cpus-per-worker", help="With --ray: CPUs each worker takes.")]
+GpusOpt = Annotated[float, typer.Option("--gpus-per-worker", help="With --ray: GPUs each worker takes (0: none).")]
+
+
+def _ray_plan(on_ray: bool, address: str | None, workers: int, cpus: float, gpus: float, resume: str | None = None) -> Any:
+    if on_ray:
+        from aiaas.distributed.cluster import RayPlan
+
+        return RayPlan(address, workers, cpus, gpus, resume)
+    if address or resume or workers != 1 or cpus != 1.0 or gpus:
+        raise UserError("--address, --workers, --cpus-per-worker, --gpus-per-worker and --resume are for --ray")
+    return None
 
 
 def _headline(floor: dict[str, Any]) -> str:
@@ -250,11 +260,26 @@ def predict(
     adapter: AdapterOpt = None,
     option: OptionOpt = None,
     text_column: TextColumnOpt = None,
+    on_ray: Annotated[bool, typer.Option("--ray", help="Score on a Ray cluster: each file read and scored by an actor pool "
+                                               "into Parquet partitions of the --output folder.")] = False,
+    address: AddressOpt = None,
+    workers: WorkersOpt = 1,
+    cpus_per_worker: CpusOpt = 1.0,
+    gpus_per_worker: GpusOpt = 0.0,
 ) -> None:
     """Score a file offline with the production (or a given) version."""
-    from aiaas.scoring import score_file
+    from aiaas.scoring import BATCH_ROWS, score_file
 
-    scored = score_file(get_host(), _registry(), task, input, output, version, adapter, _options(option, text_column))
+    cluster = _ray_plan(on_ray, address, workers, cpus_per_worker, gpus_per_worker)
+    if cluster is not None:
+        from aiaas.distributed.scoring import score_on_cluster
+
+        if output.suffix:
+            raise UserError(f"--output {output}: with --ray, name a folder for the Parquet partitions")
+        get_host().task(task)
+        scored = score_on_cluster(task, input, output, version, adapter, _options(option, text_column), BATCH_ROWS, cluster)
+    else:
+        scored = score_file(get_host(), _registry(), task, input, output, version, adapter, _options(option, text_column))
     resumed = f" ({scored.resumed} more were already there from a stopped run)" if scored.resumed else ""
     console.print(f"scored {scored.rows} rows of {input} -> {output}{resumed}")
     if scored.flagged:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from aiaas.pipeline import Pipeline
 
 CHUNK = 2048
+BATCH_ROWS = 65_536
+"""Rows of one Parquet partition when scoring into a folder."""
 
 
 def _scalar(value: Any) -> bool:
@@ -87,7 +89,7 @@ def tally(scored: pd.DataFrame) -> Scored:
 
 
 def score_file(host: Host, registry: Registry, task: str, source: Path, target: Path, version: int | None,
-               adapter: str | None, options: dict[str, Any], batch_rows: int = 65_536) -> Scored:
+               adapter: str | None, options: dict[str, Any], batch_rows: int = BATCH_ROWS) -> Scored:
     if not target.suffix:
         return score_to_folder(host, registry, task, source, target, version, adapter, options, batch_rows)
     if target.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -127,29 +129,42 @@ def write_partition(scored: pd.DataFrame, path: Path, schema: Any = None) -> Any
     return schema
 
 
+def claim_folder(target: Path, claim: dict[str, Any]) -> None:
+    """Mark ``target`` as holding the partitions of this scoring; refuse one that holds another's."""
+    target.mkdir(parents=True, exist_ok=True)
+    marker = target / "_scoring.json"
+    if marker.exists() and json.loads(marker.read_text()) != claim:
+        raise UserError(f"--output {target}: holds partitions of another scoring ({marker.read_text().strip()}); name an empty folder")
+    marker.write_text(json.dumps(claim))
+
+
+def score_partition(pipeline: Pipeline, records: pd.DataFrame, path: Path, schema: Any,
+                    progress: Callable[[int], None] = lambda rows: None) -> tuple[Scored, Any]:
+    """One chunk scored into its partition, or skipped (``resumed``) where an earlier run wrote it:
+    a row is never written twice."""
+    if path.exists():
+        progress(len(records))
+        return Scored(0, 0, 0, len(records)), schema
+    scored = score_records(pipeline, records, progress)
+    return tally(scored), write_partition(scored, path, schema)
+
+
+def add(a: Scored, b: Scored) -> Scored:
+    return Scored(a.rows + b.rows, a.flagged + b.flagged, a.refused + b.refused, a.resumed + b.resumed)
+
+
 def score_to_folder(host: Host, registry: Registry, task: str, source: Path, target: Path, version: int | None,
                     adapter: str | None, options: dict[str, Any], batch_rows: int) -> Scored:
     from aiaas.dataplane.chunks import chunks_of
 
     pipeline = load_version(host, registry, task, version)
     chunks = chunks_of(host, task, source, pipeline.manifest.get("label_column"), adapter, options, batch_rows, labelled=False)
-    target.mkdir(parents=True, exist_ok=True)
-    claim = {"task": task, "version": pipeline.version, "input": str(source), "batch_rows": batch_rows}
-    marker = target / "_scoring.json"
-    if marker.exists() and json.loads(marker.read_text()) != claim:
-        raise UserError(f"--output {target}: holds partitions of another scoring ({marker.read_text().strip()}); name an empty folder")
-    marker.write_text(json.dumps(claim))
+    claim_folder(target, {"task": task, "version": pipeline.version, "input": str(source), "batch_rows": batch_rows})
     total, schema = Scored(0, 0, 0), None
     with Progress(transient=True) as progress:
         bar = progress.add_task(f"scoring {source}", total=None)
         for index, chunk in enumerate(chunks):
-            path = target / f"part-{index:05d}.parquet"
-            if path.exists():  # scored by an earlier run that was stopped: not written twice
-                progress.update(bar, advance=len(chunk))
-                total = Scored(total.rows, total.flagged, total.refused, total.resumed + len(chunk))
-                continue
-            scored = score_records(pipeline, chunk.records, lambda rows: progress.update(bar, advance=rows))
-            schema = write_partition(scored, path, schema)
-            done = tally(scored)
-            total = Scored(total.rows + done.rows, total.flagged + done.flagged, total.refused + done.refused, total.resumed)
+            done, schema = score_partition(pipeline, chunk.records, target / f"part-{index:05d}.parquet", schema,
+                                           lambda rows: progress.update(bar, advance=rows))
+            total = add(total, done)
     return total

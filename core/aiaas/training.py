@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -373,8 +374,9 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
         (x_train, y_train) = ready.sample
         notes.append(f"{architecture.name} cannot train from a stream: fitted on a sample of {len(y_train):,} training rows")
     if isinstance(x_train, ClusterRows):
-        model, history = fit_on_cluster(request, architecture, runtime.name, ready, params, config, patience, (x_val, y_val), metric,
-                                        schema.kind, data.stream, progress)  # type: ignore[arg-type]
+        model, history, resumed = fit_on_cluster(request, architecture, runtime.name, ready, params, config, patience, (x_val, y_val),
+                                                 metric, schema.kind, data.stream, progress)  # type: ignore[arg-type]
+        notes.extend(resumed)
     else:
         history = fit_model(runtime, model, ready.spec, config, patience, (x_train, y_train), (x_val, y_val), metric, schema.kind, progress)
     notes.extend(getattr(model, "notes", []))
@@ -408,7 +410,7 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
 
 def fit_on_cluster(request: TrainRequest, architecture: Architecture, runtime: str, ready: Prepared, params: dict[str, Any],
                    config: FitConfig, patience: int, validation: tuple[dict, np.ndarray], metric: str, kind: str, stream: Streamed,
-                   progress: Progress) -> tuple[Any, list[dict[str, Any]]]:
+                   progress: Progress) -> tuple[Any, list[dict[str, Any]], list[str]]:
     """One candidate trained data-parallel on the cluster (``aiaas.distributed.fit``), from its run's last checkpoint if any."""
     from aiaas.distributed import fit
 
@@ -416,9 +418,9 @@ def fit_on_cluster(request: TrainRequest, architecture: Architecture, runtime: s
     bar = progress.add_task("on the cluster", total=None, status=f"{architecture.name} on {request.cluster.workers} worker(s), run {request.run}")
     job = fit.Job(architecture, runtime, ready.spec, params, config, patience, validation, metric, kind, stream.budget.chunk_rows,
                   int(outofcore.SHARE_TREES * stream.budget.total), max(1, int(request.cluster.cpus_per_worker)))
-    model, history = fit.fit(job, request.cluster, ready.inputs[0].dataset, runs_folder(), f"{request.run}-{architecture.name}")
+    fitted = fit.fit(job, request.cluster, ready.inputs[0].dataset, runs_folder(), f"{request.run}-{architecture.name}")
     progress.update(bar, total=1, completed=1, status="done")
-    return model, history
+    return fitted
 
 
 def runs_folder() -> Path:
@@ -506,9 +508,8 @@ def on_cluster(request: TrainRequest) -> TrainRequest:
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(asked)
     connect(request.cluster.address, request.cluster)
-    from rich.console import Console
-
-    Console(stderr=True).print(f"run {run} on Ray: if this process stops, the same command with --resume {run} goes on from its checkpoints")
+    print(f"run {run} on Ray: if this process stops, the same command with --resume {run} goes on from its checkpoints",
+          file=sys.stderr, flush=True)
     return replace(request, run=run)
 
 

@@ -82,6 +82,7 @@ def _torch_loop(job: Job) -> None:
             module.load_state_dict(load_file(str(Path(folder) / "current.safetensors")))
             best = load_file(str(Path(folder) / BEST))
             trainer.load_state(load_file(str(Path(folder) / OPTIMIZER)), loop["optimizer"])
+        loop["resumed"] = [*loop.get("resumed", []), loop["epoch"]]
     shard = ray.train.get_dataset_shard("train")
     for epoch in range(loop["epoch"] + 1, config.epochs + 1):
         if loop["waited"] >= job.patience:
@@ -132,10 +133,12 @@ def _gbdt_loop(job: Job) -> None:
             raise UserError("a worker got no training rows: give fewer --workers than the data has rows")
         model.cluster = {**ray.train.lightgbm.get_network_params(), "tree_learner": "data", "pre_partition": True,
                          "num_threads": job.threads}
+        resumed: list[int] = []
         checkpoint = ray.train.get_checkpoint()
         if checkpoint is not None:
             with checkpoint.as_directory() as folder:
                 model.resume_from = (Path(folder) / "model.txt").read_text()
+                resumed = [json.loads((Path(folder) / LOOP).read_text())["round"]]
 
         def every_rounds(env: Any) -> None:
             if (env.iteration + 1) % ROUNDS_PER_CHECKPOINT:
@@ -143,6 +146,7 @@ def _gbdt_loop(job: Job) -> None:
             with tempfile.TemporaryDirectory() as folder:
                 if context.get_world_rank() == 0:
                     env.model.save_model(str(Path(folder) / "model.txt"))
+                    (Path(folder) / LOOP).write_text(json.dumps({"round": env.iteration + 1}))
                 ray.train.report({"round": env.iteration + 1},
                                  checkpoint=ray.train.Checkpoint.from_directory(folder) if context.get_world_rank() == 0 else None)
 
@@ -152,12 +156,12 @@ def _gbdt_loop(job: Job) -> None:
     with tempfile.TemporaryDirectory() as folder:
         if context.get_world_rank() == 0:
             runtime.save(model, Path(folder))
-            (Path(folder) / LOOP).write_text(json.dumps({"history": history, "final": True}))
+            (Path(folder) / LOOP).write_text(json.dumps({"history": history, "resumed": resumed}))
         ray.train.report({"final": 1}, checkpoint=ray.train.Checkpoint.from_directory(folder) if context.get_world_rank() == 0 else None)
 
 
-def fit(job: Job, plan: RayPlan, dataset: Any, storage: Path, run: str) -> tuple[Any, list[dict[str, Any]]]:
-    """Train ``job`` on the cluster; return the model (loaded on the driver) and its history."""
+def fit(job: Job, plan: RayPlan, dataset: Any, storage: Path, run: str) -> tuple[Any, list[dict[str, Any]], list[str]]:
+    """Train ``job`` on the cluster; return the model (loaded on the driver), its history and notes."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
 
     run_config = RunConfig(name=run, storage_path=str(storage.resolve()), failure_config=FailureConfig(max_failures=plan.max_failures),
@@ -187,7 +191,10 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: Path, run: str) -> tuple
             model.load_state_dict(load_file(str(Path(folder) / BEST)))
         else:
             model = runtime.load(Path(folder), job.architecture, job.spec, job.params)
-    return model, loop["history"]
+    unit = "epoch" if job.runtime == "torch" else "round"
+    notes = [f"{job.architecture.name} went on from its checkpoint after {unit} {at} (a worker or the driver had stopped)"
+             for at in loop.get("resumed", [])]
+    return model, loop["history"], notes
 
 
 def _fit(trainer: Any) -> Any:

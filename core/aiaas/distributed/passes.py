@@ -11,12 +11,13 @@ if TYPE_CHECKING:
     from aiaas.outofcore import Tally
 
 
-def read_file(task: str, file: str, label: str | None, adapter: str | None, options: dict[str, Any], batch_rows: int) -> Any:
+def read_file(task: str, file: str, label: str | None, adapter: str | None, options: dict[str, Any], batch_rows: int,
+              labelled: bool = True) -> Any:
     """One file's chunks through the task's adapter, on whichever node runs this."""
     from aiaas.dataplane.chunks import chunks_of
     from aiaas.plugins import get_host
 
-    return chunks_of(get_host(), task, Path(file), label, adapter, options, batch_rows)
+    return chunks_of(get_host(), task, Path(file), label, adapter, options, batch_rows, labelled)
 
 
 def _tally_file(empty: Tally, request: dict[str, Any], file: str, batch_rows: int) -> Tally:

@@ -1,0 +1,196 @@
+"""``aiaas train --ray`` and ``aiaas predict --ray`` on a real two-node Ray cluster on this machine
+(``ray start --head`` plus ``ray start --address``), started and stopped by a fixture."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .test_out_of_core import _transactions
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("ray")
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Two Ray nodes of two logical CPUs each, a head and a worker node that joins it, with Ray's token
+    authentication on: every process of the test (nodes, drivers) reads the same token file."""
+    port = _free_port()
+    token = tmp_path_factory.mktemp("ray") / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}.items():
+            patch.setenv(name, value)
+        quiet = {"capture_output": True, "text": True, "timeout": 120}
+        head = subprocess.run([RAY, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                               "--disable-usage-stats"], **quiet)
+        assert head.returncode == 0, head.stderr[-2000:]
+        try:
+            node = subprocess.run([RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2"], **quiet)
+            assert node.returncode == 0, node.stderr[-2000:]
+            yield f"127.0.0.1:{port}"
+        finally:
+            subprocess.run([RAY, "stop", "--force"], **quiet)
+
+
+def _parts(folder: Path, rows: int, files: int, seed: int = 3) -> tuple[Path, pd.DataFrame]:
+    frame = _transactions(rows, seed=seed)
+    parts = folder / "parts"
+    parts.mkdir()
+    for i, index in enumerate(np.array_split(np.arange(rows), files)):
+        frame.iloc[index].to_parquet(parts / f"part-{i}.parquet", index=False)
+    return parts, frame
+
+
+def _aiaas(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AIAAS_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "aiaas", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _manifest(home: Path, version: int) -> dict:
+    from aiaas.registry import Registry
+
+    registry = Registry(f"sqlite:///{home / 'registry.db'}", home / "artifacts")
+    return json.loads((registry.folder(registry.get("finance/fraud", version)) / "manifest.json").read_text())
+
+
+def test_trained_on_two_nodes_is_what_one_machine_trains_and_serves(cluster: str, tmp_path: Path) -> None:
+    """gbdt data-parallel across the two nodes' workers: the same split as one machine out of core
+    (row counts and the rows' fingerprint), a test ROC-AUC within 0.05 of it, and a version that serves."""
+    parts, frame = _parts(tmp_path, 4000, 4)
+    home = tmp_path / "home"
+    common = ("train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--param", "rounds=80", "--json")
+    spread = _aiaas(home, *common, "--ray", "--address", cluster, "--workers", "2", "--promote")
+    assert spread.returncode == 0, spread.stderr[-3000:]
+    alone = _aiaas(home, *common, "--max-memory", "64MB")
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    a, b = json.loads(spread.stdout), json.loads(alone.stdout)
+    assert a["data_fingerprint"] == b["data_fingerprint"] and a["data_fingerprint"].startswith("rows:")
+    first, second = _manifest(home, a["version"]), _manifest(home, b["version"])
+    assert first["rows"] == second["rows"] and first["split"] == second["split"]
+    assert abs(a["metrics"]["roc_auc"] - b["metrics"]["roc_auc"]) < 0.05, (a["metrics"], b["metrics"])
+    assert first["files"] and first["input_checks"] and first["floor"]["text"]
+
+    from aiaas.plugins import get_host
+    from aiaas.registry import Registry
+    from aiaas.testing import isolated_home, ready_client
+
+    with isolated_home(home):
+        client = ready_client(get_host(), Registry.from_settings())
+        row = json.loads(frame.drop(columns=["is_fraud", "transaction_id"]).iloc[:2].to_json(orient="records", date_format="iso"))
+        answer = client.post("/v1/finance/fraud/predict", json={"instances": row})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"]["version"] == a["version"]
+
+
+def _processes(marker: str) -> list[int]:
+    """Process ids whose command line (a Ray worker's title) holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _registered(folder: Path) -> list[dict]:
+    """The loop state of each checkpoint Ray Train's controller has registered (a checkpoint's folder
+    exists a moment before: a worker killed in that moment takes the run back to the one before)."""
+    try:
+        snapshot = json.loads((folder / "checkpoint_manager_snapshot.json").read_text())
+        return [json.loads((folder / r["checkpoint_dir_name"] / "loop.json").read_text()) for r in snapshot["checkpoint_results"]]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _wait(condition: object, what: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_a_killed_worker_and_a_killed_driver_lose_no_epoch(cluster: str, tmp_path: Path) -> None:
+    """torch DDP on two workers: a worker killed after the first checkpoint is replaced and the run goes
+    on from that checkpoint; the driver killed later, ``--resume RUN`` finishes the run; the version
+    records both, each epoch trained once."""
+    parts, _ = _parts(tmp_path, 3000, 4)
+    home = tmp_path / "home"
+    args = ("train", "finance/fraud", "--data", str(parts), "--arch", "mlp", "--runtime", "torch", "--epochs", "4",
+            "--param", "patience=10", "--ray", "--address", cluster, "--workers", "2", "--json")
+    env = {**os.environ, "AIAAS_HOME": str(home)}
+    driver = subprocess.Popen([sys.executable, "-m", "aiaas", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        first = driver.stderr.readline() if driver.stderr else ""
+        assert first.startswith("run "), first
+        run = first.split()[1]
+        folder = home / "runs" / f"{run}-mlp"
+        _wait(lambda: _registered(folder), "the first checkpoint")
+        workers = _processes("RayTrainWorker")
+        assert workers, "no Ray Train worker process to kill"
+        os.kill(workers[0], signal.SIGKILL)
+        _wait(lambda: any(state.get("resumed") for state in _registered(folder)), "a checkpoint of the run gone on after the kill")
+        os.killpg(driver.pid, signal.SIGKILL)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    resumed = _aiaas(home, *args, "--resume", run)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = json.loads(resumed.stdout)
+    manifest = _manifest(home, result["version"])
+    epochs = [row["epoch"] for row in manifest["history"]]
+    assert epochs == list(range(1, 5))
+    went_on = [n for n in manifest["notes"] if "went on from its checkpoint" in n]
+    assert len(went_on) >= 2, manifest["notes"]
+
+    other = _aiaas(home, "train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--ray", "--address", cluster, "--resume", run)
+    assert other.returncode != 0 and "trained something else" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_scored_on_the_cluster_with_a_killed_actor_writes_each_row_once(cluster: str, tmp_path: Path) -> None:
+    """``aiaas predict --ray``: an actor killed mid-run has its file scored again by another; the folder
+    holds every input row exactly once."""
+    parts, frame = _parts(tmp_path, 3000, 6, seed=4)
+    home = tmp_path / "home"
+    trained = _aiaas(home, "train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--param", "rounds=30", "--promote",
+                     "--max-memory", "64MB", "--json")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    out = tmp_path / "scored"
+    env = {**os.environ, "AIAAS_HOME": str(home), "AIAAS_TESTING_PARTITION_DELAY": "0.5"}
+    scoring = subprocess.Popen([sys.executable, "-m", "aiaas", "predict", "finance/fraud", "--input", str(parts), "--output", str(out),
+                                "--ray", "--address", cluster, "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    _wait(lambda: list(out.glob("part-*.parquet")) or scoring.poll() is not None, "the first partition")
+    actors = _processes("ScoreFiles")
+    assert actors, "no scoring actor to kill"
+    os.kill(actors[0], signal.SIGKILL)
+    stdout, stderr = scoring.communicate(timeout=300)
+    assert scoring.returncode == 0, stderr[-3000:]
+    scored = pd.read_parquet(out)
+    assert len(scored) == len(frame)
+    assert sorted(scored["transaction_id"]) == sorted(frame["transaction_id"])
+    assert {"fraud_probability", "in_distribution"} <= set(scored.columns)
