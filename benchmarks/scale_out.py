@@ -9,14 +9,17 @@ of 100,000 rows), keeps its newest tenth aside, and then:
   team would hold here), the baseline;
 - evaluates every version on the same held-out newest tenth with ``aiaas evaluate``.
 
-It prints, per run: rows/s of training, the peak RSS of the training process, and the held-out
-PR-AUC, with the ratios against the baseline. Each run is its own process (``aiaas`` on the command
-line), its peak RSS read from ``getrusage`` (``aiaas.testing.helpers.aiaas_measured``).
+- trains the same out of core through ``--ray`` on a local two-node Ray cluster (``ray start``,
+  ``aiaas.testing.helpers.ray_cluster``), with 1 and 2 workers;
+- scores the training table with ``aiaas predict --output FOLDER`` on one machine and with
+  ``--ray`` on the cluster.
+
+It prints, per run: rows/s, the peak RSS of the ``aiaas`` process (``getrusage``,
+``aiaas.testing.helpers.aiaas_measured``) and, for the cluster runs, the peak of the Ray worker
+processes' RSS summed (sampled from ``/proc`` every 0.2 s), and the held-out PR-AUC, with the
+ratios against the baseline.
 
     python benchmarks/scale_out.py --rows 2000000 --max-memory 300MB
-
-Not yet here (issue 21 remains open): the ``--ray`` runs with 1 and 2 workers, and scoring the table
-with ``aiaas predict --ray``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aiaas.testing.helpers import aiaas_measured
+from aiaas.testing.helpers import aiaas_measured, ray_cluster
 
 FOREIGN = ["US", "GB", "RO", "BR", "NG", "CN"]
 MCC = ["5411", "5812", "5541", "5311", "5999", "5732", "5816", "4121", "6011"]
@@ -89,6 +95,36 @@ def aiaas(home: Path, *args: str) -> tuple[dict, int, float]:
     return json.loads(run.stdout), peak, time.perf_counter() - started
 
 
+def ray_rss() -> int:
+    """The resident memory of every Ray worker process on this machine, summed."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::"):
+                total += next(int(line.split()[1]) * 1024 for line in (entry / "status").read_text().splitlines() if line.startswith("VmRSS"))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+@contextmanager
+def peak_of_workers() -> Iterator[list[int]]:
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], ray_rss())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -111,13 +147,41 @@ def main() -> None:
                                           (f"in memory, {min(args.subsample, train_rows):,}-row subsample", sample, [], min(args.subsample, train_rows))):
                 result, peak, seconds = aiaas(home, "train", "finance/fraud", "--data", str(data), "--arch", arch, *extra, *bound)
                 scored, _, _ = aiaas(home, "evaluate", "finance/fraud", "--data", str(held), "--version", str(result["version"]))
-                rows.append((arch, label, n / seconds, peak, scored["metrics"]["average_precision"]))
+                rows.append((arch, label, n / seconds, peak, scored["metrics"]["average_precision"], 0))
                 print(f"{arch:5} {label:40} {n / seconds:>10,.0f} rows/s  peak RSS {peak / 2**20:>7,.0f} MiB  "
                       f"held-out PR-AUC {scored['metrics']['average_precision']:.4f}", flush=True)
+        with ray_cluster(nodes=2, cpus=2) as address:
+            for arch, extra in (("gbdt", []), ("mlp", ["--runtime", "torch", "--epochs", str(args.epochs)])):
+                for workers in (1, 2):
+                    label = f"--ray, {workers} worker{'s' if workers > 1 else ''}"
+                    with peak_of_workers() as workers_peak:
+                        result, peak, seconds = aiaas(home, "train", "finance/fraud", "--data", str(train), "--arch", arch, *extra,
+                                                      "--ray", "--address", address, "--workers", str(workers), "--max-memory", args.max_memory)
+                    scored, _, _ = aiaas(home, "evaluate", "finance/fraud", "--data", str(held), "--version", str(result["version"]))
+                    rows.append((arch, label, train_rows / seconds, peak, scored["metrics"]["average_precision"], workers_peak[0]))
+                    print(f"{arch:5} {label:40} {train_rows / seconds:>10,.0f} rows/s  ({train_rows / seconds / workers:,.0f} a worker)  "
+                          f"peak RSS {peak / 2**20:>7,.0f} MiB driver, {workers_peak[0] / 2**20:,.0f} MiB Ray workers  "
+                          f"held-out PR-AUC {scored['metrics']['average_precision']:.4f}", flush=True)
+            version = str(result["version"])
+            for label, extra in (("one machine, --output FOLDER", []), ("--ray, 2 actors", ["--ray", "--address", address, "--workers", "2"])):
+                out = folder / f"scored-{len(extra)}"
+                with peak_of_workers() as workers_peak:
+                    started = time.perf_counter()
+                    run, peak = aiaas_measured(home, "predict", "finance/fraud", "--input", str(train), "--output", str(out), "--version", version, *extra)
+                    seconds = time.perf_counter() - started
+                if run.returncode:
+                    sys.exit(f"aiaas predict failed:\n{run.stderr[-3000:]}")
+                rows.append(("predict", label, train_rows / seconds, peak, float("nan"), workers_peak[0]))
+                print(f"predict {label:38} {train_rows / seconds:>10,.0f} rows/s  peak RSS {peak / 2**20:>7,.0f} MiB, "
+                      f"{workers_peak[0] / 2**20:,.0f} MiB Ray workers", flush=True)
         for arch in ("gbdt", "mlp"):
-            ooc, base = (r for r in rows if r[0] == arch)
+            ooc, base, one, two = (r for r in rows if r[0] == arch)
             print(f"{arch}: out of core / in-memory subsample: rows/s x{ooc[2] / base[2]:.2f}, peak RSS x{ooc[3] / base[3]:.2f}, "
                   f"PR-AUC {ooc[4]:.4f} vs {base[4]:.4f} ({ooc[4] - base[4]:+.4f})")
+            print(f"{arch}: --ray 2 workers / 1 worker: rows/s x{two[2] / one[2]:.2f}; --ray 1 worker / out of core on one machine: "
+                  f"rows/s x{one[2] / ooc[2]:.2f}; PR-AUC {two[4]:.4f} (2 workers) vs {ooc[4]:.4f} (one machine)")
+        local, spread = (r for r in rows if r[0] == "predict")
+        print(f"predict: --ray 2 actors / one machine: rows/s x{spread[2] / local[2]:.2f}")
 
 
 if __name__ == "__main__":

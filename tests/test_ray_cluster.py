@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,35 +22,25 @@ from .test_out_of_core import _transactions
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray")
-RAY = str(Path(sys.executable).parent / "ray")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Two Ray nodes of two logical CPUs each, a head and a worker node that joins it, with Ray's token
-    authentication on: every process of the test (nodes, drivers) reads the same token file."""
-    port = _free_port()
-    token = tmp_path_factory.mktemp("ray") / "auth_token"
-    token.write_text(secrets.token_hex(32))
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}.items():
-            patch.setenv(name, value)
-        quiet = {"capture_output": True, "text": True, "timeout": 120}
-        head = subprocess.run([RAY, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                               "--disable-usage-stats"], **quiet)
-        assert head.returncode == 0, head.stderr[-2000:]
-        try:
-            node = subprocess.run([RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2"], **quiet)
-            assert node.returncode == 0, node.stderr[-2000:]
-            yield f"127.0.0.1:{port}"
-        finally:
-            subprocess.run([RAY, "stop", "--force"], **quiet)
+def bucket() -> Iterator[tuple[str, Any]]:
+    """An S3 API (moto's server) the cluster's nodes reach too: started first, so they inherit its credentials."""
+    pytest.importorskip("moto.server")
+    from .test_artifact_store import moto_bucket
+
+    with moto_bucket() as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def cluster(bucket: tuple[str, Any]) -> Iterator[str]:
+    """Two Ray nodes of two logical CPUs each: a head and a worker node that joins it."""
+    from aiaas.testing.helpers import ray_cluster
+
+    with ray_cluster(nodes=2, cpus=2) as address:
+        yield address
 
 
 def _parts(folder: Path, rows: int, files: int, seed: int = 3) -> tuple[Path, pd.DataFrame]:
@@ -62,25 +52,30 @@ def _parts(folder: Path, rows: int, files: int, seed: int = 3) -> tuple[Path, pd
     return parts, frame
 
 
-def _aiaas(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIAAS_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "aiaas", *args], env=env, capture_output=True, text=True, timeout=timeout)
+def _aiaas(home: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aiaas", *args], env={**os.environ, "AIAAS_HOME": str(home), **(env or {})},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _row(home: Path, version: int) -> Any:
+    from aiaas.registry import Registry
+
+    return Registry(f"sqlite:///{home / 'registry.db'}", home / "artifacts").get("finance/fraud", version)
 
 
 def _manifest(home: Path, version: int) -> dict:
-    from aiaas.registry import Registry
-
-    registry = Registry(f"sqlite:///{home / 'registry.db'}", home / "artifacts")
-    return json.loads((registry.folder(registry.get("finance/fraud", version)) / "manifest.json").read_text())
+    return json.loads((home / "artifacts" / _row(home, version).artifact_dir / "manifest.json").read_text())
 
 
-def test_trained_on_two_nodes_is_what_one_machine_trains_and_serves(cluster: str, tmp_path: Path) -> None:
-    """gbdt data-parallel across the two nodes' workers: the same split as one machine out of core
-    (row counts and the rows' fingerprint), a test ROC-AUC within 0.05 of it, and a version that serves."""
+def test_trained_on_two_nodes_is_what_one_machine_trains_and_serves(cluster: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    """gbdt data-parallel across the two nodes' workers, its checkpoints and version in S3: the same split as
+    one machine out of core (row counts and the rows' fingerprint), a test ROC-AUC within 0.05 of it, and a
+    version that a server with nothing cached fetches from the bucket and serves."""
+    uri, s3 = bucket
     parts, frame = _parts(tmp_path, 4000, 4)
     home = tmp_path / "home"
     common = ("train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--param", "rounds=80", "--json")
-    spread = _aiaas(home, *common, "--ray", "--address", cluster, "--workers", "2", "--promote")
+    spread = _aiaas(home, *common, "--ray", "--address", cluster, "--workers", "2", "--promote", env={"AIAAS_ARTIFACTS": uri})
     assert spread.returncode == 0, spread.stderr[-3000:]
     alone = _aiaas(home, *common, "--max-memory", "64MB")
     assert alone.returncode == 0, alone.stderr[-3000:]
@@ -90,12 +85,16 @@ def test_trained_on_two_nodes_is_what_one_machine_trains_and_serves(cluster: str
     assert first["rows"] == second["rows"] and first["split"] == second["split"]
     assert abs(a["metrics"]["roc_auc"] - b["metrics"]["roc_auc"]) < 0.05, (a["metrics"], b["metrics"])
     assert first["files"] and first["input_checks"] and first["floor"]["text"]
+    stored = [o["Key"] for o in s3.list_objects_v2(Bucket="models", Prefix="aiaas/")["Contents"]]
+    assert any("/runs/" in key and "/checkpoint_" in key and key.endswith("model.txt") for key in stored), stored
+    assert any(key.endswith(f"{_row(home, a['version']).artifact_dir}/manifest.json") for key in stored)
 
     from aiaas.plugins import get_host
     from aiaas.registry import Registry
     from aiaas.testing import isolated_home, ready_client
 
-    with isolated_home(home):
+    shutil.rmtree(home / "artifacts")  # the version comes from the bucket
+    with isolated_home(home, artifacts=uri):
         client = ready_client(get_host(), Registry.from_settings())
         row = json.loads(frame.drop(columns=["is_fraud", "transaction_id"]).iloc[:2].to_json(orient="records", date_format="iso"))
         answer = client.post("/v1/finance/fraud/predict", json={"instances": row})
@@ -172,24 +171,26 @@ def test_a_killed_worker_and_a_killed_driver_lose_no_epoch(cluster: str, tmp_pat
 
 
 def test_scored_on_the_cluster_with_a_killed_actor_writes_each_row_once(cluster: str, tmp_path: Path) -> None:
-    """``aiaas predict --ray``: an actor killed mid-run has its file scored again by another; the folder
-    holds every input row exactly once."""
+    """``aiaas predict --ray``: the actors killed mid-run are replaced and the files they were on are
+    scored again, skipping the partitions already written; the folder holds every input row exactly once."""
     parts, frame = _parts(tmp_path, 3000, 6, seed=4)
     home = tmp_path / "home"
     trained = _aiaas(home, "train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--param", "rounds=30", "--promote",
                      "--max-memory", "64MB", "--json")
     assert trained.returncode == 0, trained.stderr[-3000:]
     out = tmp_path / "scored"
-    env = {**os.environ, "AIAAS_HOME": str(home), "AIAAS_TESTING_PARTITION_DELAY": "0.5"}
+    env = {**os.environ, "AIAAS_HOME": str(home), "AIAAS_TESTING_PARTITION_DELAY": "2"}
     scoring = subprocess.Popen([sys.executable, "-m", "aiaas", "predict", "finance/fraud", "--input", str(parts), "--output", str(out),
                                 "--ray", "--address", cluster, "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     _wait(lambda: list(out.glob("part-*.parquet")) or scoring.poll() is not None, "the first partition")
     actors = _processes("ScoreFiles")
     assert actors, "no scoring actor to kill"
-    os.kill(actors[0], signal.SIGKILL)
+    for pid in actors:  # one of them has just written a partition of the file it is on
+        os.kill(pid, signal.SIGKILL)
     stdout, stderr = scoring.communicate(timeout=300)
     assert scoring.returncode == 0, stderr[-3000:]
+    assert "already there" in stdout, stdout  # the killed actor's file was scored again, its finished partition kept
     scored = pd.read_parquet(out)
     assert len(scored) == len(frame)
     assert sorted(scored["transaction_id"]) == sorted(frame["transaction_id"])

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
@@ -30,6 +30,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from aiaas.errors import UserError
 from aiaas.state import json_safe
+
+if TYPE_CHECKING:
+    from aiaas.settings import Settings
+    from aiaas.store import ObjectStore
 
 PRODUCTION = "production"
 INCOMING = ".incoming-"
@@ -128,8 +132,10 @@ class NewVersion:
 
 
 class Registry:
-    def __init__(self, url: str, artifacts: Path) -> None:
+    def __init__(self, url: str, artifacts: Path, store: ObjectStore | None = None) -> None:
         self.artifacts = artifacts
+        """Every version's files; with a ``store``, a cache of it (``aiaas.store``)."""
+        self.store = store
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
@@ -138,11 +144,12 @@ class Registry:
         Base.metadata.create_all(self.engine)
 
     @classmethod
-    def from_settings(cls) -> Registry:
+    def from_settings(cls, settings: Settings | None = None) -> Registry:
         from aiaas.settings import get_settings
+        from aiaas.store import store_of
 
-        settings = get_settings()
-        return cls(settings.registry_url, settings.artifacts)
+        settings = settings or get_settings()
+        return cls(settings.registry_url, settings.artifacts, store_of(settings.artifact_store))
 
     # -- writing ------------------------------------------------------------------
 
@@ -163,10 +170,14 @@ class Registry:
             if (incoming / MANIFEST).is_file():
                 new = replace(new, provenance={**new.provenance, "manifest_sha256": sha256(incoming / MANIFEST)})
             incoming.rename(final)
+            if self.store is not None:  # every file in the store before the row names them
+                self.store.upload(final, final.relative_to(self.artifacts).as_posix())
             return self._insert(new, final)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
             shutil.rmtree(final, ignore_errors=True)
+            if self.store is not None:
+                self.store.remove(final.relative_to(self.artifacts).as_posix())
             raise
 
     def remove_leftovers(self, orphan_age_seconds: float = 3600) -> list[Path]:
@@ -347,7 +358,14 @@ class Registry:
                 for row in rows]
 
     def folder(self, row: ModelVersion) -> Path:
-        return self.artifacts / row.artifact_dir
+        """The version's files on this machine; fetched from the store first when they are not cached."""
+        from aiaas.integrity import MANIFEST
+
+        local = self.artifacts / row.artifact_dir
+        if self.store is not None and not (local / MANIFEST).is_file():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            self.store.fetch(row.artifact_dir, local)
+        return local
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

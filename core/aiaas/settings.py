@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +17,9 @@ class Settings(BaseSettings):
 
     home: Path = Path(".aiaas")
     """Where the registry database and the artifact store live."""
+    artifact_store: str | None = Field(default=None, validation_alias="AIAAS_ARTIFACTS")
+    """An object store that holds every version's files and the cluster runs' checkpoints (``s3://bucket/prefix``,
+    ``aiaas.store``); the artifact folder under ``home`` is then its local cache. Unset: the folder is the store."""
     database_url: str | None = None
     """Any SQLAlchemy URL; SQLite under ``home`` when unset."""
     max_instances: int = 1000

@@ -160,12 +160,13 @@ def _gbdt_loop(job: Job) -> None:
         ray.train.report({"final": 1}, checkpoint=ray.train.Checkpoint.from_directory(folder) if context.get_world_rank() == 0 else None)
 
 
-def fit(job: Job, plan: RayPlan, dataset: Any, storage: Path, run: str) -> tuple[Any, list[dict[str, Any]], list[str]]:
-    """Train ``job`` on the cluster; return the model (loaded on the driver), its history and notes."""
+def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: str) -> tuple[Any, list[dict[str, Any]], list[str]]:
+    """Train ``job`` on the cluster, its checkpoints under ``storage`` (Ray's storage path and filesystem);
+    return the model (loaded on the driver), its history and notes."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
 
-    run_config = RunConfig(name=run, storage_path=str(storage.resolve()), failure_config=FailureConfig(max_failures=plan.max_failures),
-                           checkpoint_config=CheckpointConfig(num_to_keep=2))
+    run_config = RunConfig(name=run, storage_path=storage[0], storage_filesystem=storage[1],
+                           failure_config=FailureConfig(max_failures=plan.max_failures), checkpoint_config=CheckpointConfig(num_to_keep=2))
     common = {"train_loop_config": job, "scaling_config": plan.scaling(), "run_config": run_config, "datasets": {"train": dataset}}
     if job.runtime == "torch":
         from ray.train.torch import TorchTrainer

@@ -49,7 +49,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     """``remote``: model calls go to the tasks' Ray Serve replicas (``aiaas serve --ray``) instead of this process."""
     host = host or get_host()
     settings = settings or get_settings()
-    registry = registry or Registry(settings.registry_url, settings.artifacts)
+    registry = registry or Registry.from_settings(settings)
     registry.remove_leftovers()  # what killed training runs left behind
     metrics = Metrics()
     served = ServedModels(host, registry, settings.alias_ttl_seconds, on_failure=lambda task: metrics.load_failures.labels(task).inc(),

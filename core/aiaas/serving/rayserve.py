@@ -53,7 +53,7 @@ class TaskModel:
         from aiaas.versions import ServedModels
 
         settings = get_settings()
-        self.task, self.host, self.registry = task, get_host(), Registry(settings.registry_url, settings.artifacts)
+        self.task, self.host, self.registry = task, get_host(), Registry.from_settings(settings)
         self.batcher = Batcher(settings.batch_max_instances, settings.max_queue_rows, max_wait=settings.max_queue_seconds)
         self.works = _works()
         self.served = ServedModels(self.host, self.registry, settings.alias_ttl_seconds, retry=settings.load_retry_seconds,

@@ -241,3 +241,42 @@ def aiaas_measured(home: Path, *args: str, timeout: float = 3600) -> tuple[Any, 
                          env={**os.environ, "AIAAS_HOME": str(home)}, timeout=timeout)
     peak = run.stderr.rsplit("PEAK", 1)
     return run, int(peak[1].split()[0]) if len(peak) == 2 else 0
+
+
+@contextmanager
+def ray_cluster(nodes: int = 2, cpus: int = 2) -> Iterator[str]:
+    """A Ray cluster of ``nodes`` nodes on this machine (``ray start --head``, then ``ray start --address``
+    for each other), ``cpus`` logical CPUs each, with Ray's token authentication on; yields its address.
+    The environment points every process started in the block at the token; ``ray stop`` ends it."""
+    import secrets
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    ray = str(Path(sys.executable).parent / "ray")
+    with tempfile.TemporaryDirectory(prefix="aiaas-ray-") as folder:
+        token = Path(folder) / "auth_token"
+        token.write_text(secrets.token_hex(32))
+        token.chmod(0o600)
+        env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        quiet: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 120}
+        try:
+            for node in range(nodes):
+                where = ["--head", f"--port={port}", "--include-dashboard=false", "--disable-usage-stats"] if node == 0 else [f"--address=127.0.0.1:{port}"]
+                started = subprocess.run([ray, "start", *where, f"--num-cpus={cpus}"], **quiet)
+                if started.returncode:
+                    raise RuntimeError(f"ray start failed: {started.stderr[-2000:]}")
+            yield f"127.0.0.1:{port}"
+        finally:
+            subprocess.run([ray, "stop", "--force"], **quiet)
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
