@@ -62,8 +62,11 @@ class ObjectStore:
                 local.parent.mkdir(parents=True, exist_ok=True)
                 with self.fs.open_input_stream(info.path) as source, local.open("wb") as sink:
                     shutil.copyfileobj(source, sink, CHUNK)
-            if not target.exists():
+            try:
                 partial.rename(target)
+            except OSError:  # another process on this machine fetched it first
+                if not target.exists():
+                    raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
         return True

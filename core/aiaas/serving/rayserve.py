@@ -13,7 +13,7 @@ versions warm.
 
 On a laptop it starts a local Ray instance; ``--address`` joins a cluster, where every node
 needs the same plugins installed, a shared registry database (``AIAAS_DATABASE_URL``) and
-the artifact store at the same path (``AIAAS_HOME`` on shared storage).
+the artifact store: an object store (``AIAAS_ARTIFACTS``) or ``AIAAS_HOME`` on shared storage.
 """
 
 from __future__ import annotations
@@ -155,18 +155,12 @@ def http_app(args: dict[str, Any] | None = None) -> Any:
 def deploy(replicas: int = 1, autoscale: tuple[int, int] | None = None, address: str | None = None, host: str = "127.0.0.1",
            port: int = 8000, tasks: list[str] | None = None) -> list[str]:
     """Start (or join) Ray, deploy every task's model replicas and the HTTP app; return the tasks deployed."""
-    import ray
     from ray import serve
 
-    from aiaas.errors import UserError
+    from aiaas.distributed.cluster import connect
     from aiaas.plugins import get_host
 
-    env = {k: v for k, v in os.environ.items() if k.startswith(("AIAAS_", "OMP_NUM_THREADS"))}
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, runtime_env={"env_vars": env}, include_dashboard=False, log_to_driver=False)
-        except ConnectionError as exc:
-            raise UserError(f"no Ray cluster answers at {address}: {exc}") from None
+    connect(address)
     serve.start(http_options={"host": host, "port": port})
     names = tasks or sorted(get_host().components.tasks)
     scale: dict[str, Any] = ({"autoscaling_config": {"min_replicas": autoscale[0], "max_replicas": autoscale[1], "target_ongoing_requests": 4}}
