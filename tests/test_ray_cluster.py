@@ -204,3 +204,16 @@ def test_scored_on_the_cluster_with_a_killed_actor_writes_each_row_once(cluster:
     assert len(scored) == len(frame)
     assert sorted(scored["transaction_id"]) == sorted(frame["transaction_id"])
     assert {"fraud_probability", "in_distribution"} <= set(scored.columns)
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--workers", "2"], "are for --ray"),
+    (["--ray", "--workers", "0"], "--workers must be at least 1"),
+    (["--ray", "--resume", "../x"], "a run id is letters"),
+    (["--ray", "--resume", "20260101-000000-abcdef"], "--resume 20260101-000000-abcdef: no such run"),
+])
+def test_a_wrong_cluster_option_is_one_line_before_any_work(tmp_path: Path, extra: list[str], said: str) -> None:
+    parts, _ = _parts(tmp_path, 300, 1)
+    run = _aiaas(tmp_path / "home", "train", "finance/fraud", "--data", str(parts), *extra)
+    assert run.returncode != 0 and said in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -412,48 +411,15 @@ def fit_on_cluster(request: TrainRequest, architecture: Architecture, runtime: s
                    config: FitConfig, patience: int, validation: tuple[dict, np.ndarray], metric: str, kind: str, stream: Streamed,
                    progress: Progress) -> tuple[Any, list[dict[str, Any]], list[str]]:
     """One candidate trained data-parallel on the cluster (``aiaas.distributed.fit``), from its run's last checkpoint if any."""
-    from aiaas.distributed import fit
+    from aiaas.distributed import fit, runs
 
     assert request.cluster is not None and isinstance(ready.inputs[0], ClusterRows)
     bar = progress.add_task("on the cluster", total=None, status=f"{architecture.name} on {request.cluster.workers} worker(s), run {request.run}")
     job = fit.Job(architecture, runtime, ready.spec, params, config, patience, validation, metric, kind, stream.budget.chunk_rows,
                   int(outofcore.SHARE_TREES * stream.budget.total), max(1, int(request.cluster.cpus_per_worker)))
-    fitted = fit.fit(job, request.cluster, ready.inputs[0].dataset, run_storage(), f"{request.run}-{architecture.name}")
+    fitted = fit.fit(job, request.cluster, ready.inputs[0].dataset, runs.storage(), f"{request.run}-{architecture.name}")
     progress.update(bar, total=1, completed=1, status="done")
     return fitted
-
-
-RUNS = "runs"
-
-
-def run_storage() -> tuple[str, Any]:
-    """Where cluster runs keep their checkpoints: the object store's ``runs/`` (``AIAAS_ARTIFACTS``), else
-    ``AIAAS_HOME/runs``, which must then be storage every node reads. Ray's ``storage_path`` and filesystem."""
-    from aiaas.settings import get_settings
-    from aiaas.store import store_of
-
-    settings = get_settings()
-    store = store_of(settings.artifact_store)
-    return store.storage(RUNS) if store is not None else (str((settings.home / RUNS).resolve()), None)
-
-
-def _run_record(run: str, text: str | None = None) -> str | None:
-    """Read (or, given ``text``, write) the request a run was started with, beside its checkpoints."""
-    from aiaas.settings import get_settings
-    from aiaas.store import store_of
-
-    settings = get_settings()
-    store = store_of(settings.artifact_store)
-    relative = f"{RUNS}/{run}/request.json"
-    if store is not None:
-        if text is not None:
-            store.write_text(relative, text)
-        return store.read_text(relative)
-    path = settings.home / relative
-    if text is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return path.read_text() if path.is_file() else None
 
 
 def calibration_errors(pipeline: Pipeline, ready: Prepared, y_test: np.ndarray, p_test: np.ndarray) -> dict[str, float]:
@@ -517,25 +483,11 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
 
 
 def on_cluster(request: TrainRequest) -> TrainRequest:
-    """Join the cluster and name the run; a resumed run must be the same training as the one it continues."""
-    from aiaas.distributed.cluster import connect, new_run_id
+    """Join the cluster and name the run (``aiaas.distributed.runs``)."""
+    from aiaas.distributed.runs import start
 
     assert request.cluster is not None
-    request.cluster.check()
-    run = request.cluster.resume or new_run_id()
-    asked = json.dumps(json_safe({**asdict(request), "cluster": None, "run": run, "data": str(request.data)}), sort_keys=True, default=str)
-    if request.cluster.resume is not None:
-        record = _run_record(run)
-        if record is None:
-            raise UserError(f"--resume {run}: no such run under {run_storage()[0]}")
-        if json.loads(record) != json.loads(asked):
-            raise UserError(f"--resume {run}: that run trained something else ({record}); give the same task, data and options")
-    else:
-        _run_record(run, asked)
-    connect(request.cluster.address, request.cluster)
-    print(f"run {run} on Ray: if this process stops, the same command with --resume {run} goes on from its checkpoints",
-          file=sys.stderr, flush=True)
-    return replace(request, run=run)
+    return replace(request, run=start(request.cluster, {**asdict(request), "cluster": None, "data": str(request.data)}))
 
 
 def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, architectures: list[Architecture], auto: bool,
