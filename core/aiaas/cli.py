@@ -199,7 +199,7 @@ GpusOpt = Annotated[float, typer.Option("--gpus-per-worker", help="With --ray: G
 
 def _ray_plan(on_ray: bool, address: str | None, workers: int, cpus: float, gpus: float, resume: str | None = None) -> Any:
     if on_ray:
-        from aiaas.distributed.cluster import RayPlan
+        from aiaas.distributed.plan import RayPlan
 
         return RayPlan(address, workers, cpus, gpus, resume)
     if address or resume or workers != 1 or cpus != 1.0 or gpus:
@@ -272,8 +272,9 @@ def predict(
 
     cluster = _ray_plan(on_ray, address, workers, cpus_per_worker, gpus_per_worker)
     if cluster is not None:
-        from aiaas.distributed.scoring import score_on_cluster
+        from aiaas.records import resolve
 
+        score_on_cluster = resolve("aiaas.distributed.scoring:score_on_cluster")  # Ray loads only on this path
         if output.suffix:
             raise UserError(f"--output {output}: with --ray, name a folder for the Parquet partitions")
         get_host().task(task)

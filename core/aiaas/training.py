@@ -45,7 +45,7 @@ from aiaas.splits import split
 from aiaas import outofcore
 from aiaas.dataplane.spill import TARGETS, WEIGHTS, Spill
 from aiaas.outofcore import Streamed
-from aiaas.distributed.cluster import RayPlan
+from aiaas.distributed.plan import RayPlan
 from aiaas.state import State, json_safe
 from aiaas.reports import report_figures
 from aiaas.selection import CandidateRow, compare_with_floor, leaderboard_html, signed
@@ -244,8 +244,8 @@ def load_streamed(host: Host, task: Task, request: TrainRequest, screens_columns
     tally = None
     if request.cluster is not None:
         from aiaas.dataplane.stream import files_of
-        from aiaas.distributed.passes import tally_files
 
+        tally_files = resolve("aiaas.distributed.passes:tally_files")  # Ray loads only on this path
         bar = progress.add_task("on the cluster", total=None, status="reading each file where Ray places it")
         def tallied(rows: int, done: bool) -> None:
             progress.update(bar, status=f"{rows:,} rows tallied", **({"total": 1, "completed": 1} if done else {}))
@@ -294,14 +294,12 @@ def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any, 
     )
     if data.stream is not None and request.cluster is not None:  # every training row, read and encoded on the cluster's nodes
         from aiaas.dataplane.stream import files_of
-        from aiaas.distributed.data import Encoding, training_rows
 
         column = request.label or task.label_column or "label"
-        encoding = Encoding(task.name, request.label, request.adapter, request.options, data.stream.budget.chunk_rows, data.stream.plan,
-                            list(data.screen.ignored), preprocessor, pre_state, schema, column,
-                            outofcore.class_weighting(schema, data.stream, column))
-        return Prepared(data, train_set, val_set, test_set, ys, pre_state, (ClusterRows(training_rows(files_of(request.data), encoding)), x_val),
-                        spec, (x_train, ys[0]))
+        rows = resolve("aiaas.distributed.data:training_rows")(
+            files_of(request.data), task.name, request.label, request.adapter, request.options, data.stream.budget.chunk_rows, data.stream.plan,
+            list(data.screen.ignored), preprocessor, pre_state, schema, column, outofcore.class_weighting(schema, data.stream, column))
+        return Prepared(data, train_set, val_set, test_set, ys, pre_state, (ClusterRows(rows), x_val), spec, (x_train, ys[0]))
     if data.stream is not None:  # the model trains on every training row, encoded to disk; the sample serves what cannot stream
         spilled = outofcore.spill(data.stream, preprocessor, pre_state, schema, request.label or task.label_column or "label",
                                   list(data.screen.ignored), progress or new_progress(True))
@@ -411,13 +409,13 @@ def fit_on_cluster(request: TrainRequest, architecture: Architecture, runtime: s
                    config: FitConfig, patience: int, validation: tuple[dict, np.ndarray], metric: str, kind: str, stream: Streamed,
                    progress: Progress) -> tuple[Any, list[dict[str, Any]], list[str]]:
     """One candidate trained data-parallel on the cluster (``aiaas.distributed.fit``), from its run's last checkpoint if any."""
-    from aiaas.distributed import fit, runs
-
     assert request.cluster is not None and isinstance(ready.inputs[0], ClusterRows)
     bar = progress.add_task("on the cluster", total=None, status=f"{architecture.name} on {request.cluster.workers} worker(s), run {request.run}")
-    job = fit.Job(architecture, runtime, ready.spec, params, config, patience, validation, metric, kind, stream.budget.chunk_rows,
-                  int(outofcore.SHARE_TREES * stream.budget.total), max(1, int(request.cluster.cpus_per_worker)))
-    fitted = fit.fit(job, request.cluster, ready.inputs[0].dataset, runs.storage(), f"{request.run}-{architecture.name}")
+    job = resolve("aiaas.distributed.fit:Job")(architecture, runtime, ready.spec, params, config, patience, validation, metric, kind,
+                                               stream.budget.chunk_rows, int(outofcore.SHARE_TREES * stream.budget.total),
+                                               max(1, int(request.cluster.cpus_per_worker)))
+    fitted = resolve("aiaas.distributed.fit:fit")(job, request.cluster, ready.inputs[0].dataset,
+                                                  resolve("aiaas.distributed.runs:storage")(), f"{request.run}-{architecture.name}")
     progress.update(bar, total=1, completed=1, status="done")
     return fitted
 
@@ -468,9 +466,7 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
 
     errors: Any = contextlib.nullcontext()
     if request.cluster is not None:
-        from aiaas.distributed.cluster import user_errors
-
-        request, errors = on_cluster(request), user_errors()
+        request, errors = on_cluster(request), resolve("aiaas.distributed.cluster:user_errors")()
     with new_progress(quiet) as progress, errors:
         step = progress.add_task("preparing", total=3, status="loading data, checking columns, splitting")
         data = load_split(host, task, request, any(getattr(host.preprocessor(task, a), "screens_columns", False) for a in architectures),
@@ -484,9 +480,8 @@ def train(host: Host, registry: Registry, request: TrainRequest, quiet: bool = F
 
 def on_cluster(request: TrainRequest) -> TrainRequest:
     """Join the cluster and name the run (``aiaas.distributed.runs``)."""
-    from aiaas.distributed.runs import start
-
     assert request.cluster is not None
+    start = resolve("aiaas.distributed.runs:start")  # joins the cluster: Ray loads only on this path
     return replace(request, run=start(request.cluster, {**asdict(request), "cluster": None, "data": str(request.data)}))
 
 

@@ -1,56 +1,14 @@
-"""Joining a Ray cluster, and the shape of a run on it."""
+"""Joining a Ray cluster (Ray is imported here: reach this module through ``aiaas.records.resolve``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
-import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from aiaas.distributed.plan import RayPlan
 from aiaas.errors import UserError
-
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
-
-
-@dataclass(frozen=True)
-class RayPlan:
-    """``--ray`` and its options."""
-
-    address: str | None = None
-    workers: int = 1
-    cpus_per_worker: float = 1.0
-    gpus_per_worker: float = 0.0
-    resume: str | None = None
-    """A run id: continue that run from its last checkpoints (``--resume``)."""
-    max_failures: int = 3
-    """Worker failures a training run survives (Ray Train's failure config)."""
-
-    def check(self) -> None:
-        if importlib.util.find_spec("ray") is None:
-            raise UserError("--ray needs Ray: pip install 'aiaas[ray]'")
-        if self.workers < 1:
-            raise UserError("--workers must be at least 1")
-        if self.cpus_per_worker <= 0 or self.gpus_per_worker < 0:
-            raise UserError("--cpus-per-worker must be positive and --gpus-per-worker not negative")
-        if self.resume is not None and not RUN_ID.match(self.resume):
-            raise UserError(f"--resume {self.resume!r}: a run id is letters, digits, '-', '_' and '.'")
-
-    def scaling(self) -> Any:
-        from ray.train import ScalingConfig
-
-        resources = {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.gpus_per_worker else {})}
-        return ScalingConfig(num_workers=self.workers, use_gpu=self.gpus_per_worker > 0, resources_per_worker=resources)
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-
 
 def connect(address: str | None, plan: RayPlan | None = None) -> None:
     """Join the cluster at ``address`` (``auto``: the one this node belongs to), or start a local

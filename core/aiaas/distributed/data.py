@@ -47,9 +47,11 @@ def _encode(batch: dict[str, np.ndarray], encoding: Encoding) -> Iterator[dict[s
             yield {**{INPUT + name: value for name, value in x.items()}, "y": y, "w": w}
 
 
-def training_rows(files: list[Path], encoding: Encoding) -> Any:
-    """The dataset (lazy: nothing is read until a worker iterates it)."""
+def training_rows(files: list[Path], *how: Any) -> Any:
+    """The dataset (lazy: nothing is read until a worker iterates it); ``how`` are ``Encoding``'s fields."""
     import ray.data
+
+    encoding = Encoding(*how)
 
     listing = ray.data.from_items([{"file": str(f)} for f in files], override_num_blocks=max(1, len(files)))
     return listing.map_batches(_encode, batch_size=1, fn_kwargs={"encoding": encoding}, batch_format="numpy")

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from aiaas.distributed.cluster import RayPlan
+from aiaas.distributed.plan import RayPlan
 from aiaas.errors import UserError
 
 BEST, LOOP, OPTIMIZER = "best.safetensors", "loop.json", "optimizer.safetensors"
@@ -167,7 +167,7 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
 
     run_config = RunConfig(name=run, storage_path=storage[0], storage_filesystem=storage[1],
                            failure_config=FailureConfig(max_failures=plan.max_failures), checkpoint_config=CheckpointConfig(num_to_keep=2))
-    common = {"train_loop_config": job, "scaling_config": plan.scaling(), "run_config": run_config, "datasets": {"train": dataset}}
+    common = {"train_loop_config": job, "scaling_config": _scaling(plan), "run_config": run_config, "datasets": {"train": dataset}}
     if job.runtime == "torch":
         from ray.train.torch import TorchTrainer
 
@@ -196,6 +196,13 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
     notes = [f"{job.architecture.name} went on from its checkpoint after {unit} {at} (a worker or the driver had stopped)"
              for at in loop.get("resumed", [])]
     return model, loop["history"], notes
+
+
+def _scaling(plan: RayPlan) -> Any:
+    from ray.train import ScalingConfig
+
+    resources = {"CPU": plan.cpus_per_worker, **({"GPU": plan.gpus_per_worker} if plan.gpus_per_worker else {})}
+    return ScalingConfig(num_workers=plan.workers, use_gpu=plan.gpus_per_worker > 0, resources_per_worker=resources)
 
 
 def _fit(trainer: Any) -> Any:

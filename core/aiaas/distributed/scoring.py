@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from aiaas.distributed.cluster import RayPlan
+from aiaas.distributed.plan import RayPlan
 from aiaas.scoring import Scored
 
 PROBE_ROWS = 64
