@@ -412,8 +412,7 @@ def fit_on_cluster(request: TrainRequest, architecture: Architecture, runtime: s
     assert request.cluster is not None and isinstance(ready.inputs[0], ClusterRows)
     bar = progress.add_task("on the cluster", total=None, status=f"{architecture.name} on {request.cluster.workers} worker(s), run {request.run}")
     job = resolve("aiaas.distributed.fit:Job")(architecture, runtime, ready.spec, params, config, patience, validation, metric, kind,
-                                               stream.budget.chunk_rows, int(outofcore.SHARE_TREES * stream.budget.total),
-                                               max(1, int(request.cluster.cpus_per_worker)))
+                                               stream.budget.chunk_rows, int(outofcore.SHARE_TREES * stream.budget.total))
     fitted = resolve("aiaas.distributed.fit:fit")(job, request.cluster, ready.inputs[0].dataset,
                                                   resolve("aiaas.distributed.runs:storage")(), f"{request.run}-{architecture.name}")
     progress.update(bar, total=1, completed=1, status="done")

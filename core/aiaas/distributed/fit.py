@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 from aiaas.distributed.plan import RayPlan
 from aiaas.errors import UserError
 
-BEST, LOOP, OPTIMIZER = "best.safetensors", "loop.json", "optimizer.safetensors"
+BEST, CURRENT, LOOP, OPTIMIZER = "best.safetensors", "current.safetensors", "loop.json", "optimizer.safetensors"
 ROUNDS_PER_CHECKPOINT = 50
 
 
@@ -45,8 +46,6 @@ class Job:
     chunk_rows: int
     memory: int | None
     """Bytes a tree model may bin on one worker."""
-    threads: int = 0
-    """Threads a tree learner uses on one worker (its CPUs)."""
 
 
 def _selection(job: Job) -> Any:
@@ -56,60 +55,90 @@ def _selection(job: Job) -> Any:
     return lambda logits: score_for_selection(job.metric, job.validation[1], calibrated(logits, job.kind, None))
 
 
-def _torch_loop(job: Job) -> None:
+@dataclass
+class Replica:
+    """One worker's model in an epoch loop, whatever its framework: its weights as numpy arrays (what
+    a checkpoint holds, in safetensors), one chunk's training step, and the sum of a total across workers."""
+
+    weights: Callable[[], dict[str, np.ndarray]]
+    load: Callable[[dict[str, np.ndarray]], None]
+    trainer: Any
+    """The runtime's trainer: ``state()`` and ``load_state(arrays, meta)`` hold the optimiser's state."""
+    chunk: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], float]
+    logits: Callable[[dict[str, np.ndarray]], np.ndarray]
+    summed: Callable[[np.ndarray], np.ndarray] = lambda total: total
+
+
+def _epochs(job: Job, replica: Replica) -> None:
+    """Epochs over this worker's shard with early stopping on the validation sample, a checkpoint each epoch,
+    and (after a failure, or under ``--resume``) from the last checkpoint."""
     import ray.train
-    import ray.train.torch
-    import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.numpy import load_file, save_file
 
     from aiaas.distributed.data import unpack
-    from aiaas.plugins import get_host
 
     context = ray.train.get_context()
-    runtime = get_host().runtime("torch")
-    runtime.seed(job.config.seed)
-    module = runtime.build(job.architecture, job.spec, job.params)
-    model = ray.train.torch.prepare_model(module) if context.get_world_size() > 1 else module
-    config = replace(job.config, batch_size=max(1, job.config.batch_size // context.get_world_size()))
-    trainer = runtime.trainer(model, job.spec, config)
     score_of = _selection(job)
     loop: dict[str, Any] = {"epoch": 0, "best": None, "waited": 0, "history": []}
-    best: dict[str, Any] | None = None
+    best: dict[str, np.ndarray] = {}
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             loop = json.loads((Path(folder) / LOOP).read_text())
-            module.load_state_dict(load_file(str(Path(folder) / "current.safetensors")))
+            replica.load(load_file(str(Path(folder) / CURRENT)))
             best = load_file(str(Path(folder) / BEST))
-            trainer.load_state(load_file(str(Path(folder) / OPTIMIZER)), loop["optimizer"])
+            replica.trainer.load_state(load_file(str(Path(folder) / OPTIMIZER)), loop["optimizer"])
         loop["resumed"] = [*loop.get("resumed", []), loop["epoch"]]
     shard = ray.train.get_dataset_shard("train")
-    for epoch in range(loop["epoch"] + 1, config.epochs + 1):
+    for epoch in range(loop["epoch"] + 1, job.config.epochs + 1):
         if loop["waited"] >= job.patience:
             break
-        total = torch.zeros(2, dtype=torch.float64)
+        total = np.zeros(2)
         for batch in shard.iter_batches(batch_size=job.chunk_rows, batch_format="numpy"):
             x, y, w = unpack(batch)
-            total += torch.tensor([trainer.epoch(x, y, w) * len(y), len(y)], dtype=torch.float64)
-        if torch.distributed.is_initialized():
-            torch.distributed.all_reduce(total)
-        score = score_of(runtime.predict_logits(module, job.validation[0]))
-        loop["history"].append({"epoch": epoch, "loss": float(total[0] / max(float(total[1]), 1.0)), "validation": score})
+            total += [replica.chunk(x, y, w) * len(y), len(y)]
+        total = replica.summed(total)
+        score = score_of(replica.logits(job.validation[0]))
+        loop["history"].append({"epoch": epoch, "loss": float(total[0] / max(total[1], 1.0)), "validation": score})
         if loop["best"] is None or score > loop["best"] + 1e-6:
-            loop["best"], loop["waited"] = score, 0
-            best = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}
+            loop["best"], loop["waited"], best = score, 0, replica.weights()
         else:
             loop["waited"] += 1
         loop["epoch"] = epoch
         with tempfile.TemporaryDirectory() as folder:
             if context.get_world_rank() == 0:
-                tensors, loop["optimizer"] = trainer.state()
-                save_file(tensors, str(Path(folder) / OPTIMIZER))
-                save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(Path(folder) / "current.safetensors"))
-                save_file(best or {}, str(Path(folder) / BEST))
+                arrays, loop["optimizer"] = replica.trainer.state()
+                save_file(arrays, str(Path(folder) / OPTIMIZER))
+                save_file(replica.weights(), str(Path(folder) / CURRENT))
+                save_file(best, str(Path(folder) / BEST))
                 (Path(folder) / LOOP).write_text(json.dumps(loop))
             ray.train.report({"epoch": epoch, "validation": score},
                              checkpoint=ray.train.Checkpoint.from_directory(folder) if context.get_world_rank() == 0 else None)
+
+
+def _torch_loop(job: Job) -> None:
+    import ray.train
+    import ray.train.torch
+    import torch
+
+    from aiaas.plugins import get_host
+
+    world = ray.train.get_context().get_world_size()
+    runtime = get_host().runtime("torch")
+    runtime.seed(job.config.seed)
+    module = runtime.build(job.architecture, job.spec, job.params)
+    model = ray.train.torch.prepare_model(module) if world > 1 else module  # DistributedDataParallel
+    trainer = runtime.trainer(model, job.spec, replace(job.config, batch_size=max(1, job.config.batch_size // world)))
+
+    def summed(total: np.ndarray) -> np.ndarray:
+        tensor = torch.as_tensor(total)
+        if torch.distributed.is_initialized():
+            torch.distributed.all_reduce(tensor)
+        return tensor.numpy()
+
+    _epochs(job, Replica(lambda: {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()},
+                         lambda arrays: module.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()}),
+                         trainer, trainer.epoch, lambda x: runtime.predict_logits(module, x), summed))
 
 
 def _gbdt_loop(job: Job) -> None:
@@ -131,8 +160,8 @@ def _gbdt_loop(job: Job) -> None:
         spill.close()
         if spill.rows == 0:
             raise UserError("a worker got no training rows: give fewer --workers than the data has rows")
-        model.cluster = {**ray.train.lightgbm.get_network_params(), "tree_learner": "data", "pre_partition": True,
-                         "num_threads": job.threads}
+        model.cluster = {**ray.train.lightgbm.get_network_params(), "tree_learner": "data", "pre_partition": True}
+        # threads: LightGBM's default, OpenMP's, which Ray sets to the worker's CPUs (and a saved booster predicts on every core)
         resumed: list[int] = []
         checkpoint = ray.train.get_checkpoint()
         if checkpoint is not None:
@@ -185,14 +214,17 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
     runtime = get_host().runtime(job.runtime)
     with result.checkpoint.as_directory() as folder:
         loop = json.loads((Path(folder) / LOOP).read_text())
-        if job.runtime == "torch":
-            from safetensors.torch import load_file
+        if job.runtime == "classical":
+            model = runtime.load(Path(folder), job.architecture, job.spec, job.params)
+        else:  # torch: the best epoch's weights
+            from safetensors.numpy import load_file
 
             model = runtime.build(job.architecture, job.spec, job.params)
-            model.load_state_dict(load_file(str(Path(folder) / BEST)))
-        else:
-            model = runtime.load(Path(folder), job.architecture, job.spec, job.params)
-    unit = "epoch" if job.runtime == "torch" else "round"
+            best = load_file(str(Path(folder) / BEST))
+            import torch
+
+            model.load_state_dict({k: torch.from_numpy(v) for k, v in best.items()})
+    unit = "round" if job.runtime == "classical" else "epoch"
     notes = [f"{job.architecture.name} went on from its checkpoint after {unit} {at} (a worker or the driver had stopped)"
              for at in loop.get("resumed", [])]
     return model, loop["history"], notes

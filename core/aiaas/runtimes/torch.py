@@ -20,6 +20,7 @@ from aiaas.records import Architecture  # noqa: E402
 from aiaas.runtimes.base import Arrays, FitConfig, ModelRuntime, ModelSpec, Trainer, batches, build_with  # noqa: E402
 
 WEIGHTS = "model.safetensors"
+GENERATOR = "\0generator"
 
 
 def _device() -> torch.device:
@@ -75,22 +76,22 @@ class TorchTrainer(Trainer):
     def restore(self, snapshot: Any) -> None:
         self.model.load_state_dict(snapshot)
 
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """The optimiser's and the shuffle's state as tensors and JSON, for a checkpoint without pickle."""
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The optimiser's and the shuffle's state as arrays and JSON, for a checkpoint without pickle."""
         saved = self.optimizer.state_dict()
-        tensors = {f"{index}.{name}": value.contiguous() for index, per in saved["state"].items()
-                   for name, value in per.items() if torch.is_tensor(value)}
-        tensors["\0generator"] = self.generator.get_state()
-        return tensors, {"param_groups": saved["param_groups"]}
+        arrays = {f"{index}.{name}": value.detach().cpu().numpy().copy() for index, per in saved["state"].items()
+                  for name, value in per.items() if torch.is_tensor(value)}
+        arrays[GENERATOR] = self.generator.get_state().numpy().copy()
+        return arrays, {"param_groups": saved["param_groups"]}
 
-    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    def load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         state: dict[int, dict[str, torch.Tensor]] = {}
-        for key, value in tensors.items():
-            if key != "\0generator":
+        for key, value in arrays.items():
+            if key != GENERATOR:
                 index, name = key.split(".", 1)
-                state.setdefault(int(index), {})[name] = value
+                state.setdefault(int(index), {})[name] = torch.from_numpy(value)
         self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-        self.generator.set_state(tensors["\0generator"])
+        self.generator.set_state(torch.from_numpy(arrays[GENERATOR]))
 
 
 class TorchRuntime(ModelRuntime):

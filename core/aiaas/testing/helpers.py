@@ -18,6 +18,7 @@ train models once for a whole test session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -247,19 +248,22 @@ def aiaas_measured(home: Path, *args: str, timeout: float = 3600) -> tuple[Any, 
 def ray_cluster(nodes: int = 2, cpus: int = 2) -> Iterator[str]:
     """A Ray cluster of ``nodes`` nodes on this machine (``ray start --head``, then ``ray start --address``
     for each other), ``cpus`` logical CPUs each, with Ray's token authentication on; yields its address.
-    The environment points every process started in the block at the token; ``ray stop`` ends it."""
+    The environment points every process started in the block at the token. At the end only this
+    cluster's processes are stopped (those of its own temporary folder), not every Ray on the machine."""
     import secrets
+    import signal
     import socket
     import subprocess
     import sys
     import tempfile
+    import time
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     ray = str(Path(sys.executable).parent / "ray")
     with tempfile.TemporaryDirectory(prefix="aiaas-ray-") as folder:
-        token = Path(folder) / "auth_token"
+        token, temp = Path(folder) / "auth_token", Path(folder) / "ray"
         token.write_text(secrets.token_hex(32))
         token.chmod(0o600)
         env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
@@ -269,14 +273,32 @@ def ray_cluster(nodes: int = 2, cpus: int = 2) -> Iterator[str]:
         try:
             for node in range(nodes):
                 where = ["--head", f"--port={port}", "--include-dashboard=false", "--disable-usage-stats"] if node == 0 else [f"--address=127.0.0.1:{port}"]
-                started = subprocess.run([ray, "start", *where, f"--num-cpus={cpus}"], **quiet)
+                started = subprocess.run([ray, "start", *where, f"--num-cpus={cpus}", f"--temp-dir={temp}"], **quiet)
                 if started.returncode:
                     raise RuntimeError(f"ray start failed: {started.stderr[-2000:]}")
             yield f"127.0.0.1:{port}"
         finally:
-            subprocess.run([ray, "stop", "--force"], **quiet)
+            for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 2.0)):
+                ours = _processes_of(str(temp))
+                for pid in ours:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, sig)
+                deadline = time.monotonic() + wait
+                while ours and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    ours = _processes_of(str(temp))
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+
+
+def _processes_of(marker: str) -> list[int]:
+    """The processes whose command line names ``marker`` (a Ray node's temporary folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and int(entry.name) != os.getpid() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
