@@ -75,7 +75,7 @@ def write_table(folder: Path, rows: int) -> tuple[Path, Path, int]:
     """The training table (a folder of Parquet files) and the held-out newest tenth (one file)."""
     train, held = folder / "train", folder / "heldout.parquet"
     train.mkdir(parents=True)
-    blocks = max(1, rows // 1_000_000)
+    blocks = max(4, rows // 1_000_000)  # at least four files: a file is the unit of work on a cluster
     per_block = rows // blocks
     held_rows = rows // 10
     for block in range(blocks):

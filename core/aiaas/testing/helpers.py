@@ -278,7 +278,7 @@ def ray_cluster(nodes: int = 2, cpus: int = 2) -> Iterator[str]:
                     raise RuntimeError(f"ray start failed: {started.stderr[-2000:]}")
             yield f"127.0.0.1:{port}"
         finally:
-            for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 2.0)):
+            for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
                 ours = _processes_of(str(temp))
                 for pid in ours:
                     with contextlib.suppress(OSError):
