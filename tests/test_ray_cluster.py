@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aiaas.testing.helpers import processes_named
+
 from .test_out_of_core import _transactions
 
 pytestmark = pytest.mark.slow
@@ -111,18 +113,6 @@ def test_trained_on_two_nodes_is_what_one_machine_trains_and_serves(trained: dic
         assert answer.json()["model"]["version"] == a["version"]
 
 
-def _processes(marker: str) -> list[int]:
-    """Process ids whose command line (a Ray worker's title) holds ``marker``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 def _registered(folder: Path) -> list[dict]:
     """The loop state of each checkpoint Ray Train's controller has registered (a checkpoint's folder
     exists a moment before: a worker killed in that moment takes the run back to the one before)."""
@@ -159,7 +149,7 @@ def test_a_killed_worker_and_a_killed_driver_lose_no_epoch(cluster: str, tmp_pat
         run = said.read_text().split()[1]
         folder = home / "runs" / f"{run}-mlp"
         _wait(lambda: _registered(folder), "the first checkpoint", driver)
-        workers = _processes("RayTrainWorker")
+        workers = processes_named("RayTrainWorker")
         assert workers, "no Ray Train worker process to kill"
         os.kill(workers[0], signal.SIGKILL)
         _wait(lambda: any(state.get("resumed") for state in _registered(folder)), "a checkpoint of the run gone on after the kill", driver)
@@ -193,7 +183,7 @@ def test_scored_on_the_cluster_with_a_killed_actor_writes_each_row_once(cluster:
                                 "--ray", "--address", cluster, "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     _wait(lambda: list(out.glob("part-*.parquet")), "the first partition", scoring)
-    actors = _processes("ScoreFiles")
+    actors = processes_named("ScoreFiles")
     assert actors, "no scoring actor to kill"
     for pid in actors:  # one of them has just written a partition of the file it is on
         os.kill(pid, signal.SIGKILL)

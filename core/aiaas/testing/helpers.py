@@ -279,14 +279,14 @@ def ray_cluster(nodes: int = 2, cpus: int = 2) -> Iterator[str]:
             yield f"127.0.0.1:{port}"
         finally:
             for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
-                ours = _processes_of(str(temp))
+                ours = processes_named(str(temp))
                 for pid in ours:
                     with contextlib.suppress(OSError):
                         os.kill(pid, sig)
                 deadline = time.monotonic() + wait
                 while ours and time.monotonic() < deadline:
                     time.sleep(0.2)
-                    ours = _processes_of(str(temp))
+                    ours = processes_named(str(temp))
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
@@ -294,8 +294,8 @@ def ray_cluster(nodes: int = 2, cpus: int = 2) -> Iterator[str]:
                     os.environ[k] = v
 
 
-def _processes_of(marker: str) -> list[int]:
-    """The processes whose command line names ``marker`` (a Ray node's temporary folder)."""
+def processes_named(marker: str) -> list[int]:
+    """The processes whose command line names ``marker`` (a Ray node's temporary folder, a Ray worker's title)."""
     found = []
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
