@@ -85,7 +85,7 @@ def test_a_version_lives_in_the_bucket_and_a_changed_file_there_is_refused(tmp_p
         instance = json.loads(frame.drop(columns=["is_fraud", "transaction_id"]).iloc[:1].to_json(orient="records", date_format="iso"))
         answer = client_app.post("/v1/finance/fraud/predict", json={"instances": instance})
         assert answer.status_code == 200, answer.text
-        assert (registry.folder(row) / "manifest.json").is_file()
+        assert (registry.artifacts / row.artifact_dir / "manifest.json").is_file()  # serving filled the cache from the bucket
 
         client.put_object(Bucket="models", Key=f"aiaas/{row.artifact_dir}/model.txt", Body=b"tree\n")
         shutil.rmtree(registry.artifacts)

@@ -207,3 +207,14 @@ def test_a_wrong_cluster_option_is_one_line_before_any_work(tmp_path: Path, extr
     run = _aiaas(tmp_path / "home", "train", "finance/fraud", "--data", str(parts), *extra)
     assert run.returncode != 0 and said in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_a_file_a_worker_refuses_is_one_line_naming_it(cluster: str, tmp_path: Path) -> None:
+    """A ``UserError`` raised on a node (here: the adapter finds no label in a file) reaches the CLI as one line."""
+    parts, _ = _parts(tmp_path, 600, 2)
+    bad = parts / "part-1.parquet"
+    pd.read_parquet(bad).drop(columns=["is_fraud"]).to_parquet(bad, index=False)
+    run = _aiaas(tmp_path / "home", "train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--ray", "--address", cluster)
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error")]
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert len(errors) == 1 and "is_fraud" in errors[0], run.stderr[-3000:]

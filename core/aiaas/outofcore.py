@@ -193,10 +193,10 @@ class Tally:
 
 
 def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, Any], progress: Progress,
-               tally_files: Callable[[Tally], Tally] | None = None) -> tuple[Streamed, BottomK, BottomK, BottomK]:
+               tally_files: Callable[[Tally, int], Tally] | None = None) -> tuple[Streamed, BottomK, BottomK, BottomK]:
     """The split plan, each split's sample and the preprocessors' summaries, from one pass over the
     training data (two more over one column for a time split). ``tally_files`` makes that pass
-    elsewhere (on a cluster, ``aiaas.distributed``) and returns the merged tally."""
+    elsewhere (on a cluster, ``aiaas.distributed``), in chunks of the given rows, and returns the merged tally."""
     budget_total = parse_size(request.max_memory)
     probe = next(iter(_chunks(host, task, request, PROBE_ROWS)), None)
     if probe is None:
@@ -207,7 +207,7 @@ def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, An
     tally = Tally(split_plan, budget.sample_rows, preprocessors, request.options)
     bar = progress.add_task("reading", total=None, status=f"{budget.chunk_rows:,} rows a chunk; samples of at most {budget.sample_rows:,}")
     if tally_files is not None:
-        tally = tally_files(tally)
+        tally = tally_files(tally, budget.chunk_rows)
     else:
         for chunk in chunks:
             tally.add(chunk)

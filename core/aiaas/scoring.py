@@ -109,6 +109,14 @@ def score_file(host: Host, registry: Registry, task: str, source: Path, target: 
     return tally(scored)
 
 
+def partition_schema(scored: Any) -> Any:
+    """The column types partitions take from one scored table (pandas or Arrow): a column of nulls becomes text."""
+    import pyarrow as pa
+
+    table = scored if isinstance(scored, pa.Table) else pa.Table.from_pandas(scored, preserve_index=False)
+    return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]).remove_metadata()
+
+
 def write_partition(scored: pd.DataFrame, path: Path, schema: Any = None) -> Any:
     """One partition, whole or not at all (written under a temporary name, then renamed). Later partitions take
     the first one's column types, so the folder reads back as one table."""
@@ -116,8 +124,7 @@ def write_partition(scored: pd.DataFrame, path: Path, schema: Any = None) -> Any
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(scored, preserve_index=False)
-    if schema is None:
-        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]).remove_metadata()
+    schema = schema or partition_schema(table)
     table = table.select([n for n in schema.names if n in table.column_names])
     missing = [f for f in schema if f.name not in table.column_names]
     for f in missing:

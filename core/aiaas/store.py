@@ -74,14 +74,14 @@ class ObjectStore:
     def remove(self, relative: str) -> None:
         try:
             self.fs.delete_dir(self.path(relative))
-        except (OSError, FileNotFoundError):
+        except OSError:
             pass
 
     def read_text(self, relative: str) -> str | None:
         try:
             with self.fs.open_input_stream(self.path(relative)) as source:
                 return source.read().decode()
-        except (OSError, FileNotFoundError):
+        except OSError:
             return None
 
     def write_text(self, relative: str, text: str) -> None:

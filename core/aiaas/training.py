@@ -247,10 +247,11 @@ def load_streamed(host: Host, task: Task, request: TrainRequest, screens_columns
 
         tally_files = resolve("aiaas.distributed.passes:tally_files")  # Ray loads only on this path
         bar = progress.add_task("on the cluster", total=None, status="reading each file where Ray places it")
+
         def tallied(rows: int, done: bool) -> None:
             progress.update(bar, status=f"{rows:,} rows tallied", **({"total": 1, "completed": 1} if done else {}))
 
-        tally = tally_files(files_of(request.data), request, outofcore.PROBE_ROWS * 16, tallied)
+        tally = tally_files(files_of(request.data), request, tallied)
     streamed, *samples = outofcore.load_split(host, task, request, outofcore.summarizing(host, task, architectures), progress, tally)
     sets = [s.dataset() for s in samples]
     schema = host.label_schema(task, resolve(task.choose_labels)(sets[0].labels) if task.choose_labels else None)

@@ -39,15 +39,29 @@ def cpus() -> int:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """A ``UserError`` raised on a worker reaches the CLI as itself: one line, not the worker's traceback."""
+    """A ``UserError`` raised on a worker (a Ray task's, an actor's, a Ray Train worker's) reaches the CLI
+    as itself: one line, not the worker's traceback."""
     from ray.exceptions import RayTaskError
+    from ray.train import TrainingFailedError
 
     try:
         yield
-    except RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        while isinstance(cause, RayTaskError):
-            cause = getattr(cause, "cause", None)
-        if isinstance(cause, UserError):
+    except (RayTaskError, TrainingFailedError) as exc:
+        # the worker's own exception: Ray's wrapper also derives from its class, but prints the remote traceback
+        cause = next((c for c in _causes(exc) if isinstance(c, UserError) and not isinstance(c, RayTaskError)), None)
+        if cause is not None:
             raise cause from None
         raise
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts and Ray Train's per-worker failures."""
+    seen: list[BaseException] = []
+    stack = [exc]
+    while stack and len(seen) < 20:
+        current = stack.pop()
+        seen.append(current)
+        nested = [getattr(current, attr, None) for attr in ("cause", "__cause__", "__context__")]
+        nested += list((getattr(current, "worker_failures", None) or {}).values())
+        stack += [n for n in nested if isinstance(n, BaseException) and n not in seen]
+    return seen

@@ -208,7 +208,7 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
     else:
         raise UserError(f"--ray trains torch models and gbdt; {job.architecture.name} on {job.runtime} trains on one machine "
                         "(aiaas train --max-memory)")
-    result = _fit(trainer)
+    result = trainer.fit()  # a worker's UserError reaches the CLI through cluster.user_errors
     from aiaas.plugins import get_host
 
     runtime = get_host().runtime(job.runtime)
@@ -217,12 +217,11 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
         if job.runtime == "classical":
             model = runtime.load(Path(folder), job.architecture, job.spec, job.params)
         else:  # torch: the best epoch's weights
+            import torch
             from safetensors.numpy import load_file
 
             model = runtime.build(job.architecture, job.spec, job.params)
             best = load_file(str(Path(folder) / BEST))
-            import torch
-
             model.load_state_dict({k: torch.from_numpy(v) for k, v in best.items()})
     unit = "round" if job.runtime == "classical" else "epoch"
     notes = [f"{job.architecture.name} went on from its checkpoint after {unit} {at} (a worker or the driver had stopped)"
@@ -235,32 +234,3 @@ def _scaling(plan: RayPlan) -> Any:
 
     resources = {"CPU": plan.cpus_per_worker, **({"GPU": plan.gpus_per_worker} if plan.gpus_per_worker else {})}
     return ScalingConfig(num_workers=plan.workers, use_gpu=plan.gpus_per_worker > 0, resources_per_worker=resources)
-
-
-def _fit(trainer: Any) -> Any:
-    """``trainer.fit()``, with a worker's ``UserError`` raised as itself."""
-    from ray.train import TrainingFailedError
-
-    try:
-        return trainer.fit()
-    except TrainingFailedError as exc:
-        for cause in _causes(exc):
-            if isinstance(cause, UserError):
-                raise cause from None
-        raise
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    stack = [exc]
-    while stack and len(seen) < 20:
-        current = stack.pop()
-        seen.append(current)
-        for attr in ("cause", "__cause__", "__context__"):
-            nested = getattr(current, attr, None)
-            if isinstance(nested, BaseException) and nested not in seen:
-                stack.append(nested)
-        for nested in (getattr(current, "worker_failures", None) or {}).values():
-            if isinstance(nested, BaseException):
-                stack.append(nested)
-    return seen

@@ -27,12 +27,12 @@ def _tally_file(empty: Tally, request: dict[str, Any], file: str, batch_rows: in
     return tally
 
 
-def tally_files(files: list[Path], request: Any, batch_rows: int, report: Callable[[int, bool], None]) -> Callable[[Tally], Tally]:
+def tally_files(files: list[Path], request: Any, report: Callable[[int, bool], None]) -> Callable[[Tally, int], Tally]:
     """``outofcore.load_split``'s pass, each file tallied on the cluster. At most twice as many files
     as the cluster has CPUs are in flight, and a tally is merged as soon as those before it are, so
     the driver holds a few samples at a time, never the data."""
 
-    def run(empty: Tally) -> Tally:
+    def run(empty: Tally, batch_rows: int) -> Tally:
         import ray
 
         from aiaas.distributed.cluster import cpus

@@ -62,7 +62,7 @@ def score_on_cluster(task: str, source: Path, target: Path, version: int | None,
     from aiaas.distributed.cluster import connect, user_errors
     from aiaas.plugins import get_host
     from aiaas.registry import Registry
-    from aiaas.scoring import claim_folder, score_records, write_partition
+    from aiaas.scoring import claim_folder, partition_schema, score_records
     from aiaas.versions import load_version
 
     plan.check()
@@ -74,8 +74,7 @@ def score_on_cluster(task: str, source: Path, target: Path, version: int | None,
     claim_folder(target, {"task": task, "version": pipeline.version, "input": str(source), "batch_rows": batch_rows, "ray": True})
     if probe is None:
         return Scored(0, 0, 0)
-    schema = write_partition(score_records(pipeline, probe.records), target / "._probe.parquet")
-    (target / "._probe.parquet").unlink()
+    schema = partition_schema(score_records(pipeline, probe.records))
     connect(plan.address, plan)
     listing = ray.data.from_items([{"file": str(f), "index": i} for i, f in enumerate(files)], override_num_blocks=len(files))
     scored = listing.map_batches(
