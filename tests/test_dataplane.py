@@ -138,3 +138,39 @@ def test_the_table_preprocessor_fitted_from_merged_chunks_matches_the_whole_fit(
                 assert mine[key] == pytest.approx(theirs[key], rel=1e-9), (mine["name"], key)
         assert mine.get("categories") == theirs.get("categories")
     assert [c["kind"] for c in whole] == ["log", "numeric", "category", "numeric"] and not whole[3]["required"]
+
+
+def test_a_group_split_samples_whole_groups_whatever_the_order() -> None:
+    """Bounded samples keyed by the group hold each group they hold whole (a learner's whole history),
+    and hold the same groups however the rows arrive."""
+    frame = _logs().dropna(subset=["learner"]).reset_index(drop=True)
+    split = StreamSplit("group", "learner", 0.2, 0.2, split_key(0))
+    keys = split.keys(frame)
+    one = BottomK(700)
+    one.add(Dataset(frame, frame["score"]), keys)
+    shuffled, left, right = np.random.default_rng(2).permutation(len(frame)), BottomK(700), BottomK(700)
+    for i, part in enumerate(np.array_split(shuffled, 11)):
+        (left if i % 2 else right).add(Dataset(frame.iloc[part].reset_index(drop=True), frame["score"].iloc[part]), keys[part])
+    left.merge(right)
+    sizes = frame["learner"].value_counts()
+    held = one.records["learner"].value_counts()
+    assert 600 < len(one.records) <= 700 and (held == sizes[held.index]).all()  # every learner held with all its rows
+    assert sorted(left.records["row"]) == sorted(one.records["row"])
+
+
+def test_a_log_regrouped_on_disk_gives_each_key_all_its_rows_in_order(tmp_path: Path) -> None:
+    from aiaas.tables import grouped_chunks
+
+    frame = _logs().dropna(subset=["learner"]).reset_index(drop=True)
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[rows].to_csv(tmp_path / f"log-{i}.csv", index=False)
+    seen: dict[str, list[int]] = {}
+    parts = 0
+    for part in grouped_chunks(tmp_path, 1000, "learner"):
+        parts += 1
+        assert len(part) < 2000  # about the rows asked for, not the whole log
+        for learner, rows in part.groupby("learner", sort=False)["row"]:
+            assert learner not in seen  # a learner comes in one frame only
+            seen[learner] = rows.tolist()
+    assert parts >= 4 and sum(map(len, seen.values())) == len(frame)
+    assert all(rows == sorted(rows) for rows in seen.values())  # in the order they were written

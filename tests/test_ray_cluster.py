@@ -183,7 +183,7 @@ def test_scored_on_the_cluster_with_a_killed_actor_writes_each_row_once(cluster:
                                 "--ray", "--address", cluster, "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     _wait(lambda: list(out.glob("part-*.parquet")), "the first partition", scoring)
-    actors = processes_named("ScoreFiles")
+    actors = processes_named("ScoreParts")
     assert actors, "no scoring actor to kill"
     for pid in actors:  # one of them has just written a partition of the file it is on
         os.kill(pid, signal.SIGKILL)
@@ -218,3 +218,44 @@ def test_a_file_a_worker_refuses_is_one_line_naming_it(cluster: str, tmp_path: P
     errors = [line for line in run.stderr.splitlines() if line.startswith("error")]
     assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
     assert len(errors) == 1 and "is_fraud" in errors[0], run.stderr[-3000:]
+
+
+MODALITIES = {  # task, the sample's data (in the folder it writes), the options of a quick run, how close the two test metrics must be
+    "sequence": ("education/knowledge-tracing", "answers.csv", ("--runtime", "torch", "--epochs", "3"), 1500, 0.05),
+    "image": ("healthcare/chest-xray", ".", ("--arch", "small-cnn", "--epochs", "2", "--option", "image_size=28"), 160, 0.25),
+    "text": ("retail/review-sentiment", "reviews.csv", (), 600, 0.0),
+}
+
+
+@pytest.mark.parametrize("modality", list(MODALITIES))
+def test_each_modality_trains_on_the_cluster_as_on_one_machine_and_serves(cluster: str, modality: str, tmp_path: Path) -> None:
+    """An answer log (regrouped by learner on each node), an image folder (read in parts) and review text
+    (its model fitted on the driver's sample) trained through ``--ray``: the same split as out of core on
+    one machine (rows and the rows' fingerprint), a test metric within the stated distance (the image
+    model sees 160 images for two epochs: its metric is mostly noise), and a version that serves."""
+    task, name, options, rows, tolerance = MODALITIES[modality]
+    home = tmp_path / "home"
+    made = _aiaas(home, "sample", task, "--out", str(tmp_path / "data"), "--rows", str(rows))
+    assert made.returncode == 0, made.stderr
+    data = tmp_path / "data" / name
+    common = ("train", task, "--data", str(data), *options, "--json")
+    spread = _aiaas(home, *common, "--ray", "--address", cluster, "--workers", "2", "--promote")
+    assert spread.returncode == 0, spread.stderr[-3000:]
+    alone = _aiaas(home, *common, "--max-memory", "64MB")
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    a, b = json.loads(spread.stdout), json.loads(alone.stdout)
+    assert a["data_fingerprint"] == b["data_fingerprint"]
+    metric = next(iter(a["metrics"]))
+    assert abs(a["metrics"][metric] - b["metrics"][metric]) <= tolerance, (a["metrics"], b["metrics"])
+    from aiaas.registry import Registry
+
+    registry = Registry(f"sqlite:///{home / 'registry.db'}", home / "artifacts")
+    manifests = [json.loads((home / "artifacts" / registry.get(task, r["version"]).artifact_dir / "manifest.json").read_text()) for r in (a, b)]
+    assert manifests[0]["rows"] == manifests[1]["rows"] and manifests[0]["split"] == manifests[1]["split"]
+    assert not any("does not merge partial states" in n for n in manifests[0]["notes"]) or modality == "text"
+
+    from aiaas.plugins import get_host
+    from aiaas.testing import isolated_home, ready_client, wait_for_version
+
+    with isolated_home(home):  # serving it: loaded, its digests checked, its warm-up batch through the whole pipeline
+        wait_for_version(ready_client(get_host(), Registry.from_settings()), task, a["version"])

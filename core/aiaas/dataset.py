@@ -19,6 +19,9 @@ class LoadOptions:
     label: str | None = None
     labelled: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    part: tuple[int, int] | None = None
+    """``(i, n)``: read only the i-th of n parts of the source (a cluster's reader of one part); only
+    stream forms of adapters that declare ``DataAdapter.parts`` are given it."""
 
 
 def int_option(options: dict[str, Any], key: str, default: int, low: int) -> int:

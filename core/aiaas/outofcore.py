@@ -33,10 +33,11 @@ import pandas as pd
 from aiaas import labels as label_codec
 from aiaas.dataplane.chunks import Chunks, chunks_of
 from aiaas.dataplane.sample import BottomK
-from aiaas.dataplane.spill import Spill
+from aiaas.dataplane.spill import TARGETS, Spill
 from aiaas.dataplane.split import NAMES, TRAIN, StreamSplit, numeric_time, plan, row_hashes
 from aiaas.dataset import Dataset
 from aiaas.errors import InvalidInput, UserError
+from aiaas.loading import instances
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -162,13 +163,14 @@ class Tally:
     def add(self, chunk: Dataset) -> None:
         hashes = row_hashes(chunk.records, self.plan.key)
         where = self.plan.assign(chunk.records, hashes)
+        keys = self.plan.keys(chunk.records, hashes)  # a group's rows share their key: the samples hold whole groups
         with np.errstate(over="ignore"):
             mixed = (hashes ^ pd.util.hash_pandas_object(chunk.labels.astype(str), index=False).to_numpy()).sum(dtype=np.uint64)
             self.fingerprint = int(np.uint64(self.fingerprint) + mixed)
         for which, sample in enumerate(self.samples):
             index = np.flatnonzero(where == which)
             if len(index):
-                sample.add(chunk.take(index), hashes[index])
+                sample.add(chunk.take(index), keys[index])
         train_part = chunk.take(np.flatnonzero(where == TRAIN))
         if len(train_part):
             self._summarize(train_part)
@@ -193,9 +195,9 @@ class Tally:
 
 
 def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, Any], progress: Progress,
-               tally_files: Callable[[Tally, int], Tally] | None = None) -> tuple[Streamed, BottomK, BottomK, BottomK]:
+               tally_elsewhere: Callable[[Tally, int], Tally] | None = None) -> tuple[Streamed, BottomK, BottomK, BottomK]:
     """The split plan, each split's sample and the preprocessors' summaries, from one pass over the
-    training data (two more over one column for a time split). ``tally_files`` makes that pass
+    training data (two more over one column for a time split). ``tally_elsewhere`` makes that pass
     elsewhere (on a cluster, ``aiaas.distributed``), in chunks of the given rows, and returns the merged tally."""
     budget_total = parse_size(request.max_memory)
     probe = next(iter(_chunks(host, task, request, PROBE_ROWS)), None)
@@ -206,8 +208,8 @@ def load_split(host: Host, task: Task, request: Any, preprocessors: dict[str, An
     split_plan = plan(probe.records.columns, task.split, request.seed, _times(chunks, request, budget.chunk_rows))
     tally = Tally(split_plan, budget.sample_rows, preprocessors, request.options)
     bar = progress.add_task("reading", total=None, status=f"{budget.chunk_rows:,} rows a chunk; samples of at most {budget.sample_rows:,}")
-    if tally_files is not None:
-        tally = tally_files(tally, budget.chunk_rows)
+    if tally_elsewhere is not None:
+        tally = tally_elsewhere(tally, budget.chunk_rows)
     else:
         for chunk in chunks:
             tally.add(chunk)
@@ -245,22 +247,39 @@ def class_weighting(schema: LabelSchema, streamed: Streamed, column: str) -> np.
 
 
 def encode_part(part: Dataset, preprocessor: Any, state: Any, schema: LabelSchema, column: str,
-                per_class: np.ndarray | None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Training rows as model inputs, targets and class-balancing weights."""
+                per_class: np.ndarray | None, shapes: dict[str, tuple[int, ...]]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Training rows as model instances (a long sequence cut into windows), then model inputs,
+    targets and class-balancing weights, padded to ``shapes`` (the training sample's, by input and
+    ``TARGETS``) so that every chunk stacks with the others."""
+    part = instances(preprocessor, part, state)
     y = label_codec.encode(schema, part.labels, column)
     weights = np.ones(len(y), dtype="float32") if per_class is None else per_class[y].astype("float32")
-    return preprocessor.transform(part.records, state), y, weights
+    x = preprocessor.transform(part.records, state)
+    return {name: _padded(name, value, shapes.get(name), 0) for name, value in x.items()}, _padded(TARGETS, y, shapes.get(TARGETS), -1), weights
+
+
+def _padded(name: str, values: np.ndarray, shape: tuple[int, ...] | None, fill: int) -> np.ndarray:
+    """Right-padded to ``shape`` (a padded sequence's zeros, a sequence target's -1 for "not scored")."""
+    if shape is None or values.shape[1:] == tuple(shape):
+        return values
+    if len(shape) != values.ndim - 1 or any(have > want for have, want in zip(values.shape[1:], shape)):
+        what = "the targets" if name == TARGETS else f"input {name!r}"
+        raise InvalidInput(f"{what} of a chunk of training rows is {values.shape[1:]} a row where the training sample's widest is "
+                           f"{tuple(shape)}; raise --max-memory so the sample holds the widest rows")
+    out = np.full((len(values), *shape), fill, dtype=values.dtype)
+    out[tuple(slice(0, n) for n in values.shape)] = values
+    return out
 
 
 def spill(streamed: Streamed, preprocessor: Any, state: Any, schema: LabelSchema, column: str, drop: list[str],
-          progress: Progress) -> Spill:
+          shapes: dict[str, tuple[int, ...]], progress: Progress) -> Spill:
     """The training rows encoded by a fitted preprocessor, on disk, with their targets and class weights."""
     per_class = class_weighting(schema, streamed, column)
     out = Spill(streamed.folder / f"spill-{len(list(streamed.folder.iterdir()))}", streamed.budget.chunk_rows,
                 int(SHARE_TREES * streamed.budget.total))
     bar = progress.add_task("encoding", total=streamed.rows["train"], status="training rows to disk")
     for part in training_rows(streamed.chunks, streamed.plan, drop):
-        out.append(*encode_part(part, preprocessor, state, schema, column, per_class))
+        out.append(*encode_part(part, preprocessor, state, schema, column, per_class, shapes))
         progress.update(bar, advance=len(part))
     out.close()
     return out
@@ -282,6 +301,4 @@ def summarizing(host: Host, task: Task, architectures: list[Any]) -> dict[str, A
         preprocessor = host.preprocessor(task, architecture)
         if hasattr(preprocessor, "summarize") and hasattr(preprocessor, "merge") and hasattr(preprocessor, "finish"):
             out[architecture.preprocessor or task.preprocessor] = preprocessor
-        if hasattr(preprocessor, "training_instances"):
-            raise UserError(f"{task.name}'s preprocessor cuts records into training windows; --max-memory does not train it yet")
     return out

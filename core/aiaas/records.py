@@ -240,6 +240,10 @@ class DataAdapter:
     """``stream(path, options: LoadOptions, batch_rows) -> Iterator[Dataset]``: the same records in chunks of at
     most ``batch_rows``, read with bounded memory (a file, a folder or a glob of them). Out-of-core training and
     batch scoring use it; an adapter without it is read whole and cut into chunks (``aiaas.dataplane.chunks``)."""
+    parts: bool = False
+    """The stream form reads one part of the source when ``options.part = (i, n)`` is set (chunk k of the
+    source belongs to part k mod n), so a cluster reads a source that is not a set of table files (an
+    image folder, a manifest) in parallel. Without it, a cluster's unit of work is a table file."""
 
 
 @dataclass(frozen=True)

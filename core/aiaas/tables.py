@@ -63,6 +63,15 @@ def table_chunks(path: Path, batch_rows: int, text_columns: Iterable[str] = ()) 
     yield from frames(path, batch_rows, text_columns=text_columns)
 
 
+def grouped_chunks(path: Path, batch_rows: int, key: str, text_columns: Iterable[str] = ()) -> Iterator[pd.DataFrame]:
+    """``table_chunks`` regrouped so that each frame holds every row of the ``key`` values it holds
+    (a learner's answers, a customer's transactions), each about ``batch_rows`` rows; the regrouping
+    goes through disk (``aiaas.dataplane.grouped``), so memory stays bounded."""
+    from aiaas.dataplane.grouped import estimated_rows, grouped
+
+    yield from grouped(table_chunks(path, batch_rows, text_columns), key, batch_rows, estimated_rows(path))
+
+
 def stream_table(path: Path, options: LoadOptions, batch_rows: int) -> Iterator[Dataset]:
     """``load_table``'s stream form."""
     for frame in table_chunks(path, batch_rows):

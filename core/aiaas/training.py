@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -212,7 +213,7 @@ class Prepared:
     test: Dataset
     y: tuple[np.ndarray, np.ndarray, np.ndarray]
     pre_state: State
-    inputs: tuple[dict[str, np.ndarray] | Spill, dict[str, np.ndarray]]
+    inputs: tuple[dict[str, np.ndarray] | SpillLater | ClusterRows, dict[str, np.ndarray]]
     spec: ModelSpec
     sample: tuple[dict[str, np.ndarray], np.ndarray] | None = None
     """Out of core: the training sample's inputs and targets, for a model that cannot stream."""
@@ -243,15 +244,15 @@ def load_streamed(host: Host, task: Task, request: TrainRequest, screens_columns
     """``load_split`` out of core: the splits are bounded samples of a stream (``aiaas.outofcore``)."""
     tally = None
     if request.cluster is not None:
-        from aiaas.dataplane.stream import files_of
+        from aiaas.dataplane.chunks import parts_of
 
-        tally_files = resolve("aiaas.distributed.passes:tally_files")  # Ray loads only on this path
+        tally_parts = resolve("aiaas.distributed.passes:tally_parts")  # Ray loads only on this path
         bar = progress.add_task("on the cluster", total=None, status="reading each file where Ray places it")
 
         def tallied(rows: int, done: bool) -> None:
             progress.update(bar, status=f"{rows:,} rows tallied", **({"total": 1, "completed": 1} if done else {}))
 
-        tally = tally_files(files_of(request.data), request, tallied)
+        tally = tally_parts(parts_of(host, task.name, request.data, request.adapter), request, tallied)
     streamed, *samples = outofcore.load_split(host, task, request, outofcore.summarizing(host, task, architectures), progress, tally)
     sets = [s.dataset() for s in samples]
     schema = host.label_schema(task, resolve(task.choose_labels)(sets[0].labels) if task.choose_labels else None)
@@ -293,20 +294,36 @@ def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any, 
         outputs=schema.outputs, kind=schema.kind, dtypes={k: str(v.dtype) for k, v in x_train.items()},
         hints=preprocessor.model_hints(pre_state) if hasattr(preprocessor, "model_hints") else {},
     )
+    shapes = {**spec.inputs, TARGETS: ys[0].shape[1:]}  # every chunk of training rows is padded to the sample's widest
     if data.stream is not None and request.cluster is not None:  # every training row, read and encoded on the cluster's nodes
-        from aiaas.dataplane.stream import files_of
+        from aiaas.dataplane.chunks import parts_of
+        from aiaas.plugins import get_host
 
         column = request.label or task.label_column or "label"
         rows = resolve("aiaas.distributed.data:training_rows")(
-            files_of(request.data), task.name, request.label, request.adapter, request.options, data.stream.budget.chunk_rows, data.stream.plan,
-            list(data.screen.ignored), preprocessor, pre_state, schema, column, outofcore.class_weighting(schema, data.stream, column))
+            parts_of(get_host(), task.name, request.data, request.adapter), task.name, request.label, request.adapter, request.options, data.stream.budget.chunk_rows, data.stream.plan,
+            list(data.screen.ignored), preprocessor, pre_state, schema, column, outofcore.class_weighting(schema, data.stream, column), shapes)
         return Prepared(data, train_set, val_set, test_set, ys, pre_state, (ClusterRows(rows), x_val), spec, (x_train, ys[0]))
     if data.stream is not None:  # the model trains on every training row, encoded to disk; the sample serves what cannot stream
-        spilled = outofcore.spill(data.stream, preprocessor, pre_state, schema, request.label or task.label_column or "label",
-                                  list(data.screen.ignored), progress or new_progress(True))
-        return Prepared(data, train_set, val_set, test_set, (spilled.column(TARGETS), *ys[1:]), pre_state, (spilled, x_val), spec,
-                        (x_train, ys[0]))
+        stream = data.stream
+        later = SpillLater(lambda: outofcore.spill(stream, preprocessor, pre_state, schema, request.label or task.label_column or "label",
+                                                   list(data.screen.ignored), shapes, progress or new_progress(True)))
+        return Prepared(data, train_set, val_set, test_set, ys, pre_state, (later, x_val), spec, (x_train, ys[0]))
     return Prepared(data, train_set, val_set, test_set, ys, pre_state, (x_train, x_val), spec)
+
+
+@dataclass(eq=False)
+class SpillLater:
+    """The training rows encoded to disk, written when the first model that streams asks for them: a
+    run whose models all fit on the sample (a linear model on text) never writes them."""
+
+    write: Callable[[], Spill]
+    written: Spill | None = None
+
+    def spill(self) -> Spill:
+        if self.written is None:
+            self.written = self.write()
+        return self.written
 
 
 @dataclass(frozen=True)
@@ -367,10 +384,13 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     model = runtime.build(architecture, ready.spec, params)
     initial = runtime.initialise(model, request.weights) if request.weights else None
     notes = list(data.train.notes)
-    streamed = isinstance(x_train, (Spill, ClusterRows))
+    streamed = isinstance(x_train, (SpillLater, ClusterRows))
     if streamed and hasattr(runtime, "fit") and not getattr(model, "streams", False) and ready.sample is not None:
         (x_train, y_train) = ready.sample
         notes.append(f"{architecture.name} cannot train from a stream: fitted on a sample of {len(y_train):,} training rows")
+    elif isinstance(x_train, SpillLater):
+        x_train = x_train.spill()
+        y_train = x_train.column(TARGETS)
     if isinstance(x_train, ClusterRows):
         model, history, resumed = fit_on_cluster(request, architecture, runtime.name, ready, params, config, patience, (x_val, y_val),
                                                  metric, schema.kind, data.stream, progress)  # type: ignore[arg-type]

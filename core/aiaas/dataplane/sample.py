@@ -2,7 +2,9 @@
 
 The same rows are kept whatever the order of the batches or how they were cut, and two samples
 of parts of the data merge into the sample of the whole (keep the smallest ``k`` of both), so
-workers can each keep one and the driver merges them.
+workers can each keep one and the driver merges them. Rows that share a hash (a group's rows,
+keyed by the group: a learner's, a patient's) are kept or left out together, so a sample never
+holds part of a group.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class BottomK:
     def add(self, chunk: Dataset, hashes: np.ndarray) -> None:
         self.seen += len(chunk)
         if len(self.hashes) >= self.k:  # only rows that would enter the sample are looked at
-            keep = np.flatnonzero(hashes < self.hashes.max())
+            keep = np.flatnonzero(hashes <= self.hashes.max())  # equal: the rest of a group the sample holds
             if not len(keep):
                 return
             chunk, hashes = chunk.take(keep), hashes[keep]
@@ -40,7 +42,11 @@ class BottomK:
             records = pd.concat([self.records, records], ignore_index=True)
             labels = None if labels is None or self.labels is None else pd.concat([self.labels, labels], ignore_index=True)
             hashes = np.concatenate([self.hashes, hashes])
-        order = np.argsort(hashes, kind="stable")[: self.k]
+        order = np.argsort(hashes, kind="stable")
+        if len(order) > self.k:
+            cut = hashes[order[self.k - 1]]
+            # the group at the cut is left out whole when some of its rows do not fit
+            order = order[: self.k] if hashes[order[self.k]] != cut else order[: np.searchsorted(hashes[order], cut, side="left")]
         order.sort()  # rows keep the order they came in (a time split's sample stays in time order)
         self.records = records.iloc[order].reset_index(drop=True)
         self.labels = None if labels is None else labels.iloc[order].reset_index(drop=True)

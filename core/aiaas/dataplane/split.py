@@ -65,6 +65,15 @@ class StreamSplit:
     """For ``time``: where validation starts and where test starts, on the column's numeric scale."""
     description: str = ""
 
+    def keys(self, records: pd.DataFrame, hashes: np.ndarray | None = None) -> np.ndarray:
+        """Each row's keyed hash: its group's (every row of a group shares it) or its content's."""
+        hashes = row_hashes(records, self.key) if hashes is None else hashes
+        if self.kind == "group" and self.column is not None:
+            groups = records[self.column]
+            keyed = pd.util.hash_pandas_object("g:" + _stable(groups).astype("string"), index=False, hash_key=self.key).to_numpy()
+            hashes = np.where(groups.notna().to_numpy(), keyed, hashes)
+        return hashes
+
     def assign(self, records: pd.DataFrame, hashes: np.ndarray | None = None) -> np.ndarray:
         """Each row's split; ``hashes`` are the rows' ``row_hashes`` when the caller has them already."""
         if self.kind == "time" and self.cuts is not None:
@@ -74,12 +83,7 @@ class StreamSplit:
             out[when >= self.cuts[1]] = TEST
             out[np.isnan(when)] = TRAIN  # a row with no time has no place in the order: it trains
             return out
-        hashes = row_hashes(records, self.key) if hashes is None else hashes
-        if self.kind == "group" and self.column is not None:
-            groups = records[self.column]
-            keyed = pd.util.hash_pandas_object("g:" + _stable(groups).astype("string"), index=False, hash_key=self.key).to_numpy()
-            hashes = np.where(groups.notna().to_numpy(), keyed, hashes)
-        bucket = hashes / np.float64(2**64)
+        bucket = self.keys(records, hashes) / np.float64(2**64)
         return np.where(bucket < self.test, TEST, np.where(bucket < self.test + self.validation, VALIDATION, TRAIN)).astype(np.int8)
 
 

@@ -23,8 +23,12 @@ class IdVocabulary:
 
     @classmethod
     def fit(cls, values: Iterable[object], min_count: int = 1, max_size: int | None = None) -> IdVocabulary:
-        counts = Counter(str(v) for v in values)
-        kept = [v for v, c in counts.most_common(max_size) if c >= min_count]
+        return cls.from_counts(Counter(str(v) for v in values), min_count, max_size)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, min_count: int = 1, max_size: int | None = None) -> IdVocabulary:
+        """From each value's count (counts of parts of the data add up: ``Counter`` + ``Counter``)."""
+        kept = [str(v) for v, c in counts.most_common(max_size) if c >= min_count]
         return cls(sorted(kept, key=_natural))
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ whose format carries none; ``splits=train,val`` picks .npz splits.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from rich.progress import Progress
 
 from aiaas.dataset import Dataset, LoadOptions
 from aiaas.errors import InvalidInput
-from aiaas.tables import read_table
+from aiaas.tables import read_table, table_chunks
 from aiaas.vision import image_record
 from aiaas.vision.decode import Decoded, Decoder, check_pixels, decode_image, max_pixels, to_uint8
 
@@ -67,9 +67,16 @@ class ImageFiles:
     def manifest(self, path: Path, options: LoadOptions) -> Dataset:
         return load_manifest(self, path, options)
 
+    def folder_stream(self, path: Path, options: LoadOptions, batch_rows: int) -> Iterator[Dataset]:
+        return stream_folder(self, path, options, batch_rows)
 
-def _read_images(files: ImageFiles, paths: list[Path], options: LoadOptions) -> tuple[list[dict[str, Any]], list[int], list[str]]:
-    """Records for the files that read, their positions in ``paths``, and notes on the ones skipped."""
+    def manifest_stream(self, path: Path, options: LoadOptions, batch_rows: int) -> Iterator[Dataset]:
+        return stream_manifest(self, path, options, batch_rows)
+
+
+def _read_images(files: ImageFiles, paths: list[Path], options: LoadOptions, whole: bool = True) -> tuple[list[dict[str, Any]], list[int], list[str]]:
+    """Records for the files that read, their positions in ``paths``, and notes on the ones skipped
+    (``whole``: ``paths`` are the whole data set, not one chunk of it, which may hold nothing readable)."""
     skip = _flag(options, "skip_unreadable")
     try:
         pattern = re.compile(str(options.extra["patient_regex"])) if options.extra.get("patient_regex") else None
@@ -93,12 +100,38 @@ def _read_images(files: ImageFiles, paths: list[Path], options: LoadOptions) -> 
                 decoded.patient_id = match.group(1) if match and match.groups() else None
             rows.append(image_record(decoded, str(path)))
             kept.append(i)
-    if not rows:
+    if not rows and whole:
         raise InvalidInput("none of the images could be read")
     return rows, kept, notes
 
 
+def _mine(chunk: int, options: LoadOptions) -> bool:
+    """Whether the ``chunk``-th chunk of the source is in the part ``options.part`` asks for."""
+    return options.part is None or chunk % options.part[1] == options.part[0]
+
+
+def _folder_dataset(reader: ImageFiles, files: list[Path], labels: list[str] | None, path: Path, options: LoadOptions,
+                    whole: bool = True) -> Dataset:
+    rows, kept, notes = _read_images(reader, files, options, whole)
+    return Dataset(pd.DataFrame(rows), None if labels is None else pd.Series([labels[i] for i in kept], name="label", dtype=object),
+                   path, notes)
+
+
 def load_folder(reader: ImageFiles, path: Path, options: LoadOptions) -> Dataset:
+    return _folder_dataset(reader, *_folder_listing(reader, path, options), path, options)
+
+
+def stream_folder(reader: ImageFiles, path: Path, options: LoadOptions, batch_rows: int) -> Iterator[Dataset]:
+    """``load_folder`` in chunks of ``batch_rows`` images: only the listing (paths and labels) is held
+    whole; each chunk's images are decoded when it is read."""
+    files, labels = _folder_listing(reader, path, options)
+    for number, start in enumerate(range(0, len(files), batch_rows)):
+        if _mine(number, options):
+            stop = start + batch_rows
+            yield _folder_dataset(reader, files[start:stop], None if labels is None else labels[start:stop], path, options, whole=False)
+
+
+def _folder_listing(reader: ImageFiles, path: Path, options: LoadOptions) -> tuple[list[Path], list[str] | None]:
     if not path.is_dir():
         raise InvalidInput(f"{path}: not a folder; the image-folder adapter reads root/<label>/<image files>")
     files = sorted(p for p in path.rglob("*")
@@ -111,25 +144,40 @@ def load_folder(reader: ImageFiles, path: Path, options: LoadOptions) -> Dataset
         if loose:
             raise InvalidInput(f"{path}: {loose[0].name} is not in a label folder; training data is laid out as root/<label>/<image>")
         labels = [f.relative_to(path).parts[0] for f in files]
-    rows, kept, notes = _read_images(reader, files, options)
-    return Dataset(pd.DataFrame(rows), None if labels is None else pd.Series([labels[i] for i in kept], name="label"), path, notes)
+    return files, labels
 
 
 def load_manifest(reader: ImageFiles, path: Path, options: LoadOptions) -> Dataset:
     label = options.label or "label"
-    frame = read_table(path, text_columns=("path", "patient_id", label))
+    return _manifest_rows(reader, read_table(path, text_columns=("path", "patient_id", label)), path, options)
+
+
+def stream_manifest(reader: ImageFiles, path: Path, options: LoadOptions, batch_rows: int) -> Iterator[Dataset]:
+    """``load_manifest`` in chunks of ``batch_rows`` rows of the manifest, each chunk's images decoded when it is read."""
+    label, offset = options.label or "label", 0
+    for number, frame in enumerate(table_chunks(path, batch_rows, text_columns=("path", "patient_id", label))):
+        if _mine(number, options):
+            yield _manifest_rows(reader, frame, path, options, offset)
+        offset += len(frame)
+
+
+def _manifest_rows(reader: ImageFiles, frame: pd.DataFrame, path: Path, options: LoadOptions, offset: int | None = None) -> Dataset:
+    """The images a manifest's rows name (``offset``: where these rows start in a streamed manifest)."""
+    label = options.label or "label"
+    first = 2 + (offset or 0)  # the line of the first row: after the header
     if "path" not in frame.columns:
         raise InvalidInput(f"{path}: a manifest needs a 'path' column; the columns are {', '.join(frame.columns)}")
     if options.labelled and label not in frame.columns:
         raise InvalidInput(f"{path}: no label column {label!r}; the columns are {', '.join(frame.columns)}; name yours with --label")
     if frame["path"].isna().any():
-        raise InvalidInput(f"{path}: row {int(np.flatnonzero(frame['path'].isna())[0]) + 2} has no path")
+        raise InvalidInput(f"{path}: row {int(np.flatnonzero(frame['path'].isna())[0]) + first} has no path")
     files = [(path.parent / p) for p in frame["path"]]
     missing = [(i, f) for i, f in enumerate(files) if not f.is_file()]
     if missing:
         i, f = missing[0]
-        raise InvalidInput(f"{path}: row {i + 2} names {frame['path'].iloc[i]}, which is not a file ({f}); {len(missing)} such row(s)")
-    rows, kept, notes = _read_images(reader, files, options)
+        more = f"; {len(missing)} such row(s)" + ("" if offset is None else " in these rows")
+        raise InvalidInput(f"{path}: row {i + first} names {frame['path'].iloc[i]}, which is not a file ({f}){more}")
+    rows, kept, notes = _read_images(reader, files, options, offset is None)
     records = pd.DataFrame(rows)
     extra = frame.iloc[kept].drop(columns=[c for c in ("path", label) if c in frame.columns]).reset_index(drop=True)
     if "patient_id" in extra.columns:
@@ -191,3 +239,5 @@ PLAIN = ImageFiles()
 """PNG and JPEG: ready-made adapters for any image task (``aiaas.vision.datasets:load_plain_folder``, ...)."""
 load_plain_folder = PLAIN.folder
 load_plain_manifest = PLAIN.manifest
+stream_plain_folder = PLAIN.folder_stream
+stream_plain_manifest = PLAIN.manifest_stream

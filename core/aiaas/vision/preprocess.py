@@ -23,11 +23,6 @@ MIN_SIZE, MAX_SIZE = 28, 224
 COLUMN = "image"
 
 
-def auto_size(images: pd.Series) -> int:
-    sides = [min(image.shape[:2]) for image in images]
-    return int(np.clip(np.median(sides), MIN_SIZE, MAX_SIZE))
-
-
 def resize(pixels: np.ndarray, size: int, color: str) -> np.ndarray:
     """uint8 pixels -> float32 (size, size, 3) in [0, 1]."""
     from PIL import Image
@@ -41,18 +36,44 @@ def resize(pixels: np.ndarray, size: int, color: str) -> np.ndarray:
 
 
 class ImagePreprocessor:
+    """Fitted in two parts: the side length and the colour from summaries that add up across parts
+    of the data (``summarize``, ``merge``, ``finish``: how many training images have each short side,
+    and whether any has colour), so out-of-core and cluster training see every training image; the
+    per-channel statistics from at most 2,000 training images at that size (they barely move past a
+    few thousand)."""
+
     def fit(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> State:
+        return self.finish(self.summarize(records, labels, options), records, labels, options)
+
+    def summarize(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> dict[str, Any]:
         if COLUMN not in records.columns:
             raise InvalidInput(f"image records need an {COLUMN!r} column; got {', '.join(map(str, records.columns))}")
+        sides: dict[int, int] = {}
+        for image in records[COLUMN]:
+            side = int(min(image.shape[:2]))
+            sides[side] = sides.get(side, 0) + 1
+        return {"sides": sides, "rgb": any(image.ndim == 3 for image in records[COLUMN])}
+
+    def merge(self, one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+        sides = dict(one["sides"])
+        for side, n in other["sides"].items():
+            sides[side] = sides.get(side, 0) + n
+        return {"sides": sides, "rgb": one["rgb"] or other["rgb"]}
+
+    def finish(self, summary: dict[str, Any], records: pd.DataFrame, labels: pd.Series | None,
+               options: dict[str, Any] | None = None) -> State:
+        """``records``: the training images, or a sample of them (the statistics read at most 2,000)."""
         options = options or {}
+        if not summary["sides"] or COLUMN not in records.columns or not len(records):
+            raise InvalidInput("no training images to fit the image preprocessor on")
+        median = np.median(np.repeat(list(summary["sides"]), list(summary["sides"].values())))
         try:
-            size = int(options.get("image_size") or auto_size(records[COLUMN]))
+            size = int(options.get("image_size") or np.clip(median, MIN_SIZE, MAX_SIZE))
         except (TypeError, ValueError):
             raise InvalidInput(f"image_size must be a whole number of pixels, got {options.get('image_size')!r}") from None
         if not 8 <= size <= 1024:
             raise InvalidInput(f"image_size {size} is outside 8..1024")
-        color = "rgb" if any(image.ndim == 3 for image in records[COLUMN]) else "gray"
-        # Statistics from a sample keep fitting cheap on large sets; they barely move past a few thousand images.
+        color = "rgb" if summary["rgb"] else "gray"
         sample = records[COLUMN].iloc[np.random.default_rng(0).permutation(len(records))[:2000]]
         stacked = np.stack([resize(image, size, color) for image in sample])
         mean = stacked.mean(axis=(0, 1, 2))

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from aiaas import Dataset, InvalidInput, LoadOptions
+from aiaas.tables import grouped_chunks, table_chunks
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "learner": ("user_id", "student_id", "learner_id", "learner", "student", "user", "anon_student_id", "uid"),
@@ -46,6 +48,25 @@ def load_answers(path: Path, options: LoadOptions) -> Dataset:
         return load_dkt_lines(path, options)
     frame = _read_table(path)
     return _sequences(frame, path, options)
+
+
+def stream_answers(path: Path, options: LoadOptions, batch_rows: int) -> Iterator[Dataset]:
+    """``load_answers`` as a stream of learners with bounded memory: the log is regrouped by learner
+    on disk (``aiaas.dataplane.grouped``), so a log of any size in any order gives each learner's
+    whole history. A DKT three-line file is read whole (its lines are already per learner)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if path.is_file() and (suffix not in (".csv", ".tsv", ".parquet", ".pq") or (suffix not in (".parquet", ".pq") and _is_dkt_lines(path))):
+        whole = load_answers(path, options)
+        yield from (whole.take(slice(start, start + batch_rows)) for start in range(0, len(whole), batch_rows))
+        return
+    head = next(table_chunks(path, 1024), None)
+    if head is None:
+        raise InvalidInput(f"{path}: no answers to read")
+    ids = [c for c in (_column(head, role, COLUMNS[role], options, role in ("learner", "skill")) for role in ("learner", "skill", "item")) if c]
+    for frame in grouped_chunks(path, batch_rows, ids[0], text_columns=ids):
+        learners = _sequences(frame, path, options, whole=False)
+        yield from (learners.take(slice(start, start + batch_rows)) for start in range(0, len(learners), batch_rows))
 
 
 def load_dkt_lines(path: Path, options: LoadOptions) -> Dataset:
@@ -105,7 +126,8 @@ def _binary(values: pd.Series, column: str, path: Path) -> list[int]:
     return text.isin(_TRUE).astype(int).tolist()
 
 
-def _sequences(frame: pd.DataFrame, path: Path, options: LoadOptions) -> Dataset:
+def _sequences(frame: pd.DataFrame, path: Path, options: LoadOptions, whole: bool = True) -> Dataset:
+    """``whole``: the frame is the whole log (a part of a stream may hold no learner to keep)."""
     label = options.label if options.label and options.label in frame.columns else None
     if options.label and options.label != "correct" and label is None:
         raise InvalidInput(f"--label {options.label}: no such column; the file has {', '.join(map(str, frame.columns[:20]))}")
@@ -128,7 +150,7 @@ def _sequences(frame: pd.DataFrame, path: Path, options: LoadOptions) -> Dataset
     else:
         notes.append("no order or timestamp column: answers are taken in file order")
         frame = frame.sort_values(names["learner"], kind="stable")
-    return _finish(_group(frame, names), path, options, notes)
+    return _finish(_group(frame, names), path, options, notes, whole)
 
 
 def _split_skills(frame: pd.DataFrame, column: str, separator: str | None) -> pd.DataFrame:
@@ -159,18 +181,18 @@ def _group(frame: pd.DataFrame, names: dict[str, str | None]) -> pd.DataFrame:
     return out
 
 
-def _finish(frame: pd.DataFrame, path: Path, options: LoadOptions, notes: list[str]) -> Dataset:
-    if frame.empty:
+def _finish(frame: pd.DataFrame, path: Path, options: LoadOptions, notes: list[str], whole: bool = True) -> Dataset:
+    if frame.empty and whole:
         raise InvalidInput(f"{path}: no answers to read")
     if options.labelled:
         short = frame["correct"].map(len) < 2
         if short.any():
             notes.append(f"left out {int(short.sum())} learner(s) with fewer than two answers")
             frame = frame[~short].reset_index(drop=True)
-        if frame.empty:
+        if frame.empty and whole:
             raise InvalidInput(f"{path}: no learner has two answers or more")
     frame = frame.assign(next_skill=None, next_item=None)
     labels = frame["correct"].map(list) if options.labelled else None
-    answers = int(frame["correct"].map(len).sum())
-    notes.append(f"{len(frame)} learners, {answers} answers")
+    if whole:  # a part's counts would read as the whole's
+        notes.append(f"{len(frame)} learners, {int(frame['correct'].map(len).sum())} answers")
     return Dataset(frame.reset_index(drop=True), None if labels is None else labels.reset_index(drop=True), path, notes)

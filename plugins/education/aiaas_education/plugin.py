@@ -45,6 +45,7 @@ def register_tasks() -> list[Task]:
 def register_data_adapters() -> list[DataAdapter]:
     return [
         DataAdapter(name="education.answer-log", task=TASK, load="aiaas_education.adapters:load_answers",
+                    stream="aiaas_education.adapters:stream_answers",
                     suffixes=(".csv", ".tsv", ".txt", ".parquet", ".pq"),
                     description="an answer log (CSV, TSV or Parquet: learner, order or time, skill, correct, optional item, "
                                 "attempts, hints, response time), or the DKT three-line format; --option *_column= names columns"),

@@ -56,18 +56,30 @@ class AnswerSequences:
         self._vocabularies: dict[int, tuple[list[str], IdVocabulary]] = {}
 
     def fit(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> State:
+        return self.finish(self.summarize(records, labels, options), records, labels, options)
+
+    def summarize(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> dict[str, Counter]:
+        """Counts of each skill and of each (item, skill) pair: they add up across parts of the data."""
+        pairs: Counter = Counter()
+        if "item" in records:
+            pairs.update((i, s) for items, skills in zip(records["item"], records["skill"]) for i, s in zip(items, skills) if i is not None)
+        return {"skills": Counter(str(s) for steps in records["skill"] for s in steps), "pairs": pairs}
+
+    def merge(self, one: dict[str, Counter], other: dict[str, Counter]) -> dict[str, Counter]:
+        return {key: one[key] + other[key] for key in one}
+
+    def finish(self, summary: dict[str, Counter], records: pd.DataFrame, labels: pd.Series | None,
+               options: dict[str, Any] | None = None) -> State:
         options = options or {}
         window = int_option(options, "window", 200, 4)
         stride = int_option(options, "stride", max(window // 2, 1), 1)
         if stride > window:
             raise InvalidInput(f"--option stride={stride} is longer than the window ({window})")
         min_count = int_option(options, "min_skill_count", 3, 1)
-        vocabulary = IdVocabulary.fit((s for steps in records["skill"] for s in steps), min_count=min_count)
+        vocabulary = IdVocabulary.from_counts(summary["skills"], min_count=min_count)
         item_skill: dict[str, str] = {}
-        if "item" in records:
-            pairs = Counter((i, s) for items, skills in zip(records["item"], records["skill"]) for i, s in zip(items, skills) if i is not None)
-            for (item, skill), _ in pairs.most_common():
-                item_skill.setdefault(item, skill)
+        for (item, skill), _ in summary["pairs"].most_common():
+            item_skill.setdefault(item, skill)
         return State({"skills": vocabulary.values, "window": window, "stride": stride, "min_skill_count": min_count,
                       "item_skill": item_skill})
 

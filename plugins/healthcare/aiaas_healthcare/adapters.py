@@ -12,4 +12,6 @@ MEDICAL = ImageFiles(suffixes=(".png", ".jpg", ".jpeg", ".dcm", ".dicom"), decod
 
 load_folder = MEDICAL.folder
 load_manifest = MEDICAL.manifest
-__all__ = ["load_folder", "load_manifest", "load_npz"]
+stream_folder = MEDICAL.folder_stream
+stream_manifest = MEDICAL.manifest_stream
+__all__ = ["load_folder", "load_manifest", "load_npz", "stream_folder", "stream_manifest"]

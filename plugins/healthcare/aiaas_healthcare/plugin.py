@@ -67,8 +67,10 @@ def register_tasks() -> list[Task]:
 def register_data_adapters() -> list[DataAdapter]:
     return [
         DataAdapter(name="healthcare.image-folder", task=CHEST_XRAY, load="aiaas_healthcare.adapters:load_folder", suffixes=("/",),
+                    stream="aiaas_healthcare.adapters:stream_folder", parts=True,
                     description="root/<label>/<PNG, JPEG or DICOM files>; to score, any folder of images"),
         DataAdapter(name="healthcare.manifest", task=CHEST_XRAY, load="aiaas_healthcare.adapters:load_manifest",
+                    stream="aiaas_healthcare.adapters:stream_manifest", parts=True,
                     suffixes=(".csv", ".tsv"), description="CSV with path,label[,patient_id]; paths relative to the CSV"),
         DataAdapter(name="healthcare.npz", task=CHEST_XRAY, load="aiaas.vision:load_npz", suffixes=(".npz",),
                     description="NumPy .npz with <split>_images and <split>_labels (MedMNIST); --option splits=train,val"),
