@@ -127,3 +127,27 @@ def test_fingerprint_sees_pixels_and_tables_flatten_label_maps() -> None:
     assert fingerprint(a) != fingerprint(b) and fingerprint(a) == fingerprint(Dataset(a.records.copy(), a.labels))
     assert flatten({"probabilities": {"cat": 0.25, "dog": 0.75}, "findings": [{"x": 1}], "label": "dog"}) == {
         "probabilities.cat": 0.25, "probabilities.dog": 0.75, "findings": '[{"x": 1}]', "label": "dog"}
+
+
+def test_an_image_folder_streams_in_parts_and_the_preprocessor_fits_from_their_summaries(tmp_path: Path) -> None:
+    """Read in 3 parts of chunks of 4 (as 3 readers of a cluster would), the folder gives every image
+    once with its label; the preprocessor fitted from the parts' merged summaries (and a sample for the
+    statistics) equals the fit on the whole folder."""
+    rng = np.random.default_rng(0)
+    for i in range(23):
+        label = ("cat", "dog")[i % 2]
+        (tmp_path / label).mkdir(exist_ok=True)
+        shape = (20 + i, 30, 3) if i % 5 == 0 else (20 + i, 30)
+        Image.fromarray((rng.random(shape) * 255).astype(np.uint8)).save(tmp_path / label / f"{i:02d}.png")
+    whole = PLAIN.folder(tmp_path, LoadOptions())
+    parts = [list(PLAIN.folder_stream(tmp_path, LoadOptions(part=(i, 3)), 4)) for i in range(3)]
+    chunks = [chunk for part in parts for chunk in part]
+    assert [len(part) for part in parts] == [2, 2, 2] and all(len(c) <= 4 for c in chunks)
+    read = {path: label for c in chunks for path, label in zip(c.records["path"], c.labels)}
+    assert read == dict(zip(whole.records["path"], whole.labels)) and sum(map(len, chunks)) == 23
+    pre = ImagePreprocessor()
+    summary = None
+    for chunk in chunks[::-1]:  # in any order
+        part = pre.summarize(chunk.records, chunk.labels)
+        summary = part if summary is None else pre.merge(summary, part)
+    assert pre.finish(summary, whole.records, whole.labels).meta == pre.fit(whole.records, whole.labels).meta

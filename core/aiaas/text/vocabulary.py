@@ -23,12 +23,23 @@ PAD, UNKNOWN = "<pad>", "<unk>"
 
 
 class VocabularyPreprocessor:
+    """Fitted from word counts that add up across parts of the data (``summarize``, ``merge``,
+    ``finish``), so out-of-core and cluster training count every training document."""
+
     def fit(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> State:
+        return self.finish(self.summarize(records, labels, options), records, labels, options)
+
+    def summarize(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> Counter:
+        return Counter(word for document in documents(records) for word in words(document))
+
+    def merge(self, one: Counter, other: Counter) -> Counter:
+        return one + other
+
+    def finish(self, counts: Counter, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> State:
         options = options or {}
         max_length = int_option(options, "max_length", 200, 4)
         min_count = int_option(options, "min_count", 2, 1)
         max_vocab = int_option(options, "max_vocab", 20_000, 10)
-        counts = Counter(word for document in documents(records) for word in words(document))
         vocabulary = [w for w, c in counts.most_common(max_vocab) if c >= min_count]
         return State({"max_length": max_length, "vocabulary": [PAD, UNKNOWN, *vocabulary]})
 

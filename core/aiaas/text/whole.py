@@ -17,6 +17,17 @@ class DocumentPreprocessor:
     def fit(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> State:
         return State({"max_length": int_option(options or {}, "max_words", 5000, 10)})
 
+    # Its state is its options alone: nothing to gather from the rows, so a stream needs no sample for it.
+    def summarize(self, records: pd.DataFrame, labels: pd.Series | None, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {}
+
+    def merge(self, one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def finish(self, summary: dict[str, Any], records: pd.DataFrame, labels: pd.Series | None,
+               options: dict[str, Any] | None = None) -> State:
+        return self.fit(records, labels, options)
+
     def transform(self, records: pd.DataFrame, state: State) -> dict[str, np.ndarray]:
         limit = self.max_length(state)
         docs = [clean(d) for d in documents(records)]

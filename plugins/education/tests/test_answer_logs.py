@@ -91,3 +91,32 @@ def test_the_simulator_is_seeded_and_its_truth_matches_its_learners(tmp_path: Pa
     # mastered skills are answered correctly far more often than unmastered ones
     last = first.groupby(["user_id", "skill"]).tail(2).merge(truth, on=["user_id", "skill"])
     assert last[last.mastered == 1].correct.mean() > last[last.mastered == 0].correct.mean() + 0.3
+
+
+def test_a_log_in_shuffled_files_streams_as_whole_learners_and_fits_as_the_whole(tmp_path: Path) -> None:
+    """The stream form regroups a log written in any order across files: each learner comes once, with
+    the same answers in the same order as ``load_answers`` reads from one file; the preprocessor fitted
+    from the chunks' merged summaries is the one fitted on all learners."""
+    from aiaas_education.adapters import stream_answers
+    from aiaas_education.sequences import AnswerSequences
+
+    answers, _ = generate(4000, seed=1)
+    answers.to_csv(tmp_path / "one.csv", index=False)
+    folder = tmp_path / "log"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.random.default_rng(0).permutation(len(answers)), 3)):
+        answers.iloc[rows].to_csv(folder / f"part-{i}.csv", index=False)
+    whole = load_answers(tmp_path / "one.csv", LABELLED)
+    chunks = list(stream_answers(folder, LABELLED, 300))  # about 300 answers at a time: a few learners a chunk
+    assert len(chunks) > 3 and all(len(c) <= 300 for c in chunks)
+    streamed = pd.concat([c.records for c in chunks]).set_index("learner")
+    assert streamed.index.is_unique and set(streamed.index) == set(whole.records["learner"])
+    expected = whole.records.set_index("learner")
+    for column in ("skill", "correct", "item"):
+        assert streamed[column].loc[expected.index].tolist() == expected[column].tolist(), column
+    pre = AnswerSequences()
+    summary = None
+    for chunk in chunks:
+        part = pre.summarize(chunk.records, chunk.labels)
+        summary = part if summary is None else pre.merge(summary, part)
+    assert pre.finish(summary, chunks[0].records, None).meta == pre.fit(whole.records, whole.labels).meta
