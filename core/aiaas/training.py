@@ -368,8 +368,9 @@ def _settings(architecture: Architecture, task: Task, request: TrainRequest) -> 
 
 
 def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Loaded, prepared: dict[str, Prepared],
-                  request: TrainRequest, progress: Progress) -> Candidate:
-    """Fit one architecture on the run's split; its preprocessor is fitted once per run."""
+                  request: TrainRequest, progress: Progress, as_floor: bool = False) -> Candidate:
+    """Fit one architecture on the run's split; its preprocessor is fitted once per run. ``as_floor``: only
+    as the baseline the chosen models are compared with."""
     started = time.monotonic()
     preprocessor = host.preprocessor(task, architecture)
     key = architecture.preprocessor or task.preprocessor
@@ -385,9 +386,13 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     initial = runtime.initialise(model, request.weights) if request.weights else None
     notes = list(data.train.notes)
     streamed = isinstance(x_train, (SpillLater, ClusterRows))
+    whole = data.stream is not None and len(data.train) == data.stream.rows["train"]  # the driver's sample is every training row
     if streamed and hasattr(runtime, "fit") and not getattr(model, "streams", False) and ready.sample is not None:
         (x_train, y_train) = ready.sample
         notes.append(f"{architecture.name} cannot train from a stream: fitted on a sample of {len(y_train):,} training rows")
+    elif isinstance(x_train, ClusterRows) and as_floor and whole and ready.sample is not None:
+        (x_train, y_train) = ready.sample  # the same rows: a cluster job for the baseline would cost more than its fit
+        notes.append(f"{architecture.name} (the floor) trained on the driver, which holds every training row")
     elif isinstance(x_train, SpillLater):
         x_train = x_train.spill()
         y_train = x_train.column(TARGETS)
@@ -528,7 +533,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
     base = next((c for c in fitted if c.architecture == floor), None)
     if floor is not None and base is None:
         progress.update(step, status=f"fitting the classical floor {floor.name} on the same split")
-        base = fit_candidate(host, task, floor, data, prepared, replace(request, params={}, epochs=None, weights=None), progress)
+        base = fit_candidate(host, task, floor, data, prepared, replace(request, params={}, epochs=None, weights=None), progress, as_floor=True)
     for candidate in {id(c): c for c in [*fitted, *([base] if base else [])]}.values():
         candidate.size = _size(candidate)
 

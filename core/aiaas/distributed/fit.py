@@ -4,6 +4,9 @@
   divided by the workers, so an optimiser step sees as many rows as on one machine; the
   gradients are averaged across workers. Every worker scores the validation sample with the
   same weights, so all stop at the same epoch with no vote; the best epoch's weights are kept.
+- Keras: ``MultiWorkerMirroredStrategy`` (``TensorflowTrainer``), trained step by step
+  (``KerasStepTrainer``: Keras 3's ``fit`` does not run under that strategy), with the same batch
+  share, loss and early stopping as torch.
 - ``gbdt``: LightGBM's data-parallel tree learner (``LightGBMTrainer``), each worker binning its
   share of the rows from a spill on its own disk; early stopping on the validation sample.
 
@@ -141,6 +144,29 @@ def _torch_loop(job: Job) -> None:
                          trainer, trainer.epoch, lambda x: runtime.predict_logits(module, x), summed))
 
 
+def _keras_loop(job: Job) -> None:
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()  # first, before any other TensorFlow op (Ray Train set TF_CONFIG)
+    from aiaas.plugins import get_host
+    from aiaas.runtimes.tensorflow import KerasStepTrainer
+
+    runtime = get_host().runtime("tensorflow")
+    runtime.seed(job.config.seed)
+    with strategy.scope():
+        model = runtime.build(job.architecture, job.spec, job.params)
+    trainer = KerasStepTrainer(model, job.spec, job.config, strategy)
+    variables = model.weights
+
+    def load(arrays: dict[str, np.ndarray]) -> None:
+        for i, variable in enumerate(variables):
+            variable.assign(arrays[f"{i:04d}"])
+
+    _epochs(job, Replica(lambda: {f"{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables)}, load, trainer, trainer.epoch,
+                         lambda x: runtime.predict_logits(model, x),
+                         lambda total: strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(total)), axis=None).numpy()))
+
+
 def _gbdt_loop(job: Job) -> None:
     import ray.train
     import ray.train.lightgbm
@@ -201,12 +227,16 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
         from ray.train.torch import TorchTrainer
 
         trainer: Any = TorchTrainer(_torch_loop, **common)
+    elif job.runtime == "tensorflow":
+        from ray.train.tensorflow import TensorflowTrainer
+
+        trainer = TensorflowTrainer(_keras_loop, **common)
     elif job.runtime == "classical" and job.architecture.name == "gbdt":
         from ray.train.lightgbm import LightGBMTrainer
 
         trainer = LightGBMTrainer(_gbdt_loop, **common)
     else:
-        raise UserError(f"--ray trains torch models and gbdt; {job.architecture.name} on {job.runtime} trains on one machine "
+        raise UserError(f"--ray trains torch and Keras models and gbdt; {job.architecture.name} on {job.runtime} trains on one machine "
                         "(aiaas train --max-memory)")
     result = trainer.fit()  # a worker's UserError reaches the CLI through cluster.user_errors
     from aiaas.plugins import get_host
@@ -216,13 +246,17 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
         loop = json.loads((Path(folder) / LOOP).read_text())
         if job.runtime == "classical":
             model = runtime.load(Path(folder), job.architecture, job.spec, job.params)
-        else:  # torch: the best epoch's weights
-            import torch
+        else:  # the best epoch's weights
             from safetensors.numpy import load_file
 
             model = runtime.build(job.architecture, job.spec, job.params)
             best = load_file(str(Path(folder) / BEST))
-            model.load_state_dict({k: torch.from_numpy(v) for k, v in best.items()})
+            if job.runtime == "torch":
+                import torch
+
+                model.load_state_dict({k: torch.from_numpy(v) for k, v in best.items()})
+            else:  # Keras: its variables in order
+                model.set_weights([best[f"{i:04d}"] for i in range(len(model.weights))])
     unit = "round" if job.runtime == "classical" else "epoch"
     notes = [f"{job.architecture.name} went on from its checkpoint after {unit} {at} (a worker or the driver had stopped)"
              for at in loop.get("resumed", [])]

@@ -68,6 +68,62 @@ class KerasTrainer(Trainer):
         self.model.set_weights(snapshot)
 
 
+class KerasStepTrainer(Trainer):
+    """Keras trained step by step under a ``tf.distribute`` strategy: data-parallel workers
+    (``MultiWorkerMirroredStrategy``, which Keras 3's ``fit`` does not run under: keras-team/keras#20585).
+    Each worker's batch is its share of the run's batch and its loss the batch's weighted mean over the
+    workers, so the summed gradients are those of one machine's step. The model must be built in
+    ``strategy.scope()``; every worker must take as many steps (equal shards, equal chunks)."""
+
+    def __init__(self, model: keras.Model, spec: ModelSpec, config: FitConfig, strategy: Any) -> None:
+        self.model, self.spec, self.strategy = model, spec, strategy
+        workers = strategy.num_replicas_in_sync
+        self.batch_size = max(1, config.batch_size // workers)
+        with strategy.scope():
+            self.optimizer = keras.optimizers.AdamW(learning_rate=config.learning_rate, weight_decay=config.weight_decay)
+            self.optimizer.build(model.trainable_variables)
+        loss = loss_for(spec.kind)
+        loss.reduction = None
+        self.generator = np.random.default_rng(config.seed)
+
+        def replica(x: Any, y: Any, w: Any) -> Any:
+            with tf.GradientTape() as tape:
+                rows = loss(y, model(x, training=True))
+                value = tf.reduce_sum(rows * w) / tf.maximum(tf.reduce_sum(w), 1e-12) / workers
+            self.optimizer.apply_gradients(zip(tape.gradient(value, model.trainable_variables), model.trainable_variables))
+            return value
+
+        self._step = tf.function(lambda x, y, w: strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica, args=(x, y, w)), axis=None),
+                                 reduce_retracing=True)
+
+    def epoch(self, inputs: Arrays, targets: np.ndarray, weights: np.ndarray) -> float:
+        y = targets.astype("float32").reshape(-1, 1) if self.spec.kind in ("binary", "regression") else targets
+        order = self.generator.permutation(len(targets))
+        total = 0.0
+        for part in batches(len(targets), self.batch_size):
+            index = order[part]
+            loss = self._step({k: tf.constant(v[index]) for k, v in inputs.items()}, tf.constant(y[index]),
+                              tf.constant(weights[index].astype("float32")))
+            total += float(loss) * len(index)
+        return total / max(len(targets), 1)
+
+    def snapshot(self) -> Any:
+        return [w.copy() for w in self.model.get_weights()]
+
+    def restore(self, snapshot: Any) -> None:
+        self.model.set_weights(snapshot)
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The optimiser's variables and the shuffle's state, for a checkpoint without pickle."""
+        arrays = {f"{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(self.optimizer.variables)}
+        return arrays, {"generator": self.generator.bit_generator.state}
+
+    def load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        for i, variable in enumerate(self.optimizer.variables):
+            variable.assign(arrays[f"{i:04d}"])
+        self.generator.bit_generator.state = meta["generator"]
+
+
 class KerasRuntime(ModelRuntime):
     name = "tensorflow"
 
