@@ -75,3 +75,41 @@ def test_runtimes_train_save_and_load_in_one_process(preamble: str, order: list[
     lines = [line for line in result.stdout.splitlines() if line.endswith("]")]
     assert {line.split()[0] for line in lines} == set(order)
     assert "torch ok ['.safetensors']" in result.stdout and "tensorflow ok ['.keras']" in result.stdout
+
+
+def test_a_keras_step_trainer_resumed_from_its_state_goes_on_as_if_never_stopped() -> None:
+    """What a cluster checkpoint holds of a Keras fit (the variables, the optimiser's state, the shuffle's)
+    brings a new trainer to where the first one stopped: its next epoch is the one the first trains."""
+    script = textwrap.dedent("""
+        import numpy as np
+        import tensorflow as tf
+        from aiaas.models.mlp_keras import build
+        from aiaas.runtimes.base import FitConfig, ModelSpec
+        from aiaas.runtimes.tensorflow import KerasStepTrainer
+
+        rng = np.random.default_rng(0)
+        x = {"features": rng.normal(size=(300, 5)).astype("float32")}
+        y, w = (x["features"][:, 0] > 0).astype("int64"), np.ones(300, dtype="float32")
+        spec, config, strategy = ModelSpec({"features": (5,)}, 1, "binary"), FitConfig(batch_size=64, seed=3), tf.distribute.get_strategy()
+
+        def made():
+            tf.keras.utils.set_random_seed(1)
+            model = build(spec, {})
+            return model, KerasStepTrainer(model, spec, config, strategy)
+
+        first, trainer = made()
+        losses = [trainer.epoch(x, y, w) for _ in range(2)]
+        arrays, meta = trainer.state()
+        saved = [np.asarray(v.numpy()).copy() for v in first.variables]  # the weights and the dropout seeds' states
+        third = trainer.epoch(x, y, w)
+        second, resumed = made()
+        for variable, value in zip(second.variables, saved):
+            variable.assign(value)
+        resumed.load_state(arrays, meta)
+        assert losses[1] < losses[0]
+        assert abs(resumed.epoch(x, y, w) - third) < 1e-6
+        assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(first.get_weights(), second.get_weights()))
+        print("ok")
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-3000:]

@@ -156,7 +156,7 @@ def _keras_loop(job: Job) -> None:
     with strategy.scope():
         model = runtime.build(job.architecture, job.spec, job.params)
     trainer = KerasStepTrainer(model, job.spec, job.config, strategy)
-    variables = model.weights
+    variables = model.variables  # the weights and the dropout layers' seed states: a resumed run draws as the first would
 
     def load(arrays: dict[str, np.ndarray]) -> None:
         for i, variable in enumerate(variables):
@@ -256,7 +256,8 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
 
                 model.load_state_dict({k: torch.from_numpy(v) for k, v in best.items()})
             else:  # Keras: its variables in order
-                model.set_weights([best[f"{i:04d}"] for i in range(len(model.weights))])
+                for i, variable in enumerate(model.variables):
+                    variable.assign(best[f"{i:04d}"])
     unit = "round" if job.runtime == "classical" else "epoch"
     notes = [f"{job.architecture.name} went on from its checkpoint after {unit} {at} (a worker or the driver had stopped)"
              for at in loop.get("resumed", [])]
