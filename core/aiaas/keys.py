@@ -13,6 +13,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, Float, Integer, String, select
@@ -121,8 +122,15 @@ class KeyStore:
 
     def caller(self, key: str) -> Caller | None:
         """The caller a presented key belongs to, or None for an unknown, revoked or expired key."""
+        return self._active(ApiKey.digest == digest(key))
+
+    def named(self, name: str) -> Caller | None:
+        """The caller of the key with this name while it is active (a console session holds the name)."""
+        return self._active(ApiKey.name == name)
+
+    def _active(self, where: Any) -> Caller | None:
         with Session(self.engine) as session:
-            row = session.scalar(select(ApiKey).where(ApiKey.digest == digest(key)))
+            row = session.scalar(select(ApiKey).where(where))
             if row is None or not row.active(datetime.now(UTC)):
                 return None
             return Caller(row.name, row.scope, row.rate)

@@ -24,11 +24,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from aiaas.keys import Caller, KeyStore, digest
 
 OPEN = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
+CONSOLE = "/console"
 
 
 def is_open(path: str) -> bool:
-    """Whether a path needs no key, ever: health, readiness (per task too) and the docs' assets."""
-    return path in OPEN or path.startswith(("/readyz/", "/docs/assets/"))
+    """Whether a path needs no bearer key: health, readiness (per task too), the docs' assets, and the
+    console, which signs in with its own session cookie and checks the key's scope itself (``aiaas.console``)."""
+    return path in OPEN or path == CONSOLE or path.startswith(("/readyz/", "/docs/assets/", CONSOLE + "/"))
 DOCS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 

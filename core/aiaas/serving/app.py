@@ -30,6 +30,7 @@ from aiaas.serving.access import Access, KeyCheck
 from aiaas.serving.admin import admin_router
 from aiaas.serving import fastshed, openapi
 from aiaas.serving.batcher import Batcher, Overloaded, Shed
+from aiaas.console.pages import add_console
 from aiaas.serving.docs import add_docs
 from aiaas.serving.fastpath import FastPredict
 from aiaas.serving.limits import BodyLimit, StrictJSON
@@ -90,7 +91,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.add_middleware(StrictJSON, skip=parses_own_body)
     app.add_middleware(AllowedMethods, routes=lambda: app.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
-    app.add_middleware(KeyCheck, access=Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs))
+    access = Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs)
+    app.add_middleware(KeyCheck, access=access)
     app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())
     fastshed.install(batcher.admit, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())  # for `aiaas serve`
     app.add_middleware(Observe, metrics=metrics, tasks=host.components.tasks)
@@ -188,6 +190,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         app.include_router(router)
     app.include_router(v2_router(host, registry, served, batcher, limits))
     app.include_router(admin_router(host, registry))
+    add_console(app, host, registry, access)
     plugin_router = APIRouter()
     host.call_extension_hook("register_routes", router=plugin_router, host=host,
                              service=Service(host, registry, served, batcher, settings, predictions))

@@ -1,0 +1,217 @@
+"""The console's pages at ``/console``: server-rendered HTML (Jinja2) with its stylesheet in the
+package, so it works offline and with no build step. Handlers are plain functions: FastAPI runs
+them in its thread pool, so a registry read never blocks the event loop.
+
+Reads need a key whose scope covers the task (any task for admin); changes (promote, rollback,
+canary, shadow) need an admin key, a CSRF token and a confirmation, and go to the audit record
+under the key's name as the admin API's do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from aiaas.console import session as sessions
+from aiaas.console.session import Session, Viewer
+from aiaas.errors import UserError
+from aiaas.keys import KeyStore
+from aiaas.plugins import Host
+from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry
+
+PREFIX = "/console"
+REPORT_FILE = re.compile(r"[a-z0-9_-]{1,80}\.(html|png)")
+PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; "
+               "frame-ancestors 'none'; base-uri 'none'")
+REPORT_POLICY = "default-src 'none'; img-src data: 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'"
+"""A version's report is a file training wrote: its own inline styles and pictures, never a script."""
+
+_templates = Environment(loader=PackageLoader("aiaas.console", "templates"), autoescape=select_autoescape(["html"]),
+                         trim_blocks=True, lstrip_blocks=True)
+
+
+class SignIn(Exception):
+    """The page needs a signed-in key (raised to send the browser to the sign-in page)."""
+
+
+def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any) -> APIRouter:
+    """``enforced()``: whether API keys are in force (``aiaas.serving.access.Access.enforced``)."""
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    def viewer(request: Request) -> Viewer:
+        found = sessions.read(request.cookies.get(sessions.COOKIE))
+        session = found or sessions.new()
+        request.state.console_session = None if found else session  # a new session's cookie goes out with the page
+        if not enforced():
+            return Viewer(None, Session(None, session.csrf))
+        caller = keys.named(session.key) if session.key else None
+        if caller is None:
+            raise SignIn
+        return Viewer(caller, session)
+
+    def page(request: Request, template: str, viewer: Viewer | None, status: int = 200, **context: Any) -> HTMLResponse:
+        html = _templates.get_template(template).render(viewer=viewer, prefix=PREFIX, request_path=request.url.path, **context)
+        response = HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store",
+                                                                   "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"})
+        fresh = getattr(request.state, "console_session", None)
+        if fresh is not None:
+            set_cookie(request, response, fresh)
+        return response
+
+    def task_of(viewer: Viewer, industry: str, task: str) -> str:
+        try:
+            name = host.task(f"{industry}/{task}").name
+        except UserError:
+            raise HTTPException(404, f"no task {industry}/{task}") from None
+        if not viewer.sees(name):
+            raise HTTPException(403, f"key {viewer.name!r} may not see {name}")
+        return name
+
+    def changing(viewer: Viewer, csrf: str | None) -> None:
+        if not sessions.csrf_ok(viewer.session, csrf):
+            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page and try again")
+        if not viewer.admin:
+            raise HTTPException(403, f"key {viewer.name!r} (scope {viewer.caller.scope if viewer.caller else ''}) may not change what serves")
+
+    @router.get("", response_class=HTMLResponse)
+    @router.get("/", response_class=HTMLResponse)
+    def overview(request: Request) -> HTMLResponse:
+        who = viewer(request)
+        served = request.app.state.served
+        rows = []
+        for name in sorted(host.components.tasks):
+            if not who.sees(name):
+                continue
+            state, body = served.status(name)
+            rollout = registry.rollout(name)
+            rows.append({"task": name, "production": registry.alias(name), "versions": len(registry.versions(name)),
+                         "rollout": rollout.describe() if rollout else None, "state": state, "status": body.get("status"),
+                         "pending": body.get("pending"), "integrity": body.get("integrity")})
+        return page(request, "overview.html", who, tasks=rows)
+
+    @router.get("/tasks/{industry}/{task}", response_class=HTMLResponse)
+    def task_page(request: Request, industry: str, task: str) -> HTMLResponse:
+        who = viewer(request)
+        name = task_of(who, industry, task)
+        rollout = registry.rollout(name)
+        versions = [_version_row(registry, row) for row in reversed(registry.listing(name))]
+        return page(request, "task.html", who, task=name, versions=versions, rollout=rollout.describe() if rollout else None,
+                    production=registry.alias(name))
+
+    @router.get("/tasks/{industry}/{task}/versions/{version}/report/{file}")
+    def report(request: Request, industry: str, task: str, version: int, file: str) -> Response:
+        """A version's report (``report.html``) and the pictures it shows, from its own folder only."""
+        name = task_of(viewer(request), industry, task)
+        if not 1 <= version <= MAX_VERSION or not REPORT_FILE.fullmatch(file):
+            raise HTTPException(404, f"no such file of version {version} of {name}'s report")
+        try:
+            folder = registry.folder(registry.get(name, version))
+        except UserError as exc:
+            raise HTTPException(404, str(exc)) from None
+        path = folder / "report" / file
+        if not path.is_file():
+            raise HTTPException(404, f"version {version} of {name}'s report has no {file}")
+        return FileResponse(path, media_type="text/html" if file.endswith(".html") else "image/png",
+                            headers={"Content-Security-Policy": REPORT_POLICY, "X-Content-Type-Options": "nosniff"})
+
+    @router.post("/tasks/{industry}/{task}/change", response_class=HTMLResponse)
+    def change(request: Request, industry: str, task: str, action: str = Form(), csrf: str = Form(""), version: int = Form(0),
+               percent: int = Form(10), confirmed: str = Form("")) -> Response:
+        """``action``: promote, canary, shadow or rollback. The first post shows what would change; the
+        confirmation's post (``confirmed``) makes the change."""
+        who = viewer(request)
+        name = task_of(who, industry, task)
+        changing(who, csrf)
+        if action not in ("promote", "canary", "shadow", "rollback"):
+            raise HTTPException(422, f"unknown action {action!r}: promote, canary, shadow or rollback")
+        if action != "rollback":
+            if not 1 <= version <= MAX_VERSION or version not in {row.version for row in registry.versions(name)}:
+                raise HTTPException(422, f"{name} has no version {version}")
+            if action == "canary" and not 1 <= percent <= 99:
+                raise HTTPException(422, "a canary answers 1 to 99 percent of clients")
+        if confirmed != "yes":
+            return page(request, "confirm.html", who, task=name, action=action, version=version, percent=percent,
+                        production=registry.alias(name), rollout=(r.describe() if (r := registry.rollout(name)) else None))
+        try:
+            if action == "promote":
+                registry.promote(name, version, actor=who.actor)
+            elif action == "rollback":
+                registry.rollback(name, actor=who.actor)
+            else:
+                registry.start_rollout(name, version, CANARY if action == "canary" else SHADOW, percent if action == "canary" else 100, who.actor)
+        except UserError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return RedirectResponse(f"{PREFIX}/tasks/{name}", status_code=303)
+
+    @router.get("/sign-in", response_class=HTMLResponse)
+    def sign_in_page(request: Request) -> HTMLResponse:
+        session = sessions.read(request.cookies.get(sessions.COOKIE)) or sessions.new()
+        request.state.console_session = session
+        return page(request, "sign_in.html", None, session=session, open=not enforced())
+
+    @router.post("/sign-in", response_class=HTMLResponse)
+    def sign_in(request: Request, key: str = Form(""), csrf: str = Form("")) -> Response:
+        session = sessions.read(request.cookies.get(sessions.COOKIE))
+        if session is None or not sessions.csrf_ok(session, csrf):
+            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page and try again")
+        caller = keys.caller(key.strip()) if key.strip() else None
+        if caller is None:
+            request.state.console_session = session
+            return page(request, "sign_in.html", None, status=401, session=session, open=not enforced(),
+                        error="that key is not valid (unknown, revoked or expired)")
+        response = RedirectResponse(f"{PREFIX}/", status_code=303)
+        set_cookie(request, response, sessions.new(caller.name))  # a new session (and token) once signed in
+        return response
+
+    @router.post("/sign-out")
+    def sign_out(request: Request, csrf: str = Form("")) -> Response:
+        session = sessions.read(request.cookies.get(sessions.COOKIE))
+        if session is None or not sessions.csrf_ok(session, csrf):
+            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page and try again")
+        response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+        response.delete_cookie(sessions.COOKIE, path=PREFIX)
+        return response
+
+    return router
+
+
+def set_cookie(request: Request, response: Response, session: Session) -> None:
+    secure = request.url.scheme == "https"
+    response.set_cookie(sessions.COOKIE, sessions.sign(session), max_age=sessions.MAX_AGE, path=PREFIX, httponly=True,
+                        samesite="strict", secure=secure)
+
+
+def _version_row(registry: Registry, row: dict[str, Any]) -> dict[str, Any]:
+    """A version as the task page shows it: the registry's row and, when its files are here, what its manifest says."""
+    manifest: dict[str, Any] = {}
+    path = registry.artifacts / row["artifact_dir"] / "manifest.json"
+    if path.is_file():
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError):
+            manifest = {}
+    floor = manifest.get("floor") if isinstance(manifest.get("floor"), dict) else {}
+    folder = registry.artifacts / row["artifact_dir"]
+    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    size = sum((folder / name).stat().st_size for name in files if (folder / name).is_file())
+    timed = [r.get("ms_per_row") for r in manifest.get("leaderboard", []) if isinstance(r, dict)
+             and str(r.get("candidate", "")).startswith(f"{row['architecture']} ")]
+    return {**row, "floor": floor, "size": size or None, "ms_per_row": timed[0] if timed else None,
+            "optimized_from": (row.get("provenance") or {}).get("optimized_from"), "has_report": (folder / "report" / "report.html").is_file()}
+
+
+def add_console(app: Any, host: Host, registry: Registry, access: Any) -> None:
+    """Mount the console's pages and stylesheet on the service's app (``access``: its ``serving.access.Access``)."""
+    from fastapi.staticfiles import StaticFiles
+
+    app.include_router(console_router(host, registry, access.keys, access.enforced))
+    app.mount(f"{PREFIX}/static", StaticFiles(packages=[("aiaas.console", "static")]), name="console-static")
+
+    @app.exception_handler(SignIn)
+    async def to_sign_in(request: Request, exc: SignIn) -> Response:
+        return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)

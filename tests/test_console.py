@@ -1,0 +1,175 @@
+"""The console in a real browser: Debian's chromium driven by Playwright (never a browser download),
+against the service on a real socket, with keys in force and every request off the server blocked."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiaas.keys import KeyStore
+from aiaas.registry import Registry
+from aiaas.testing import host_with, isolated_home, ready_client, running_server
+from aiaas.training import TrainRequest, train
+
+from .test_third_party_plugin import insurance_plugin, write_claims
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make browser installs it)")
+TASK = "insurance/claims"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two versions of a small task (the first in production), three keys (admin, the task's industry,
+    another industry), and the service on a loopback port."""
+    home = tmp_path_factory.mktemp("console")
+    with isolated_home(home):
+        host = host_with("insurance", insurance_plugin())
+        registry = Registry.from_settings()
+        data = write_claims(home, 400, 0)
+        for promote in (True, False):
+            train(host, registry, TrainRequest(TASK, data, epochs=1, promote=promote), quiet=True)
+        keys = KeyStore(registry.engine)
+        secrets = {scope: keys.create(f"{scope}-key", scope)[1] for scope in ("admin", "insurance", "finance")}
+        app = ready_client(host, registry).app
+        with running_server(app) as base:
+            yield {"base": base, "keys": secrets, "registry": registry}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+class Page:
+    """A browser tab that fails the test on a console error, a failed request or a request off the server."""
+
+    def __init__(self, browser: Any, base: str) -> None:
+        self.base, self.problems = base, []
+        self.context = browser.new_context()
+        self.page = self.context.new_page()
+        self.page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else
+                        (self.problems.append(f"off the server: {route.request.url}"), route.abort()))
+        self.page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")
+                     if m.type in ("error", "warning") and not (self.expect_error and "status of 403" in m.text) else None)
+        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        self.page.on("response", lambda r: self.problems.append(f"{r.status}: {r.url}") if r.status >= 400 and not self.expect_error else None)
+        self.expect_error = False
+
+    def go(self, path: str) -> Any:
+        self.page.goto(self.base + path)
+        return self.page
+
+    def sign_in(self, key: str) -> None:
+        self.go("/console/")
+        assert self.page.url.endswith("/console/sign-in")
+        self.page.get_by_label("API key").fill(key)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(re.compile(r".*/console/$"))
+
+    def accessible(self) -> None:
+        """axe-core, run in the page, finds no serious or critical violation; every control is labelled and
+        takes the keyboard's focus."""
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(self.page)
+        bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert not bad, [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
+        controls = self.page.locator("a[href], button, input:not([type=hidden]), select")
+        reached = set()
+        for _ in range(controls.count() + 2):
+            self.page.keyboard.press("Tab")
+            reached.add(self.page.evaluate("document.activeElement.outerHTML"))
+        missing = [html for html in (controls.nth(i).evaluate("e => e.outerHTML") for i in range(controls.count())) if html not in reached]
+        assert not missing, missing[:3]
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.problems, self.problems
+
+
+def test_an_admin_signs_in_promotes_and_rolls_back_from_the_pages(served: dict[str, Any], browser: Any) -> None:
+    """Every page loads clean, offline and accessible; a promotion and a rollback asked for in the pages,
+    each confirmed, change what the API serves and are in the audit log under the key's name."""
+    registry = served["registry"]
+    tab = Page(browser, served["base"])
+    tab.sign_in(served["keys"]["admin"])
+    page = tab.page
+    assert page.get_by_role("link", name=TASK).is_visible()
+    page.screenshot(path=str(DOCS / "console-overview.png"), full_page=True)
+    tab.accessible()
+
+    page.get_by_role("link", name=TASK).click()
+    page.wait_for_url(re.compile(f".*/console/tasks/{TASK}$"))
+    assert page.get_by_role("link", name="report of version 1").is_visible()
+    page.screenshot(path=str(DOCS / "console-task.png"), full_page=True)
+    tab.accessible()
+
+    page.get_by_label("Change for version 2").select_option("promote")
+    page.locator("form.change").filter(has=page.get_by_label("Change for version 2")).get_by_role("button").click()
+    assert "Version 2 will serve all" in page.get_by_role("status").inner_text()
+    tab.accessible()
+    assert registry.alias(TASK) == 1  # nothing changes before the confirmation
+    page.get_by_role("button", name="Yes, promote").click()
+    page.wait_for_url(re.compile(f".*/console/tasks/{TASK}$"))
+    assert registry.alias(TASK) == 2
+    page.get_by_role("button", name="Roll back production").click()
+    page.get_by_role("button", name="Yes, rollback").click()
+    page.wait_for_url(re.compile(f".*/console/tasks/{TASK}$"))
+    assert registry.alias(TASK) == 1
+    mine = [e.to_json()["action"] for e in registry.audit.events(10) if e.to_json()["actor"] == "key:admin-key"]
+    assert sorted(mine) == ["promote", "rollback"]
+
+    page.get_by_role("link", name="report of version 1").click()
+    assert page.locator("img").count() > 0  # the report and its pictures, served from the version's folder
+    tab.close()
+
+
+def test_a_key_of_one_industry_sees_only_it_and_changes_nothing(served: dict[str, Any], browser: Any) -> None:
+    registry = served["registry"]
+    other = Page(browser, served["base"])
+    other.sign_in(served["keys"]["finance"])
+    assert other.page.get_by_text("No task this key may see").is_visible()
+    other.expect_error = True
+    assert other.go(f"/console/tasks/{TASK}").locator("body").inner_text().find("may not see") >= 0
+    other.close()
+
+    mine = Page(browser, served["base"])
+    mine.sign_in(served["keys"]["insurance"])
+    page = mine.go(f"/console/tasks/{TASK}")
+    assert page.get_by_role("link", name="report of version 1").is_visible()
+    assert page.get_by_role("button").filter(has_text=re.compile("Review|Roll back")).count() == 0  # no change offered
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    mine.expect_error = True
+    refused = page.request.post(f"{served['base']}/console/tasks/{TASK}/change",
+                                form={"action": "promote", "version": "2", "csrf": csrf, "confirmed": "yes"})
+    assert refused.status == 403 and "may not change" in refused.text()
+    assert registry.alias(TASK) == 1
+    mine.close()
+
+
+def test_a_forged_form_without_the_token_is_refused(served: dict[str, Any], browser: Any) -> None:
+    """The admin's own session, but a post with no CSRF token or another session's: refused, nothing changes."""
+    registry = served["registry"]
+    tab = Page(browser, served["base"])
+    tab.sign_in(served["keys"]["admin"])
+    tab.expect_error = True
+    for token in ("", "forged-token"):
+        refused = tab.page.request.post(f"{served['base']}/console/tasks/{TASK}/change",
+                                        form={"action": "promote", "version": "2", "csrf": token, "confirmed": "yes"})
+        assert refused.status == 403 and "CSRF" in refused.text()
+    assert registry.alias(TASK) == 1
+    cookies = tab.context.cookies()
+    assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [("aiaas_console", True, "Strict")]
+    assert served["keys"]["admin"] not in str(cookies)  # the session holds the key's name, never the key
+    tab.close()
