@@ -173,3 +173,36 @@ def test_a_forged_form_without_the_token_is_refused(served: dict[str, Any], brow
     assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [("aiaas_console", True, "Strict")]
     assert served["keys"]["admin"] not in str(cookies)  # the session holds the key's name, never the key
     tab.close()
+
+
+def test_an_admin_makes_a_key_that_signs_in_and_revokes_it(served: dict[str, Any], browser: Any) -> None:
+    """A key made in the page is shown once and works at once; revoked in the page, its open session is
+    signed out; both changes are in the audit log, which the page filters."""
+    admin = Page(browser, served["base"])
+    admin.sign_in(served["keys"]["admin"])
+    page = admin.go("/console/keys")
+    admin.accessible()
+    page.get_by_label("Name").fill("analyst")
+    page.get_by_label("Scope").fill("insurance/claims")
+    page.get_by_role("button", name="Make the key").click()
+    secret = page.get_by_label("The key").input_value()
+    assert secret.startswith("aiaas_") and "shown this once" in page.get_by_role("status").inner_text()
+
+    analyst = Page(browser, served["base"])
+    analyst.sign_in(secret)
+    assert analyst.page.get_by_role("link", name=TASK).is_visible()
+
+    page = admin.go("/console/keys")
+    page.screenshot(path=str(DOCS / "console-keys.png"), full_page=True)
+    page.get_by_role("button", name="Revoke analyst").click()
+    page.get_by_role("button", name="Yes, revoke analyst").click()
+    page.wait_for_url(re.compile(r".*/console/keys$"))
+    analyst.go("/console/")
+    assert analyst.page.url.endswith("/console/sign-in")  # the session of a revoked key is over
+
+    page.get_by_label("Target").fill("analyst")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("section:has(#audit) tbody tr").all_inner_texts()
+    assert [r.split("\t")[2] for r in rows] == ["key-revoke", "key-create"] and all("key:admin-key" in r for r in rows)
+    analyst.close()
+    admin.close()

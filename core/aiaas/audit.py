@@ -43,6 +43,12 @@ class Audit:
         with Session(self.engine) as session, session.begin():
             session.add(AuditEvent(at=datetime.now(UTC), actor=actor, action=action, target=target, detail=detail))
 
-    def events(self, limit: int = 100) -> list[AuditEvent]:
+    def events(self, limit: int = 100, actor: str | None = None, action: str | None = None, target: str | None = None) -> list[AuditEvent]:
+        """The most recent ``limit`` events, oldest first; ``actor``, ``action`` and ``target`` keep those that
+        hold the given text."""
+        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+        for column, text in ((AuditEvent.actor, actor), (AuditEvent.action, action), (AuditEvent.target, target)):
+            if text:
+                query = query.where(column.contains(text, autoescape=True))
         with Session(self.engine, expire_on_commit=False) as session:
-            return list(reversed(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).all()))
+            return list(reversed(session.scalars(query).all()))

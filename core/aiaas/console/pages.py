@@ -148,6 +148,45 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
             raise HTTPException(409, str(exc)) from None
         return RedirectResponse(f"{PREFIX}/tasks/{name}", status_code=303)
 
+    @router.get("/keys", response_class=HTMLResponse)
+    def keys_page(request: Request, actor: str = "", action: str = "", target: str = "") -> HTMLResponse:
+        """Keys (made, listed, revoked here) and the audit log, filtered; admin keys only."""
+        who = viewer(request)
+        if not who.admin:
+            raise HTTPException(403, f"key {who.name!r} may not manage keys")
+        filters = {"actor": actor[:100], "action": action[:50], "target": target[:200]}
+        events = registry.audit.events(200, **filters)
+        return page(request, "keys.html", who, keys=[k.to_json() for k in keys.list()], events=[e.to_json() for e in reversed(events)],
+                    filters=filters)
+
+    @router.post("/keys/create", response_class=HTMLResponse)
+    def create_key(request: Request, name: str = Form(""), scope: str = Form(""), days: str = Form(""), csrf: str = Form("")) -> Response:
+        who = viewer(request)
+        changing(who, csrf)
+        try:
+            expires = float(days) if days.strip() else None
+            row, secret = keys.create(name.strip(), scope.strip(), expires)
+        except ValueError:
+            raise HTTPException(422, f"days {days!r}: give a number of days, or nothing for a key that does not expire") from None
+        except UserError as exc:
+            raise HTTPException(422, str(exc)) from None
+        registry.audit.record(who.actor, "key-create", row.name, scope=row.scope,
+                              expires_at=row.expires_at.isoformat() if row.expires_at else None, rate=row.rate)
+        return page(request, "key_made.html", who, key=row.to_json(), secret=secret)
+
+    @router.post("/keys/revoke", response_class=HTMLResponse)
+    def revoke_key(request: Request, name: str = Form(""), csrf: str = Form(""), confirmed: str = Form("")) -> Response:
+        who = viewer(request)
+        changing(who, csrf)
+        if confirmed != "yes":
+            return page(request, "confirm_revoke.html", who, name=name)
+        try:
+            keys.revoke(name)
+        except UserError as exc:
+            raise HTTPException(404, str(exc)) from None
+        registry.audit.record(who.actor, "key-revoke", name)
+        return RedirectResponse(f"{PREFIX}/keys", status_code=303)
+
     @router.get("/sign-in", response_class=HTMLResponse)
     def sign_in_page(request: Request) -> HTMLResponse:
         session = sessions.read(request.cookies.get(sessions.COOKIE)) or sessions.new()
