@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from aiaas.console import drawing, tryit
 from aiaas.console import session as sessions
 from aiaas.console.session import Session, Viewer
-from aiaas.errors import UserError
+from aiaas.errors import NoModel, UserError
 from aiaas.keys import KeyStore
 from aiaas.plugins import Host
 from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry
@@ -148,6 +151,49 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
             raise HTTPException(409, str(exc)) from None
         return RedirectResponse(f"{PREFIX}/tasks/{name}", status_code=303)
 
+    def try_form(request: Request, industry: str, task: str) -> tuple[Viewer, str, Any, list[tryit.FormField]]:
+        who = viewer(request)
+        name = task_of(who, industry, task)
+        served = request.app.state.served
+        try:
+            pipeline = served.fresh(name) or served.get(name, 10.0)
+        except NoModel as exc:
+            raise HTTPException(503, str(exc)) from None
+        spec = host.task(name)
+        example = _example(registry.artifacts / registry.get(name, pipeline.version).artifact_dir)
+        fields = [] if spec.upload_field else tryit.form_fields(pipeline.input_model.model_json_schema(), example)
+        return who, name, pipeline, fields
+
+    @router.get("/tasks/{industry}/{task}/try", response_class=HTMLResponse)
+    def try_page(request: Request, industry: str, task: str) -> HTMLResponse:
+        who, name, pipeline, fields = try_form(request, industry, task)
+        return page(request, "try.html", who, task=name, fields=fields, upload=host.task(name).upload_field, version=pipeline.version)
+
+    @router.post("/tasks/{industry}/{task}/try", response_class=HTMLResponse)
+    async def try_answer(request: Request, industry: str, task: str) -> HTMLResponse:
+        """The form's instance through the task's own route; the answer drawn (a 4xx is shown as the API says it)."""
+        who, name, pipeline, fields = await run_in_threadpool(try_form, request, industry, task)
+        form = await request.form()
+        if not sessions.csrf_ok(who.session, str(form.get("csrf", ""))):
+            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page and try again")
+        upload = host.task(name).upload_field
+        problems: list[str] = []
+        if upload:
+            sent = [f for f in form.getlist("files") if hasattr(f, "read")]
+            files = [(f.filename or "upload", await f.read(), f.content_type or "application/octet-stream") for f in sent]
+            status, body = await tryit.answer(request.app, name, who.caller, files=files) if files else (422, {"detail": "choose a file"})
+        else:
+            values = {f.name: str(form.get(f.name, "")) for f in fields}
+            for f in fields:
+                f.value = values[f.name]
+            record, problems = tryit.instance(fields, values)
+            status, body = (422, {"detail": problems}) if problems else await tryit.answer(request.app, name, who.caller, record)
+        answered = status == 200
+        drawn = drawing.blocks((body.get("predictions") or [{}])[0]) if answered else []
+        return page(request, "try.html", who, status=200 if answered else status, task=name, fields=fields, upload=upload,
+                    version=(body.get("model") or {}).get("version", pipeline.version) if answered else pipeline.version,
+                    drawn=drawn, error=None if answered else body.get("detail"))
+
     @router.get("/keys", response_class=HTMLResponse)
     def keys_page(request: Request, actor: str = "", action: str = "", target: str = "") -> HTMLResponse:
         """Keys (made, listed, revoked here) and the audit log, filtered; admin keys only."""
@@ -254,3 +300,14 @@ def add_console(app: Any, host: Host, registry: Registry, access: Any) -> None:
     @app.exception_handler(SignIn)
     async def to_sign_in(request: Request, exc: SignIn) -> Response:
         return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+
+
+def _example(folder: Path) -> dict[str, Any] | None:
+    """A validation record the version keeps for its warm-up, to fill the form with something real."""
+    from aiaas.warmup import load
+
+    try:
+        rows = load(folder)
+    except (OSError, ValueError, KeyError):
+        return None
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in rows[0].items()} if rows else None

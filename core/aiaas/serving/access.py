@@ -25,6 +25,9 @@ from aiaas.keys import Caller, KeyStore, digest
 
 OPEN = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
 CONSOLE = "/console"
+IN_PROCESS = "aiaas.in_process_caller"
+"""An ASGI scope key the console sets on the requests it makes of the service in-process: the caller it
+signed in. A client cannot set a scope key, so this never comes from the network."""
 
 
 def is_open(path: str) -> bool:
@@ -125,6 +128,9 @@ class KeyCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if IN_PROCESS in scope:  # asked by this process's own console for a viewer it has checked (never from a socket)
+            scope.setdefault("state", {})["caller"] = scope[IN_PROCESS]
             return await self.app(scope, receive, send)
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         # In memory but for one database read per key (and one for "any keys?") per ttl: no thread hop per request.
