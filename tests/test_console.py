@@ -229,4 +229,11 @@ def test_try_it_answers_from_a_form_made_of_the_schema_and_draws_the_answer(serv
     page.get_by_label("amount").fill("a lot")
     page.get_by_role("button", name="Answer").click()
     assert "amount: 'a lot' is not a number" in page.get_by_role("alert").inner_text()
+    tab.expect_error = False
+
+    page = tab.go(f"/console/tasks/{TASK}/monitor?window=1h")  # the answer above is in the prediction log
+    assert re.search(r"\b[1-9]\d* answers;", page.locator("#traffic ~ p").first.inner_text())
+    assert page.locator("section:has(#versions) tbody tr").first.inner_text().startswith("1\tproduction")
+    page.screenshot(path=str(DOCS / "console-monitor.png"), full_page=True)
+    tab.accessible()
     tab.close()

@@ -28,6 +28,7 @@ from aiaas.plugins import Host
 from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry
 
 PREFIX = "/console"
+WINDOWS = ("15m", "1h", "24h", "7d", "30d")
 REPORT_FILE = re.compile(r"[a-z0-9_-]{1,80}\.(html|png)")
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; "
                "frame-ancestors 'none'; base-uri 'none'")
@@ -193,6 +194,27 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         return page(request, "try.html", who, status=200 if answered else status, task=name, fields=fields, upload=upload,
                     version=(body.get("model") or {}).get("version", pipeline.version) if answered else pipeline.version,
                     drawn=drawn, error=None if answered else body.get("detail"))
+
+    @router.get("/tasks/{industry}/{task}/monitor", response_class=HTMLResponse)
+    def monitor_page(request: Request, industry: str, task: str, window: str = "24h") -> HTMLResponse:
+        """Traffic and the flagged share over a window, each version's feedback metrics and a rollout's
+        agreement with production, and drift against the training reference (``aiaas.monitoring``)."""
+        from aiaas.console.charts import series
+        from aiaas.monitoring.monitor import monitor, since
+
+        who = viewer(request)
+        name = task_of(who, industry, task)
+        log = request.app.state.predictions
+        if window not in WINDOWS:
+            raise HTTPException(422, f"window {window!r}: one of {', '.join(WINDOWS)}")
+        if log is None:
+            return page(request, "monitor.html", who, task=name, window=window, windows=WINDOWS, result=None, traffic=None)
+        log.flush()
+        start = since(window)
+        result = monitor(host, registry, log, name, start, figures=False)
+        rows, _ = log.since(name, start)
+        return page(request, "monitor.html", who, task=name, window=window, windows=WINDOWS, result=result,
+                    traffic=series(rows, start), drift=sorted(result.drift.items(), key=lambda kv: -kv[1])[:25])
 
     @router.get("/keys", response_class=HTMLResponse)
     def keys_page(request: Request, actor: str = "", action: str = "", target: str = "") -> HTMLResponse:
