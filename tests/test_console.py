@@ -236,4 +236,8 @@ def test_try_it_answers_from_a_form_made_of_the_schema_and_draws_the_answer(serv
     assert page.locator("section:has(#versions) tbody tr").first.inner_text().startswith("1\tproduction")
     page.screenshot(path=str(DOCS / "console-monitor.png"), full_page=True)
     tab.accessible()
+
+    cells = tab.go("/console/").locator("tbody tr").first.locator("td").all_inner_texts()  # the last minutes, with the answer above
+    rate, errors, p99, flagged = cells[4:8]
+    assert float(rate) > 0 and errors == "0.0%" and p99.startswith("≤ ") and re.fullmatch(r"\d+\.\d% of [1-9]\d*", flagged), cells
     tab.close()

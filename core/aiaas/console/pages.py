@@ -85,17 +85,27 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
     @router.get("", response_class=HTMLResponse)
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:
+        from datetime import UTC, datetime, timedelta
+
         who = viewer(request)
-        served = request.app.state.served
+        served, recent, log = request.app.state.served, request.app.state.console_recent, request.app.state.predictions
+        recent.start()
+        drift = _drift(request.app.state.metrics)
+        if log is not None:
+            log.flush()
         rows = []
         for name in sorted(host.components.tasks):
             if not who.sees(name):
                 continue
             state, body = served.status(name)
             rollout = registry.rollout(name)
+            logged = log.since(name, datetime.now(UTC) - timedelta(minutes=5))[0] if log is not None else []
+            answered = [r for r in logged if (r.answer.get("rollout") or {}).get("role") != "shadow"]
+            flagged = sum(1 for r in answered if (r.answer.get("input_check") or {}).get("in_distribution") is False)
             rows.append({"task": name, "production": registry.alias(name), "versions": len(registry.versions(name)),
                          "rollout": rollout.describe() if rollout else None, "state": state, "status": body.get("status"),
-                         "pending": body.get("pending"), "integrity": body.get("integrity")})
+                         "pending": body.get("pending"), "integrity": body.get("integrity"), "figures": recent.figures(name),
+                         "flagged": flagged / len(answered) if answered else None, "answered": len(answered), "drift": drift.get(name)})
         return page(request, "overview.html", who, tasks=rows)
 
     @router.get("/tasks/{industry}/{task}", response_class=HTMLResponse)
@@ -316,6 +326,9 @@ def add_console(app: Any, host: Host, registry: Registry, access: Any) -> None:
     """Mount the console's pages and stylesheet on the service's app (``access``: its ``serving.access.Access``)."""
     from fastapi.staticfiles import StaticFiles
 
+    from aiaas.console.live import Recent
+
+    app.state.console_recent = Recent(app.state.metrics)  # its sampler starts with the first overview drawn
     app.include_router(console_router(host, registry, access.keys, access.enforced))
     app.mount(f"{PREFIX}/static", StaticFiles(packages=[("aiaas.console", "static")]), name="console-static")
 
@@ -333,3 +346,14 @@ def _example(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError):
         return None
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in rows[0].items()} if rows else None
+
+
+def _drift(metrics: Any) -> dict[str, tuple[str, float]]:
+    """Per task, the feature (or score) that drifted most, as the service's drift gauges last measured it."""
+    out: dict[str, tuple[str, float]] = {}
+    for family in metrics.drift.collect():
+        for sample in family.samples:
+            task, feature = sample.labels.get("task", ""), sample.labels.get("feature", "")
+            if task and (task not in out or sample.value > out[task][1]):
+                out[task] = (feature, float(sample.value))
+    return out
