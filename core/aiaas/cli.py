@@ -408,7 +408,7 @@ def serve(
         return _serve_on_ray(host, port, replicas, autoscale, address, ray)
     import uvicorn
 
-    console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    console.print(f"serving on http://{host}:{port}  (console: http://{host}:{port}/console/, docs: http://{host}:{port}/docs)")
     import os
     import shutil
     import tempfile
