@@ -241,3 +241,57 @@ def test_try_it_answers_from_a_form_made_of_the_schema_and_draws_the_answer(serv
     rate, errors, p99, flagged = cells[4:8]
     assert float(rate) > 0 and errors == "0.0%" and p99.startswith("≤ ") and re.fullmatch(r"\d+\.\d% of [1-9]\d*", flagged), cells
     tab.close()
+
+
+@pytest.fixture(scope="module")
+def verticals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The four verticals, each with a quick version promoted from its own sample data, served open (no key
+    exists yet, as on a laptop)."""
+    from aiaas.plugins import get_host
+    from aiaas.records import resolve
+
+    home = tmp_path_factory.mktemp("verticals")
+    runs = {"finance/fraud": (600, {"architecture": "gbdt", "params": {"rounds": 30}}),
+            "retail/review-sentiment": (400, {}),
+            "healthcare/chest-xray": (40, {"architecture": "small-cnn", "epochs": 1, "options": {"image_size": "28"}}),
+            "education/knowledge-tracing": (2500, {"runtime": "torch", "epochs": 1})}
+    with isolated_home(home):
+        host, registry = get_host(), Registry.from_settings()
+        for name, (rows, how) in runs.items():
+            written = resolve(host.task(name).sample)(home / name.replace("/", "-"), rows, 0)
+            data = next(written.glob("answers.csv"), written) if written.is_dir() and name.startswith("education") else written
+            train(host, registry, TrainRequest(name, data, promote=True, **how), quiet=True)
+        with running_server(ready_client(host, registry).app) as base:
+            yield {"base": base, "home": home}
+
+
+def test_try_it_draws_each_verticals_answer(verticals: dict[str, Any], browser: Any) -> None:
+    """Open access: no sign-in. Reason codes as signed bars (fraud), a review's words highlighted in place,
+    the Grad-CAM heatmap over an X-ray, a learner's mastery per skill and the skills to practise."""
+    tab = Page(browser, verticals["base"])
+    page = tab.go("/console/tasks/finance/fraud/try")
+    page.locator("#f-amount").fill("4800")  # far above this customer's usual: reasons to show
+    page.locator("#f-amount_to_avg_30d").fill("160")
+    page.get_by_role("button", name="Answer").click()
+    titles = page.locator("section.answer h3").all_inner_texts()
+    assert "Reasons (contribution)" in titles and page.locator("section.answer svg rect.up").count() >= 1, titles  # reason codes as bars
+
+    page = tab.go("/console/tasks/retail/review-sentiment/try")
+    page.get_by_label("text").fill("Terrible fit, the fabric tore after one wash. Returned it.")
+    page.get_by_role("button", name="Answer").click()
+    assert page.locator("mark").count() >= 3  # the words that drove the answer, highlighted in the review
+
+    page = tab.go("/console/tasks/healthcare/chest-xray/try")
+    image = next((verticals["home"] / "healthcare-chest-xray").rglob("*.png"))
+    page.get_by_label("Image file").set_input_files(str(image))
+    page.get_by_role("button", name="Answer").click()
+    assert page.locator("section.answer img[src^='data:image/png']").count() == 1  # the heatmap
+    tab.accessible()
+
+    page = tab.go("/console/tasks/education/knowledge-tracing/try")
+    page.get_by_label("learner").fill("learner-1")
+    page.get_by_label("history").fill('[{"skill": "counting", "correct": 1}, {"skill": "addition", "correct": 0}]')
+    page.get_by_role("button", name="Answer").click()
+    titles = page.locator("section.answer h3").all_inner_texts()
+    assert "Mastery" in titles and any(t.startswith("Recommended") for t in titles), titles
+    tab.close()

@@ -1,7 +1,8 @@
 """An answer as pictures a person reads at a glance, from its shape alone (any task's answer):
 
 - a list of records that each name something and carry a signed number (reason codes'
-  contributions, the words of a review, a learner's answers' influence) becomes signed bars;
+  contributions, the words of a review, a learner's answers' influence) becomes signed bars, and
+  words are also highlighted in the text they came from (``highlighted``);
 - a mapping of names to shares between 0 and 1 (mastery per skill), or records that each name
   something and carry a share (the recommended skills), becomes bars from 0 to 1;
 - a share or probability becomes a meter;
@@ -74,6 +75,20 @@ def _signed(rows: list[dict[str, Any]]) -> tuple[str, str] | None:
     name = next((n for n in NAMES if all(n in r for r in rows)), None)
     number = next((n for n in SIGNED if all(isinstance(r.get(n), (int, float)) and not isinstance(r.get(n), bool) for r in rows)), None)
     return (name or "index", number) if number else None
+
+
+def highlighted(text: str, block: Block) -> list[tuple[str, str]]:
+    """``text`` cut into (piece, class): each word a signed-bars block weighs (a review's words) gets a class
+    by its sign and strength (up-1..3, down-1..3), so the words that drove the answer show in place."""
+    import re
+
+    weights = {name.lower(): value for name, value, _ in block.items}
+    out = []
+    for piece in re.split(r"(\w+)", text):
+        value = weights.get(piece.lower())
+        strength = 0 if value is None else min(3, 1 + int(3 * abs(value) / block.scale))
+        out.append((piece, "" if value is None or value == 0 else f"{'up' if value > 0 else 'down'}-{strength}"))
+    return out
 
 
 def _shares(rows: list[dict[str, Any]]) -> tuple[str, str] | None:

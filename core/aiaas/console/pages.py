@@ -201,9 +201,11 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
             status, body = (422, {"detail": problems}) if problems else await tryit.answer(request.app, name, who.caller, record)
         answered = status == 200
         drawn = drawing.blocks((body.get("predictions") or [{}])[0]) if answered else []
+        text = max((f.value for f in fields if f.kind == "textbox"), key=len, default="")
+        words = next((drawing.highlighted(text, b) for b in drawn if b.kind == "bars" and text and b.title.startswith(("words", "tokens"))), None)
         return page(request, "try.html", who, status=200 if answered else status, task=name, fields=fields, upload=upload,
                     version=(body.get("model") or {}).get("version", pipeline.version) if answered else pipeline.version,
-                    drawn=drawn, error=None if answered else body.get("detail"))
+                    drawn=drawn, words=words, error=None if answered else body.get("detail"))
 
     @router.get("/tasks/{industry}/{task}/monitor", response_class=HTMLResponse)
     def monitor_page(request: Request, industry: str, task: str, window: str = "24h") -> HTMLResponse:
