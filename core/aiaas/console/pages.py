@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -41,6 +41,14 @@ _templates = Environment(loader=PackageLoader("aiaas.console", "templates"), aut
 
 class SignIn(Exception):
     """The page needs a signed-in key (raised to send the browser to the sign-in page)."""
+
+
+class Refusal(Exception):
+    """A request the console refuses: shown as a page with the status and the reason, not as JSON."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
 
 
 def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any) -> APIRouter:
@@ -71,16 +79,16 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         try:
             name = host.task(f"{industry}/{task}").name
         except UserError:
-            raise HTTPException(404, f"no task {industry}/{task}") from None
+            raise Refusal(404, f"no task {industry}/{task}") from None
         if not viewer.sees(name):
-            raise HTTPException(403, f"key {viewer.name!r} may not see {name}")
+            raise Refusal(403, f"key {viewer.name!r} may not see {name}")
         return name
 
     def changing(viewer: Viewer, csrf: str | None) -> None:
         if not sessions.csrf_ok(viewer.session, csrf):
-            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page and try again")
+            raise Refusal(403, "the form's CSRF token is missing or wrong: reload the page and try again")
         if not viewer.admin:
-            raise HTTPException(403, f"key {viewer.name!r} (scope {viewer.caller.scope if viewer.caller else ''}) may not change what serves")
+            raise Refusal(403, f"key {viewer.name!r} (scope {viewer.caller.scope if viewer.caller else ''}) may not change what serves")
 
     @router.get("", response_class=HTMLResponse)
     @router.get("/", response_class=HTMLResponse)
@@ -122,14 +130,14 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         """A version's report (``report.html``) and the pictures it shows, from its own folder only."""
         name = task_of(viewer(request), industry, task)
         if not 1 <= version <= MAX_VERSION or not REPORT_FILE.fullmatch(file):
-            raise HTTPException(404, f"no such file of version {version} of {name}'s report")
+            raise Refusal(404, f"no such file of version {version} of {name}'s report")
         try:
             folder = registry.folder(registry.get(name, version))
         except UserError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise Refusal(404, str(exc)) from None
         path = folder / "report" / file
         if not path.is_file():
-            raise HTTPException(404, f"version {version} of {name}'s report has no {file}")
+            raise Refusal(404, f"version {version} of {name}'s report has no {file}")
         return FileResponse(path, media_type="text/html" if file.endswith(".html") else "image/png",
                             headers={"Content-Security-Policy": REPORT_POLICY, "X-Content-Type-Options": "nosniff"})
 
@@ -142,12 +150,12 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         name = task_of(who, industry, task)
         changing(who, csrf)
         if action not in ("promote", "canary", "shadow", "rollback"):
-            raise HTTPException(422, f"unknown action {action!r}: promote, canary, shadow or rollback")
+            raise Refusal(422, f"unknown action {action!r}: promote, canary, shadow or rollback")
         if action != "rollback":
             if not 1 <= version <= MAX_VERSION or version not in {row.version for row in registry.versions(name)}:
-                raise HTTPException(422, f"{name} has no version {version}")
+                raise Refusal(422, f"{name} has no version {version}")
             if action == "canary" and not 1 <= percent <= 99:
-                raise HTTPException(422, "a canary answers 1 to 99 percent of clients")
+                raise Refusal(422, "a canary answers 1 to 99 percent of clients")
         if confirmed != "yes":
             return page(request, "confirm.html", who, task=name, action=action, version=version, percent=percent,
                         production=registry.alias(name), rollout=(r.describe() if (r := registry.rollout(name)) else None))
@@ -159,7 +167,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
             else:
                 registry.start_rollout(name, version, CANARY if action == "canary" else SHADOW, percent if action == "canary" else 100, who.actor)
         except UserError as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise Refusal(409, str(exc)) from None
         return RedirectResponse(f"{PREFIX}/tasks/{name}", status_code=303)
 
     def try_form(request: Request, industry: str, task: str) -> tuple[Viewer, str, Any, list[tryit.FormField]]:
@@ -169,7 +177,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         try:
             pipeline = served.fresh(name) or served.get(name, 10.0)
         except NoModel as exc:
-            raise HTTPException(503, str(exc)) from None
+            raise Refusal(503, str(exc)) from None
         spec = host.task(name)
         example = _example(registry.artifacts / registry.get(name, pipeline.version).artifact_dir)
         fields = [] if spec.upload_field else tryit.form_fields(pipeline.input_model.model_json_schema(), example)
@@ -186,7 +194,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         who, name, pipeline, fields = await run_in_threadpool(try_form, request, industry, task)
         form = await request.form()
         if not sessions.csrf_ok(who.session, str(form.get("csrf", ""))):
-            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page and try again")
+            raise Refusal(403, "the form's CSRF token is missing or wrong: reload the page and try again")
         upload = host.task(name).upload_field
         problems: list[str] = []
         if upload:
@@ -218,7 +226,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         name = task_of(who, industry, task)
         log = request.app.state.predictions
         if window not in WINDOWS:
-            raise HTTPException(422, f"window {window!r}: one of {', '.join(WINDOWS)}")
+            raise Refusal(422, f"window {window!r}: one of {', '.join(WINDOWS)}")
         if log is None:
             return page(request, "monitor.html", who, task=name, window=window, windows=WINDOWS, result=None, traffic=None)
         log.flush()
@@ -233,7 +241,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         """Keys (made, listed, revoked here) and the audit log, filtered; admin keys only."""
         who = viewer(request)
         if not who.admin:
-            raise HTTPException(403, f"key {who.name!r} may not manage keys")
+            raise Refusal(403, f"key {who.name!r} may not manage keys")
         filters = {"actor": actor[:100], "action": action[:50], "target": target[:200]}
         events = registry.audit.events(200, **filters)
         return page(request, "keys.html", who, keys=[k.to_json() for k in keys.list()], events=[e.to_json() for e in reversed(events)],
@@ -247,9 +255,9 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
             expires = float(days) if days.strip() else None
             row, secret = keys.create(name.strip(), scope.strip(), expires)
         except ValueError:
-            raise HTTPException(422, f"days {days!r}: give a number of days, or nothing for a key that does not expire") from None
+            raise Refusal(422, f"days {days!r}: give a number of days, or nothing for a key that does not expire") from None
         except UserError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise Refusal(422, str(exc)) from None
         registry.audit.record(who.actor, "key-create", row.name, scope=row.scope,
                               expires_at=row.expires_at.isoformat() if row.expires_at else None, rate=row.rate)
         return page(request, "key_made.html", who, key=row.to_json(), secret=secret)
@@ -263,7 +271,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         try:
             keys.revoke(name)
         except UserError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise Refusal(404, str(exc)) from None
         registry.audit.record(who.actor, "key-revoke", name)
         return RedirectResponse(f"{PREFIX}/keys", status_code=303)
 
@@ -277,7 +285,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
     def sign_in(request: Request, key: str = Form(""), csrf: str = Form("")) -> Response:
         session = sessions.read(request.cookies.get(sessions.COOKIE))
         if session is None or not sessions.csrf_ok(session, csrf):
-            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page and try again")
+            raise Refusal(403, "the form's CSRF token is missing or wrong: reload the page and try again")
         caller = keys.caller(key.strip()) if key.strip() else None
         if caller is None:
             request.state.console_session = session
@@ -291,7 +299,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
     def sign_out(request: Request, csrf: str = Form("")) -> Response:
         session = sessions.read(request.cookies.get(sessions.COOKIE))
         if session is None or not sessions.csrf_ok(session, csrf):
-            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page and try again")
+            raise Refusal(403, "the form's CSRF token is missing or wrong: reload the page and try again")
         response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
         response.delete_cookie(sessions.COOKIE, path=PREFIX)
         return response
@@ -337,6 +345,12 @@ def add_console(app: Any, host: Host, registry: Registry, access: Any) -> None:
     @app.exception_handler(SignIn)
     async def to_sign_in(request: Request, exc: SignIn) -> Response:
         return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        html = _templates.get_template("refused.html").render(viewer=None, prefix=PREFIX, request_path=request.url.path, status=exc.status,
+                                                              reason=exc.reason)
+        return HTMLResponse(html, status_code=exc.status, headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store"})
 
 
 def _example(folder: Path) -> dict[str, Any] | None:
