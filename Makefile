@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint browser benchmark clean
+.PHONY: install run test lint browser docs benchmark clean
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,15 +18,21 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile
 
 install: $(STAMP)
 
-run: install
+run: install docs
 	$(BIN)/aiaas quickstart
 	$(BIN)/aiaas serve --host $(HOST) --port $(PORT)
+
+# The docs site (MkDocs, Material theme), built offline into the console's folder: `aiaas serve` serves it at /console/docs/.
+docs: install
+	$(BIN)/python -m aiaas plugin reference --out docs/plugin-reference.md
+	sed 's|](docs/|](|g' README.md > docs/index.md
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
 
 lint: install
 	$(BIN)/ruff check core plugins tests benchmarks
 	$(BIN)/lint-imports
 
-test: lint browser
+test: lint browser docs
 	$(BIN)/python -m pytest
 
 # The console's tests drive Debian's chromium (Playwright never downloads a browser); where apt cannot

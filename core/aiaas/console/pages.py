@@ -29,6 +29,8 @@ from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry
 
 PREFIX = "/console"
 WINDOWS = ("15m", "1h", "24h", "7d", "30d")
+DOCS_SITE = Path(__file__).parent / "docs_site"
+"""Where ``make docs`` writes the docs site (``mkdocs.yml``)."""
 REPORT_FILE = re.compile(r"[a-z0-9_-]{1,80}\.(html|png)")
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; "
                "frame-ancestors 'none'; base-uri 'none'")
@@ -341,6 +343,12 @@ def add_console(app: Any, host: Host, registry: Registry, access: Any) -> None:
     app.state.console_recent = Recent(app.state.metrics)  # its sampler starts with the first overview drawn
     app.include_router(console_router(host, registry, access.keys, access.enforced))
     app.mount(f"{PREFIX}/static", StaticFiles(packages=[("aiaas.console", "static")]), name="console-static")
+    if DOCS_SITE.is_dir():  # built by `make docs` (MkDocs); the pages are public documentation, like /docs
+        app.mount(f"{PREFIX}/docs", StaticFiles(directory=DOCS_SITE, html=True), name="console-docs")
+    else:
+        @app.get(f"{PREFIX}/docs/{{rest:path}}", include_in_schema=False)
+        def no_docs(rest: str) -> Response:
+            raise Refusal(404, "the docs site is not built here: run `make docs` (MkDocs), then restart `aiaas serve`")
 
     @app.exception_handler(SignIn)
     async def to_sign_in(request: Request, exc: SignIn) -> Response:
