@@ -6,6 +6,7 @@ this one, so the environment the other tests see never changes."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import os
@@ -55,6 +56,24 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _try_in_console(port: int, task: str, modality: str) -> None:
+    """The console's Try it for a scaffolded task, which has no console code of its own: the form made from
+    its schema (filled from its own validation record), posted back as it is, answers and is drawn."""
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        form = client.get(f"/console/tasks/{task}/try")
+        assert form.status_code == 200, form.text[:500]
+        values = dict(re.findall(r'<input[^>]* name="([^"]+)" value="([^"]*)"', form.text))
+        values.update({name: html.unescape(text) for name, text in re.findall(r'<textarea[^>]* name="([^"]+)"[^>]*>([^<]*)</textarea>', form.text)})
+        values.update(re.findall(r'<select[^>]* name="([^"]+)"[^>]*>\s*(?:<option[^>]*>[^<]*</option>\s*)*?<option value="([^"]*)" selected', form.text))
+        files = {"files": ("part.png", base64.b64decode(INSTANCE["image"]["image"]), "image/png")} if modality == "image" else None
+        answered = client.post(f"/console/tasks/{task}/try", data=values, files=files)
+        assert answered.status_code == 200 and "training data" in answered.text, (modality, answered.text[-1500:])
 
 
 def _post(port: int, path: str, body: dict) -> tuple[int, dict]:
@@ -119,6 +138,7 @@ def test_new_plugin_of_every_modality_installs_passes_its_tests_trains_and_serve
             status, answer = _post(port, f"/v1/acme-{modality}/{TASK[modality]}/predict", {"instances": [INSTANCE[modality]]})
             assert status == 200, (modality, answer)
             assert answer["predictions"][0]["label"] and answer["model"]["version"] == 1
+            _try_in_console(port, f"acme-{modality}/{TASK[modality]}", modality)
     finally:
         server.terminate()
         server.wait(20)
