@@ -97,6 +97,8 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
     def overview(request: Request) -> HTMLResponse:
         from datetime import UTC, datetime, timedelta
 
+        from aiaas.console.charts import series
+
         who = viewer(request)
         served, recent, log = request.app.state.served, request.app.state.console_recent, request.app.state.predictions
         recent.start()
@@ -109,13 +111,12 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
                 continue
             state, body = served.status(name)
             rollout = registry.rollout(name)
-            logged = log.since(name, datetime.now(UTC) - timedelta(minutes=5))[0] if log is not None else []
-            answered = [r for r in logged if (r.answer.get("rollout") or {}).get("role") != "shadow"]
-            flagged = sum(1 for r in answered if (r.answer.get("input_check") or {}).get("in_distribution") is False)
+            start = datetime.now(UTC) - timedelta(minutes=5)
+            last = series(log.since(name, start)[0] if log is not None else [], start, buckets=1)
             rows.append({"task": name, "production": registry.alias(name), "versions": len(registry.versions(name)),
                          "rollout": rollout.describe() if rollout else None, "state": state, "status": body.get("status"),
                          "pending": body.get("pending"), "integrity": body.get("integrity"), "figures": recent.figures(name),
-                         "flagged": flagged / len(answered) if answered else None, "answered": len(answered), "drift": drift.get(name)})
+                         "flagged": last.share if last.total else None, "answered": last.total, "drift": drift.get(name)})
         return page(request, "overview.html", who, tasks=rows)
 
     @router.get("/tasks/{industry}/{task}", response_class=HTMLResponse)
