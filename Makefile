@@ -55,6 +55,7 @@ benchmark: install
 	$(BIN)/python benchmarks/optimize.py
 	$(BIN)/python benchmarks/ray_scaling.py
 	$(BIN)/python benchmarks/scale_out.py --rows 2000000 --subsample 500000 --max-memory 300MB --epochs 2
+	$(BIN)/python benchmarks/console.py
 
 clean:
 	rm -rf $(VENV) .aiaas
