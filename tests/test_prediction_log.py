@@ -89,3 +89,8 @@ def test_the_log_on_each_database(database_url: str, tmp_path) -> None:  # noqa:
     log.add_feedback(found, "b", "ops")
     rows, labels = log.since("t/x", datetime.now(UTC) - timedelta(hours=1))
     assert [r.request_id for r in rows] == ["r0", "r1", "r2"] and labels == {f"{1:032x}": "b"}
+    newest, _ = log.since("t/x", datetime.now(UTC) - timedelta(hours=1), newest=2)  # a busy log is read newest first, bounded
+    assert [r.request_id for r in newest] == ["r1", "r2"]
+    now = datetime.now(UTC)
+    assert log.counts("t/x", [now - timedelta(hours=2), now - timedelta(hours=1), now + timedelta(seconds=1)]) == [0, 3]
+    assert log.counts("t/other", [now - timedelta(hours=1), now + timedelta(seconds=1)]) == [0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry
 
 PREFIX = "/console"
 WINDOWS = ("15m", "1h", "24h", "7d", "30d")
+NEWEST = 20_000
+"""The most logged answers a page reads of its window; beyond them it counts (the Monitor's notes say so)."""
 DOCS_SITE = Path(__file__).parent / "docs_site"
 """Where ``make docs`` writes the docs site (``mkdocs.yml``)."""
 REPORT_FILE = re.compile(r"[a-z0-9_-]{1,80}\.(html|png)")
@@ -95,24 +98,22 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
     @router.get("", response_class=HTMLResponse)
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:
-        from datetime import UTC, datetime, timedelta
-
         from aiaas.console.charts import series
 
         who = viewer(request)
         served, recent, log = request.app.state.served, request.app.state.console_recent, request.app.state.predictions
         recent.start()
         drift = _drift(request.app.state.metrics)
-        if log is not None:
-            log.flush()
         rows = []
         for name in sorted(host.components.tasks):
             if not who.sees(name):
                 continue
             state, body = served.status(name)
             rollout = registry.rollout(name)
-            start = datetime.now(UTC) - timedelta(minutes=5)
-            last = series(log.since(name, start)[0] if log is not None else [], start, buckets=1)
+            start, now = datetime.now(UTC) - timedelta(minutes=5), datetime.now(UTC)
+            read = log.since(name, start, NEWEST)[0] if log is not None else []
+            busy = log is not None and len(read) >= NEWEST
+            last = series(read, start, now, buckets=1, counts=log.counts(name, [start, now]) if busy else None)
             rows.append({"task": name, "production": registry.alias(name), "versions": len(registry.versions(name)),
                          "rollout": rollout.describe() if rollout else None, "state": state, "status": body.get("status"),
                          "pending": body.get("pending"), "integrity": body.get("integrity"), "figures": recent.figures(name),
@@ -222,7 +223,7 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
     def monitor_page(request: Request, industry: str, task: str, window: str = "24h") -> HTMLResponse:
         """Traffic and the flagged share over a window, each version's feedback metrics and a rollout's
         agreement with production, and drift against the training reference (``aiaas.monitoring``)."""
-        from aiaas.console.charts import series
+        from aiaas.console.charts import edges, series
         from aiaas.monitoring.monitor import monitor, since
 
         who = viewer(request)
@@ -232,12 +233,13 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
             raise Refusal(422, f"window {window!r}: one of {', '.join(WINDOWS)}")
         if log is None:
             return page(request, "monitor.html", who, task=name, window=window, windows=WINDOWS, result=None, traffic=None)
-        log.flush()
         start = since(window)
-        result = monitor(host, registry, log, name, start, figures=False)
-        rows, _ = log.since(name, start)
+        result = monitor(host, registry, log, name, start, figures=False, newest=NEWEST)
+        end = datetime.now(UTC)
+        cuts = edges(start, end)
+        traffic = series(result.answers, start, end, counts=log.counts(name, cuts) if len(result.answers) >= NEWEST else None)
         return page(request, "monitor.html", who, task=name, window=window, windows=WINDOWS, result=result,
-                    traffic=series(rows, start), drift=sorted(result.drift.items(), key=lambda kv: -kv[1])[:25])
+                    traffic=traffic, drift=sorted(result.drift.items(), key=lambda kv: -kv[1])[:25])
 
     @router.get("/keys", response_class=HTMLResponse)
     def keys_page(request: Request, actor: str = "", action: str = "", target: str = "") -> HTMLResponse:

@@ -78,6 +78,8 @@ class Monitoring:
     drift: dict[str, float]
     notes: list[str]
     images: dict[str, bytes] = field(default_factory=dict)
+    answers: list[Prediction] = field(default_factory=list, repr=False)
+    """The logged answers read (for a caller that draws them over time); not part of ``to_json``."""
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "since": self.since.isoformat(), "production": self.production, "drift": self.drift,
@@ -137,11 +139,15 @@ def reference_of(registry: Registry, task: str, version: int) -> dict[str, Any]:
     return manifest.get("reference", {})
 
 
-def monitor(host: Host, registry: Registry, log: PredictionLog, task_name: str, start: datetime, figures: bool = True) -> Monitoring:
+def monitor(host: Host, registry: Registry, log: PredictionLog, task_name: str, start: datetime, figures: bool = True,
+            newest: int | None = None) -> Monitoring:
+    """``newest``: read only that many of the window's latest answers (the notes say so when the window held more)."""
     task = host.task(task_name)
-    rows, truth = log.since(task.name, start)
+    rows, truth = log.since(task.name, start, newest)
     production = registry.alias(task.name)
     notes: list[str] = []
+    if newest is not None and len(rows) >= newest:
+        notes.append(f"the answers' figures below read the newest {newest:,} answers of the window, from {rows[0].at:%Y-%m-%d %H:%M}")
     labels = host.label_schema(task)
     by_version: dict[int, list[Prediction]] = {}
     for row in rows:
@@ -170,7 +176,7 @@ def monitor(host: Host, registry: Registry, log: PredictionLog, task_name: str, 
             found = drift(ref, records, scores, novelty)
             if figures:
                 images = _figures(ref, records, scores, found, novelty)
-    return Monitoring(task.name, start, versions, production, found, notes, images)
+    return Monitoring(task.name, start, versions, production, found, notes, images, rows)
 
 
 def _figures(ref: dict[str, Any], records: pd.DataFrame, scores: np.ndarray, found: dict[str, float],

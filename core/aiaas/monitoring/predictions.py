@@ -193,6 +193,15 @@ class PredictionLog:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(erased or 0)
 
+    def counts(self, task: str, edges: list[datetime]) -> list[int]:
+        """Logged predictions of a task between each pair of consecutive ``edges``: counted by the database, not read."""
+        from sqlalchemy import func
+
+        self.flush()
+        with Session(self.engine) as session:
+            return [int(session.scalar(select(func.count()).select_from(Prediction).where(
+                Prediction.task == task, Prediction.at >= low, Prediction.at < high)) or 0) for low, high in zip(edges, edges[1:])]
+
     def find(self, prediction_id: str) -> Prediction | None:
         self.flush()
         with Session(self.engine, expire_on_commit=False) as session:
@@ -202,11 +211,16 @@ class PredictionLog:
         with Session(self.engine) as session, session.begin():
             session.add(Feedback(prediction_id=prediction.id, task=prediction.task, label=label, at=datetime.now(UTC), key=key))
 
-    def since(self, task: str, start: datetime) -> tuple[list[Prediction], dict[str, str]]:
-        """Logged predictions of a task since ``start``, and the latest feedback label per prediction."""
+    def since(self, task: str, start: datetime, newest: int | None = None) -> tuple[list[Prediction], dict[str, str]]:
+        """Logged predictions of a task since ``start`` (only the ``newest`` ones when given: a bounded read of a
+        busy log), oldest first, and the latest feedback label per prediction."""
         self.flush()
         with Session(self.engine, expire_on_commit=False) as session:
-            rows = list(session.scalars(select(Prediction).where(Prediction.task == task, Prediction.at >= start).order_by(Prediction.at)))
+            query = select(Prediction).where(Prediction.task == task, Prediction.at >= start)
+            if newest is None:
+                rows = list(session.scalars(query.order_by(Prediction.at)))
+            else:
+                rows = list(session.scalars(query.order_by(Prediction.at.desc()).limit(newest)))[::-1]
             labels = {f.prediction_id: f.label for f in session.scalars(
                 select(Feedback).where(Feedback.task == task, Feedback.at >= start).order_by(Feedback.id))}
         return rows, labels
