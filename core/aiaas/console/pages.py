@@ -30,7 +30,7 @@ from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry
 
 PREFIX = "/console"
 WINDOWS = ("15m", "1h", "24h", "7d", "30d")
-NEWEST = 20_000
+NEWEST = 5_000
 """The most logged answers a page reads of its window; beyond them it counts (the Monitor's notes say so)."""
 DOCS_SITE = Path(__file__).parent / "docs_site"
 """Where ``make docs`` writes the docs site (``mkdocs.yml``)."""
