@@ -13,6 +13,7 @@ otherwise.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,14 +99,17 @@ def instance(fields: list[FormField], form: dict[str, str]) -> tuple[dict[str, A
 
 
 def _number(raw: str, kind: type, f: FormField, problems: list[str]) -> Any:
+    """A number field's value (a whole number may be written 3.0); a problem named for anything else."""
+    if kind is int and raw.lstrip("+-").isdigit():
+        return int(raw)  # exactly, however long (the API's own check bounds it)
     try:
-        return kind(raw)
+        value = float(raw)
     except ValueError:
-        try:
-            return kind(float(raw)) if kind is int and float(raw).is_integer() else problems.append(f"{f.name}: {raw!r} is not a number")
-        except ValueError:
-            problems.append(f"{f.name}: {raw!r} is not a number")
-    return None
+        value = math.nan
+    if not math.isfinite(value) or (kind is int and not value.is_integer()):
+        problems.append(f"{f.name}: {raw!r} is not a {'whole ' if kind is int else ''}number")
+        return None
+    return int(value) if kind is int else value
 
 
 async def answer(app: Any, task: str, caller: Any, body: dict[str, Any] | None = None,
