@@ -149,7 +149,7 @@ def _keras_loop(job: Job) -> None:
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()  # first, before any other TensorFlow op (Ray Train set TF_CONFIG)
     from aiaas.plugins import get_host
-    from aiaas.runtimes.tensorflow import KerasStepTrainer
+    from aiaas.runtimes.tensorflow import KerasStepTrainer, as_arrays, assign
 
     runtime = get_host().runtime("tensorflow")
     runtime.seed(job.config.seed)
@@ -157,12 +157,7 @@ def _keras_loop(job: Job) -> None:
         model = runtime.build(job.architecture, job.spec, job.params)
     trainer = KerasStepTrainer(model, job.spec, job.config, strategy)
     variables = model.variables  # the weights and the dropout layers' seed states: a resumed run draws as the first would
-
-    def load(arrays: dict[str, np.ndarray]) -> None:
-        for i, variable in enumerate(variables):
-            variable.assign(arrays[f"{i:04d}"])
-
-    _epochs(job, Replica(lambda: {f"{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables)}, load, trainer, trainer.epoch,
+    _epochs(job, Replica(lambda: as_arrays(variables), lambda arrays: assign(variables, arrays), trainer, trainer.epoch,
                          lambda x: runtime.predict_logits(model, x),
                          lambda total: strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(total)), axis=None).numpy()))
 
@@ -256,8 +251,9 @@ def fit(job: Job, plan: RayPlan, dataset: Any, storage: tuple[str, Any], run: st
 
                 model.load_state_dict({k: torch.from_numpy(v) for k, v in best.items()})
             else:  # Keras: its variables in order
-                for i, variable in enumerate(model.variables):
-                    variable.assign(best[f"{i:04d}"])
+                from aiaas.runtimes.tensorflow import assign
+
+                assign(model.variables, best)
     unit = "round" if job.runtime == "classical" else "epoch"
     notes = [f"{job.architecture.name} went on from its checkpoint after {unit} {at} (a worker or the driver had stopped)"
              for at in loop.get("resumed", [])]

@@ -37,6 +37,5 @@ class RayPlan:
             raise UserError(f"--resume {self.resume!r}: a run id is letters, digits, '-', '_' and '.'")
 
 
-
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)

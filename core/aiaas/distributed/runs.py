@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from aiaas.distributed.plan import RayPlan
+from aiaas.distributed.plan import RayPlan, new_run_id
 from aiaas.errors import UserError
 from aiaas.state import json_safe
 
@@ -47,7 +47,6 @@ def _record(run: str, text: str | None = None) -> str | None:
 def start(plan: RayPlan, request: dict[str, Any]) -> str:
     """Join the cluster; return the run's id, new or (``--resume``) that of a run started with the same request."""
     from aiaas.distributed.cluster import connect
-    from aiaas.distributed.plan import new_run_id
 
     plan.check()
     run = plan.resume or new_run_id()

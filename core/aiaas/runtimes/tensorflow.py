@@ -68,6 +68,17 @@ class KerasTrainer(Trainer):
         self.model.set_weights(snapshot)
 
 
+def as_arrays(variables: list[Any]) -> dict[str, np.ndarray]:
+    """Keras variables (a model's, an optimiser's) as numbered numpy arrays: what a safetensors checkpoint holds."""
+    return {f"{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+
+
+def assign(variables: list[Any], arrays: dict[str, np.ndarray]) -> None:
+    """The values ``as_arrays`` gave, back into the same variables."""
+    for i, variable in enumerate(variables):
+        variable.assign(arrays[f"{i:04d}"])
+
+
 class KerasStepTrainer(Trainer):
     """Keras trained step by step under a ``tf.distribute`` strategy: data-parallel workers
     (``MultiWorkerMirroredStrategy``, which Keras 3's ``fit`` does not run under: keras-team/keras#20585).
@@ -115,12 +126,10 @@ class KerasStepTrainer(Trainer):
 
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The optimiser's variables and the shuffle's state, for a checkpoint without pickle."""
-        arrays = {f"{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(self.optimizer.variables)}
-        return arrays, {"generator": self.generator.bit_generator.state}
+        return as_arrays(self.optimizer.variables), {"generator": self.generator.bit_generator.state}
 
     def load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        for i, variable in enumerate(self.optimizer.variables):
-            variable.assign(arrays[f"{i:04d}"])
+        assign(self.optimizer.variables, arrays)
         self.generator.bit_generator.state = meta["generator"]
 
 
