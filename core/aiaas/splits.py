@@ -21,6 +21,11 @@ class Split:
     description: str
 
 
+def time_column(records: pd.DataFrame, policy: SplitPolicy) -> str | None:
+    """The column a time split orders by, when the policy is a time split and the data has one."""
+    return _find(records, policy.columns) if policy.kind == "time" else None
+
+
 def _find(records: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     """The first named column present with at least one value."""
     lowered = {str(c).lower(): str(c) for c in records.columns}
@@ -30,7 +35,7 @@ def _find(records: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _order_key(values: pd.Series) -> pd.Series:
+def order_key(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         return values
     from aiaas.tabular import to_datetime
@@ -46,7 +51,7 @@ def split(records: pd.DataFrame, y: np.ndarray, policy: SplitPolicy, seed: int =
     n_val = max(1, int(round(n * policy.validation)))
     column = _find(records, policy.columns)
     if policy.kind == "time" and column:
-        order = np.argsort(_order_key(records[column]).to_numpy(), kind="stable")
+        order = np.argsort(order_key(records[column]).to_numpy(), kind="stable")
         train, val, test = order[: n - n_val - n_test], order[n - n_val - n_test : n - n_test], order[n - n_test :]
         return Split(train, val, test, f"by time ({column!r}): oldest rows train, newest test")
     rng = np.random.default_rng(seed)

@@ -42,7 +42,7 @@ from aiaas.dataset import Dataset
 from aiaas.records import AUTO, Architecture, LabelSchema, OperatingPolicy, Task, resolve
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FIT_PARAMS, FitConfig, ModelSpec
-from aiaas.splits import split
+from aiaas.splits import split, time_column
 from aiaas import outofcore
 from aiaas.dataplane.spill import TARGETS, WEIGHTS, Spill
 from aiaas.outofcore import Streamed
@@ -228,7 +228,8 @@ def load_split(host: Host, task: Task, request: TrainRequest, screens_columns: b
     dataset = load_data(host, task.name, request.data, request.label, request.adapter, request.options)
     schema = host.label_schema(task, resolve(task.choose_labels)(dataset.labels) if task.choose_labels else None)
     y = label_codec.encode(schema, dataset.labels, request.label or task.label_column)
-    screen = screen_columns(dataset.records, request.keep_columns, request.drop_columns) if screens_columns else ColumnScreen()
+    screen = (screen_columns(dataset.records, request.keep_columns, request.drop_columns, time_column(dataset.records, task.split))
+              if screens_columns else ColumnScreen())
     parts = split(dataset.records, y, task.split, request.seed)  # the split may order or group by a column left out
     dataset.notes.extend(screen.notes())
     dataset.records = dataset.records.drop(columns=list(screen.ignored))
@@ -258,7 +259,8 @@ def load_streamed(host: Host, task: Task, request: TrainRequest, screens_columns
     schema = host.label_schema(task, resolve(task.choose_labels)(sets[0].labels) if task.choose_labels else None)
     column = request.label or task.label_column
     ys = tuple(label_codec.encode(schema, d.labels, column) for d in sets)
-    screen = screen_columns(sets[0].records, request.keep_columns, request.drop_columns) if screens_columns else ColumnScreen()
+    screen = (screen_columns(sets[0].records, request.keep_columns, request.drop_columns, time_column(sets[0].records, task.split), in_order=False)
+              if screens_columns else ColumnScreen())
     for d in sets:
         d.records = d.records.drop(columns=list(screen.ignored))
         d.notes = sets[0].notes
