@@ -8,11 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+import aiaas
 from aiaas.datachecks import screen_columns
-from aiaas.testing import ready_client
+from aiaas.registry import Registry
+from aiaas.testing import host_with, ready_client
 
-from .test_model_quality import _train, lending, loans  # noqa: F401  (the fixture)
+from .test_model_quality import _train, lending_plugin, loans
+
+
+@pytest.fixture
+def lending(aiaas_home: Path) -> tuple[aiaas.plugins.Host, Registry]:  # type: ignore[name-defined]
+    return host_with("lending", lending_plugin()), Registry.from_settings()
 
 
 def _with_counters(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -46,3 +54,154 @@ def test_a_shuffled_table_keeps_its_numbers_and_the_time_split_column_is_never_a
     assert set(screen.ignored) == {"Time", "application_no"}  # income, debt and grade do not rise with time
     stamped = frame.assign(Time=pd.Timestamp("2026-01-01") + pd.to_timedelta(frame["Time"], unit="s"))
     assert "Time" not in screen_columns(stamped, time_column="Time").ignored  # a datetime is used by its hour and weekday
+
+
+# -- verdicts with intervals ------------------------------------------------------
+
+
+def _scores(rows: int, signal: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, rows)
+    return y, 1 / (1 + np.exp(-(signal * (2 * y - 1) + rng.normal(0, 1, rows))))
+
+
+def test_the_floor_verdict_is_a_paired_comparison_with_an_interval() -> None:
+    from aiaas.intervals import paired
+    from aiaas.selection import compare_with_floor
+
+    y, floor = _scores(400, 1.0, 0)
+    rng = np.random.default_rng(1)
+    noise = np.clip(floor + rng.normal(0, 0.01, len(y)), 0, 1)  # the floor's scores, jittered: no better, no worse
+    better = np.clip(floor + 0.5 * (y - 0.5) * rng.random(len(y)), 0, 1)
+    worse = np.clip(floor - 0.5 * (y - 0.5) * rng.random(len(y)), 0, 1)
+    verdicts = {}
+    for name, p in {"noise": noise, "better": better, "worse": worse}.items():
+        difference = paired("roc_auc", y, (p, 0.5), (floor, 0.5))
+        lo, hi = difference["difference_interval"]
+        assert lo < hi
+        verdicts[name] = compare_with_floor("roc_auc", {"roc_auc": METRICS_AUC(y, p)}, {"roc_auc": METRICS_AUC(y, floor)}, "gbdt", difference=difference)
+    assert verdicts["noise"]["verdict"] == "level with" and verdicts["noise"]["beats"] is False
+    assert verdicts["better"]["verdict"] == "beats" and verdicts["better"]["difference_interval"][0] > 0
+    assert verdicts["worse"]["verdict"] == "loses to" and "loses to the floor" in verdicts["worse"]["text"]
+    assert "95% interval" in verdicts["worse"]["text"] and "paired resamples" in verdicts["worse"]["text"]
+    # lower is better: the sign turns
+    flipped = paired("brier", y, (worse, 0.5), (floor, 0.5))
+    assert flipped["verdict"] == "loses to"
+
+
+def METRICS_AUC(y: np.ndarray, p: np.ndarray) -> float:  # noqa: N802
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p))
+
+
+def test_a_grouped_bootstrap_resamples_whole_groups_and_is_wider_when_groups_agree_within() -> None:
+    from aiaas.intervals import draws, metric_intervals
+
+    groups = np.repeat(np.arange(40), 25)  # 40 learners of 25 answers each, each learner's answers alike
+    rng = np.random.default_rng(0)
+    ability = rng.random(40)[groups]
+    y = (rng.random(len(groups)) < ability).astype(int)
+    p = np.clip(ability + rng.normal(0, 0.3, len(groups)), 0, 1)
+    for sample in draws(len(y), groups, 5):
+        picked = groups[sample]
+        assert all(np.sum(picked == g) % 25 == 0 for g in np.unique(picked))  # whole groups, never part of one
+    by_rows = metric_intervals(["roc_auc"], y, p)["roc_auc"]
+    by_groups = metric_intervals(["roc_auc"], y, p, groups=groups)["roc_auc"]
+    assert by_groups[1] - by_groups[0] > by_rows[1] - by_rows[0]
+
+
+def _register(registry: Registry, floor: dict, task: str = "finance/fraud") -> int:
+    from aiaas.registry import NewVersion
+
+    return registry.register(NewVersion(task, "torch", "mlp", {"average_precision": floor["model"]}, "sha256:x",
+                                        {"floor": floor, "intervals": {"average_precision": [0.71, 0.88]}}), lambda folder: None).version
+
+
+def test_promote_refuses_a_version_that_loses_to_its_floor_unless_forced(aiaas_home: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from aiaas.cli import app
+    from aiaas.errors import UserError
+    from aiaas.intervals import paired
+    from aiaas.selection import compare_with_floor
+
+    registry = Registry.from_settings()
+    y, floor = _scores(400, 1.0, 0)
+    worse = np.clip(floor - 0.5 * (y - 0.5) * np.random.default_rng(1).random(len(y)), 0, 1)
+    loses = compare_with_floor("average_precision", {"average_precision": 0.80}, {"average_precision": 0.85}, "gbdt (classical)",
+                               difference=paired("average_precision", y, (worse, 0.5), (floor, 0.5)))
+    level = compare_with_floor("average_precision", {"average_precision": 0.6726}, {"average_precision": 0.6749}, "gbdt (classical)",
+                               difference={"difference_interval": [-0.02, 0.015], "verdict": "level with", "resamples": 500})
+    losing, even = _register(registry, loses), _register(registry, level)
+    listing = CliRunner().invoke(app, ["models"], env={"COLUMNS": "300"}).output
+    assert "loses to the floor (0.850)" in listing and "level with the floor (0.675)" in listing
+    assert "0.710 to 0.880" in listing  # every metric with its interval
+    with pytest.raises(UserError, match="loses to its classical floor"):
+        registry.promote("finance/fraud", losing)
+    registry.promote("finance/fraud", even)  # a difference within noise is no reason to refuse
+    refused = subprocess.run([sys.executable, "-m", "aiaas", "promote", "finance/fraud", str(losing)], capture_output=True, text=True,
+                             env={**os.environ}, timeout=120)
+    assert refused.returncode == 2 and "loses to its classical floor" in refused.stderr and "--force" in refused.stderr
+    assert "Traceback" not in refused.stderr and registry.alias("finance/fraud") == even
+    registry.start_rollout("finance/fraud", losing, "canary", 10)  # a canary may still try it
+    forced = subprocess.run([sys.executable, "-m", "aiaas", "promote", "finance/fraud", str(losing), "--force"], capture_output=True,
+                            text=True, env={**os.environ}, timeout=120)
+    assert forced.returncode == 0, forced.stderr
+    assert registry.alias("finance/fraud") == losing
+
+
+def test_training_reports_every_metric_with_its_interval_and_a_paired_verdict(lending, tmp_path: Path) -> None:
+    host, registry = lending
+    path = tmp_path / "loans.csv"
+    loans(500).to_csv(path, index=False)
+    result = _train(host, registry, path, architecture="mlp", epochs=2)
+    for name, value in result.metrics.items():
+        lo, hi = result.intervals[name]
+        assert lo <= value + 1e-9 and value <= hi + 1e-9 and lo < hi
+    floor = result.floor
+    assert floor["verdict"] in ("beats", "level with", "loses to") and floor["difference_interval"] is not None
+    assert floor["difference_interval"][0] <= floor["margin"] <= floor["difference_interval"][1]
+    assert result.version.provenance["intervals"] == result.intervals
+    report = result.report.read_text()
+    assert "95% interval (bootstrap)" in report and f"{result.intervals['roc_auc'][0]:.4f}" in report
+
+
+# -- evaluation that cannot fool its reader ---------------------------------------
+
+
+def test_evaluate_says_how_many_rows_the_version_learned_from_and_scores_the_new_ones_apart(lending, tmp_path: Path) -> None:
+    import json
+
+    from aiaas.evaluation import evaluate_version
+
+    host, registry = lending
+    train_path, fresh_path, mixed_path = tmp_path / "train.csv", tmp_path / "fresh.csv", tmp_path / "mixed.csv"
+    loans(600).to_csv(train_path, index=False)
+    fresh = loans(400, seed=7)
+    fresh.to_csv(fresh_path, index=False)
+    result = _train(host, registry, train_path, architecture="gbdt")
+    version = result.version.version
+    split_rows = json.loads((registry.folder(result.version) / "manifest.json").read_text())["rows"]
+    learned = split_rows["train"] + split_rows["validation"]
+
+    on_training = evaluate_version(host, registry, "lending/default", train_path, version, None, None, {})
+    assert on_training.seen == learned  # every training and validation row recognised, no test row
+    assert "the metrics over all rows flatter it" in on_training.warning and on_training.unseen_metrics is not None
+    assert on_training.to_json()["unseen"]["rows"] == split_rows["test"]
+    assert "rows the version learned from" in on_training.report.read_text()
+
+    on_fresh = evaluate_version(host, registry, "lending/default", fresh_path, version, None, None, {})
+    assert on_fresh.seen <= 2 and on_fresh.unseen_metrics is None  # a false match is about 1 in 1,000
+
+    written = pd.read_csv(train_path)
+    written[["income", "debt_ratio"]] = written[["income", "debt_ratio"]].map(lambda v: float(f"{v:.17g}"))  # re-exported elsewhere
+    pd.concat([written.iloc[:300], fresh]).to_csv(mixed_path, index=False)
+    mixed = evaluate_version(host, registry, "lending/default", mixed_path, version, None, None, {})
+    assert 300 * 0.6 <= mixed.seen <= 300  # the training and validation rows among the first 300 (the rest are test rows)
+    assert mixed.unseen_metrics is not None and set(mixed.unseen_metrics) == set(mixed.metrics)
+    assert all(lo <= mixed.metrics[k] <= hi for k, (lo, hi) in mixed.intervals.items())

@@ -21,7 +21,6 @@ from aiaas.errors import InvalidInput
 from aiaas.metrics import METRICS
 from aiaas.pipeline import Pipeline
 from aiaas.registry import Registry
-from aiaas.selection import compare_with_floor
 from aiaas.tables import delimiter
 from aiaas.testing import host_with, ready_client
 from aiaas.training import TrainRequest, train
@@ -188,27 +187,6 @@ def test_gradient_boosted_trees_save_no_pickle_and_explain_exactly(lending, tmp_
     for i, e in enumerate(explained):  # the columns' shares add up to the probability's change from the trees' base value
         assert sum(a["contribution"] for a in e["attributions"]) == pytest.approx(p[i] - base[i], abs=1e-5)
         assert {a["feature"] for a in e["attributions"]} == {"income", "debt_ratio", "grade"}
-
-
-def test_the_floor_verdict() -> None:
-    beats = compare_with_floor("roc_auc", {"roc_auc": 0.9}, {"roc_auc": 0.85}, "gbdt (classical)")
-    assert beats["beats"] and beats["margin"] == pytest.approx(0.05) and "beats the floor by 0.0500" in beats["text"]
-    loses = compare_with_floor("rmse", {"rmse": 0.5}, {"rmse": 0.4}, "skill-history (classical)")
-    assert loses["beats"] is False and "does not beat the floor" in loses["text"]
-
-
-def test_aiaas_models_shows_a_model_that_does_not_beat_its_floor(aiaas_home: Path) -> None:
-    from typer.testing import CliRunner
-
-    from aiaas.cli import app
-    from aiaas.registry import NewVersion
-
-    registry = Registry.from_settings()
-    floor = compare_with_floor("average_precision", {"average_precision": 0.80}, {"average_precision": 0.85}, "gbdt (classical)")
-    registry.register(NewVersion("finance/fraud", "torch", "mlp", {"average_precision": 0.8}, "sha256:x", {"floor": floor}),
-                      lambda folder: None)
-    result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "250"})
-    assert "does not beat the floor (0.850)" in result.output
 
 
 # -- calibration ------------------------------------------------------------------

@@ -185,7 +185,7 @@ def train(
         console.print(board)
     console.print(f"[green]registered[/] {task} version {result.version.version} ({result.version.architecture} on {result.version.runtime})"
                   + (" and promoted it to production" if result.promoted else ""))
-    _metrics_table(result.metrics)
+    _metrics_table(result.metrics, result.intervals)
     console.print(_floor_text(result.floor))
     console.print(f"input checks: {checks_fact(result.input_checks)}")
     console.print(f"report: {result.report}")
@@ -216,11 +216,11 @@ def _names(values: Optional[list[str]]) -> tuple[str, ...]:
 
 
 def _floor_text(floor: dict[str, Any] | None) -> str:
-    """The verdict against the classical floor; red when the model does not beat it."""
+    """The verdict against the classical floor; red when the model loses to it beyond noise."""
     if not floor:
         return "floor: not measured"
-    text = floor.get("text", "")
-    return f"[red]floor: {text}[/]" if floor.get("beats") is False else f"floor: {text}"
+    text = escape(floor.get("text", ""))
+    return f"[red]floor: {text}[/]" if floor.get("verdict") == "loses to" else f"floor: {text}"
 
 
 def _number(value: float | None, digits: int = 4) -> str:
@@ -228,12 +228,19 @@ def _number(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
-def _metrics_table(scores: dict[str, float]) -> None:
+def _with_interval(value: float | None, bounds: list[float] | None, digits: int = 4) -> str:
+    from aiaas.intervals import interval_text
+
+    return _number(value, digits) + (f" ({interval_text(bounds, digits)})" if bounds else "")
+
+
+def _metrics_table(scores: dict[str, float], intervals: dict[str, list[float] | None] | None = None) -> None:
     from aiaas.metrics import DESCRIPTIONS
 
-    table = Table("metric", "value")
+    table = Table("metric", "value", "95% interval")
     for k, v in scores.items():
-        table.add_row(DESCRIPTIONS.get(k, k), _number(v))
+        bounds = (intervals or {}).get(k)
+        table.add_row(DESCRIPTIONS.get(k, k), _number(v), f"{_number(bounds[0])} to {_number(bounds[1])}" if bounds else "n/a")
     console.print(table)
 
 
@@ -243,11 +250,16 @@ def evaluate(task: TaskArg, data: DataOpt, version: VersionOpt = None, label: La
     """Score a registered version on labelled data and write a report."""
     from aiaas.evaluation import evaluate_version
 
-    used, scores, report = evaluate_version(get_host(), _registry(), task, data, version, label, adapter, _options(option, text_column))
+    result = evaluate_version(get_host(), _registry(), task, data, version, label, adapter, _options(option, text_column))
     if as_json:
-        return _print_json({"task": task, "version": used, "metrics": scores, "report": str(report)})
-    _metrics_table(scores)
-    console.print(f"report: {report}")
+        return _print_json({"task": task, **result.to_json()})
+    if result.warning:
+        console.print(f"[yellow]warning:[/] {escape(result.warning)}")
+    _metrics_table(result.metrics, result.intervals)
+    if result.unseen_metrics is not None:
+        console.print(f"on the {result.rows - (result.seen or 0):,} rows version {result.version} never saw:")
+        _metrics_table(result.unseen_metrics, result.unseen_intervals)
+    console.print(f"report: {result.report}")
 
 
 @app.command()
@@ -292,9 +304,13 @@ def predict(
 def _floor_cell(floor: dict[str, Any] | None) -> str:
     if not floor or floor.get("floor") is None:
         return "n/a"
-    if floor.get("beats") is None:
+    verdict = floor.get("verdict") or ({True: "beats", False: "loses to"}.get(floor.get("beats")) if "beats" in floor else None)  # type: ignore[call-overload]
+    if verdict is None:
         return "is the floor" if floor.get("margin") == 0.0 else "n/a"
-    return f"beats by {floor['margin']:.3f}" if floor["beats"] else f"[red]does not beat the floor ({floor['floor']:.3f})[/]"
+    bounds = floor.get("difference_interval")
+    how = f"{floor['margin']:+.3f} ({bounds[0]:+.3f} to {bounds[1]:+.3f})" if bounds else f"{floor['margin']:+.3f}, untested"
+    text = f"{verdict} the floor ({floor['floor']:.3f}): {how}"
+    return f"[red]{text}[/]" if verdict == "loses to" else text
 
 
 @app.command()
@@ -308,7 +324,8 @@ def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")
         return _print_json(rows)
     table = Table("task", "version", "", "architecture", "runtime", "created", "metrics", "against the classical floor")
     for r in rows:
-        metric_text = "  ".join(f"{k} {_number(v, 3)}" for k, v in list(r["metrics"].items())[:3])
+        bounds = r.get("provenance", {}).get("intervals") or {}
+        metric_text = "  ".join(f"{k} {_with_interval(v, bounds.get(k), 3)}" for k, v in list(r["metrics"].items())[:3])
         table.add_row(r["task"], str(r["version"]), "*" if r["production"] else "", r["architecture"], r["runtime"], r["created_at"][:19], metric_text,
                       _floor_cell(r.get("provenance", {}).get("floor")))
     console.print(table)
@@ -324,6 +341,7 @@ def promote(
     version: Annotated[Optional[int], typer.Argument(help="The version to serve.")] = None,
     canary: Annotated[Optional[int], typer.Option("--canary", min=1, max=99, help="Serve VERSION to this percent of clients only (sticky per client key).")] = None,
     shadow: Annotated[Optional[int], typer.Option("--shadow", help="Send a copy of the traffic to this version without answering from it.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Serve a version that loses to its classical floor beyond noise.")] = False,
 ) -> None:
     """Serve VERSION of TASK (running servers pick it up without a restart), or try it first as a canary or a shadow.
     Promoting completes a rollout; `aiaas rollback` ends one."""
@@ -343,7 +361,7 @@ def promote(
         return
     if version is None:
         raise UserError("give the version to promote: `aiaas promote TASK VERSION`")
-    registry.promote(task, version)
+    registry.promote(task, version, force=force)
     console.print(f"{task} version {version} is now production")
 
 

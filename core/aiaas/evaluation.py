@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiaas import metrics as metric_fns
+from aiaas.intervals import interval_text
 from aiaas.records import LabelSchema
 from aiaas.reports import figure_png
 
@@ -88,15 +90,18 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
 
 
 def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[str, float], images: dict[str, bytes],
-                 heading: str = "Metrics on held-out data", sections: str = "") -> Path:
-    """report.html (plots embedded, so the one file can be mailed) plus the PNG files."""
+                 heading: str = "Metrics on held-out data", sections: str = "", intervals: dict[str, list[float] | None] | None = None) -> Path:
+    """report.html (plots embedded, so the one file can be mailed) plus the PNG files; each metric with its
+    95% interval (``intervals``) when given."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in images.items():
         (folder / name).write_bytes(data)
+    bounds = intervals or {}
     rows = "".join(
-        f"<tr><td>{html.escape(metric_fns.DESCRIPTIONS.get(k, k))}</td><td>{v:.4f}</td></tr>" for k, v in scores.items()
+        f"<tr><td>{html.escape(metric_fns.DESCRIPTIONS.get(k, k))}</td><td>{v:.4f}</td><td>{interval_text(bounds.get(k), 4) or 'n/a'}</td></tr>"
+        for k, v in scores.items()
     )
-    fact_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td{' class=worse' if 'does not beat the floor' in str(v) else ''}>"
+    fact_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td{' class=worse' if 'loses to the floor' in str(v) else ''}>"
                         f"{html.escape(str(v))}</td></tr>" for k, v in facts.items())
     figures = "".join(
         f'<figure><img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="{name}"><figcaption>{name}</figcaption></figure>'
@@ -105,29 +110,83 @@ def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[s
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 10px}}.worse{{color:#b00020;font-weight:bold}}figure{{display:inline-block;margin:0 1em 1em 0}}</style></head>
-<body><h1>{html.escape(title)}</h1><h2>{html.escape(heading)}</h2><table>{rows}</table>
+<body><h1>{html.escape(title)}</h1><h2>{html.escape(heading)}</h2><table><tr><th>metric</th><th>value</th><th>95% interval (bootstrap)</th></tr>{rows}</table>
 <h2>About this model</h2><table>{fact_rows}</table>{sections}<h2>Plots</h2>{figures}</body></html>"""
     path = folder / "report.html"
     path.write_text(page)
     return path
 
 
+@dataclass
+class Evaluation:
+    """A version scored on a labelled file: every row, and the rows it never learned from on their own."""
+
+    version: int | None
+    metrics: dict[str, float]
+    intervals: dict[str, list[float] | None]
+    report: Path
+    rows: int
+    seen: int | None = None
+    """How many rows the version was trained or validated on (None: a version without a fingerprint)."""
+    unseen_metrics: dict[str, float] | None = None
+    unseen_intervals: dict[str, list[float] | None] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "metrics": self.metrics, "intervals": self.intervals, "rows": self.rows, "seen_rows": self.seen,
+                "unseen": None if self.unseen_metrics is None else {"rows": self.rows - (self.seen or 0), "metrics": self.unseen_metrics,
+                                                                    "intervals": self.unseen_intervals},
+                "report": str(self.report)}
+
+    @property
+    def warning(self) -> str | None:
+        if not self.seen:
+            return None
+        unseen = self.rows - self.seen
+        return (f"{self.seen:,} of {self.rows:,} rows were in version {self.version}'s training or validation data: the metrics over "
+                f"all rows flatter it. " + (f"On the {unseen:,} rows it never saw they are shown apart." if unseen else
+                                            "No row here is new to it, so this measures its memory, not its skill."))
+
+
 def evaluate_version(host: Host, registry: Registry, task: str, data: Path, version: int | None, label: str | None,
-                     adapter: str | None, options: dict[str, Any]) -> tuple[int | None, dict[str, float], Path]:
-    """Score a registered version on labelled data at its own operating point; write a report."""
-    from aiaas.loading import instances, load_data
+                     adapter: str | None, options: dict[str, Any]) -> Evaluation:
+    """Score a registered version on labelled data at its own operating point, with 95% intervals; tell the
+    rows it learned from apart from new ones (its fingerprint of seen rows); write a report."""
+    from aiaas.intervals import metric_intervals
     from aiaas.labels import encode
+    from aiaas.loading import instances, load_data
+    from aiaas.seen import SeenRows
     from aiaas.settings import get_settings
+    from aiaas.splits import groups_of
     from aiaas.versions import load_version
 
     pipeline = load_version(host, registry, task, version)
-    dataset = instances(pipeline.preprocessor, load_data(host, task, data, label, adapter, options), pipeline.pre_state)
-    y = encode(pipeline.labels, dataset.labels, label or pipeline.task.label_column)
-    p = pipeline.probabilities(dataset.records)
-    scores = metric_fns.compute(pipeline.task.metrics, y, p, pipeline.threshold)
+    loaded = load_data(host, task, data, label, adapter, options)
+    fingerprint = SeenRows.load(registry.folder(registry.get(task, pipeline.version)), pipeline.manifest.get("seen_rows", {}))  # type: ignore[arg-type]
+    known = fingerprint is not None and all(c in loaded.records.columns for c in fingerprint.columns)
+    seen = fingerprint.contains(loaded.records) if known else np.zeros(len(loaded), dtype=bool)  # type: ignore[union-attr]
+
+    def score(part: Any) -> tuple[dict[str, float], dict[str, list[float] | None], np.ndarray, np.ndarray]:
+        dataset = instances(pipeline.preprocessor, part, pipeline.pre_state)
+        y = encode(pipeline.labels, dataset.labels, label or pipeline.task.label_column)
+        p = pipeline.probabilities(dataset.records)
+        scores = metric_fns.compute(pipeline.task.metrics, y, p, pipeline.threshold)
+        return scores, metric_intervals(pipeline.task.metrics, y, p, pipeline.threshold, groups_of(dataset.records, pipeline.task.split)), y, p
+
+    scores, intervals, y, p = score(loaded)
+    result = Evaluation(pipeline.version, scores, intervals, Path(), len(loaded), int(seen.sum()) if known else None)
+    if known and seen.any() and not seen.all():
+        result.unseen_metrics, result.unseen_intervals, _, _ = score(loaded.take(np.flatnonzero(~seen)))
     from aiaas.reports import report_figures
 
     folder = get_settings().home / "reports" / task.replace("/", "__") / f"v{pipeline.version}-{datetime.now():%Y%m%d-%H%M%S}"
-    images = {**plots(pipeline.labels, y, p, pipeline.threshold, None), **report_figures(pipeline, dataset.records, y, p)}
-    report = write_report(folder, f"{task} version {pipeline.version} on {data.name}", {"data": str(data), "rows": len(y)}, scores, images)
-    return pipeline.version, scores, report
+    images = {**plots(pipeline.labels, y, p, pipeline.threshold, None), **report_figures(pipeline, loaded.records, y, p)}
+    facts: dict[str, Any] = {"data": str(data), "rows": len(loaded),
+                             "rows the version learned from": ("unknown: it was trained before versions kept a fingerprint of their rows"
+                                                               if fingerprint is None else f"{result.seen:,}" if known else
+                                                               "unknown: this file lacks columns the version was trained on")}
+    if result.warning:
+        facts["warning"] = result.warning
+    if result.unseen_metrics is not None:
+        facts["on the unseen rows only"] = "; ".join(f"{k} {v:.4f}" for k, v in result.unseen_metrics.items())
+    result.report = write_report(folder, f"{task} version {pipeline.version} on {data.name}", facts, scores, images, intervals=intervals)
+    return result

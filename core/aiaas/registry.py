@@ -40,6 +40,14 @@ INCOMING = ".incoming-"
 """Prefix of a version folder still being written (followed by the writer's process id)."""
 
 
+def losing(row: ModelVersion) -> str | None:
+    """Why a version loses to its classical floor beyond noise, or None when it does not (or was not judged)."""
+    from aiaas.selection import loses
+
+    floor = (row.provenance or {}).get("floor")
+    return f"loses to its classical floor: {floor['text']}" if loses(floor) else None
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -218,10 +226,15 @@ class Registry:
                     session.rollback()
         raise RuntimeError(f"could not allocate a version number for {new.task}")
 
-    def promote(self, task: str, version: int, alias: str = PRODUCTION, actor: str | None = None) -> ModelVersion:
+    def promote(self, task: str, version: int, alias: str = PRODUCTION, actor: str | None = None, force: bool = False) -> ModelVersion:
         """``actor`` (a key's name, ``cli:USER`` by default) goes to the audit record. Promoting
-        completes any rollout of the task."""
+        completes any rollout of the task. A version that loses to its classical floor beyond noise
+        is refused unless ``force``: a canary or a shadow may still try it."""
         row = self.get(task, version)
+        refusal = losing(row)
+        if refusal and not force:
+            raise UserError(f"{task} version {version} {refusal}; serving it would serve a worse model than the floor. "
+                            f"Try it as a canary or shadow, or promote it anyway with --force")
         self._event(task, alias, "promote", version, actor)
         if alias == PRODUCTION:
             self.end_rollout(task, f"promoted version {version}", actor)

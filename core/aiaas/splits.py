@@ -26,6 +26,24 @@ def time_column(records: pd.DataFrame, policy: SplitPolicy) -> str | None:
     return _find(records, policy.columns) if policy.kind == "time" else None
 
 
+def _group_keys(values: pd.Series) -> np.ndarray:
+    """Each row's group; a row without a group value is a group of its own."""
+    rows = pd.Series(np.arange(len(values)), index=values.index).astype(str)
+    return np.where(values.notna(), "g:" + values.astype(str), "row:" + rows).astype(str)
+
+
+def group_column(records: pd.DataFrame, policy: SplitPolicy) -> str | None:
+    """The column a group split keeps together, when the policy is a group split and the data has one."""
+    return _find(records, policy.columns) if policy.kind == "group" else None
+
+
+def groups_of(records: pd.DataFrame, policy: SplitPolicy) -> np.ndarray | None:
+    """The group of each row, when the policy keeps groups together and the data names them: what a
+    bootstrap resamples whole (``aiaas.intervals``)."""
+    column = group_column(records, policy)
+    return None if column is None else _group_keys(records[column])
+
+
 def _find(records: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     """The first named column present with at least one value."""
     lowered = {str(c).lower(): str(c) for c in records.columns}
@@ -57,8 +75,7 @@ def split(records: pd.DataFrame, y: np.ndarray, policy: SplitPolicy, seed: int =
     rng = np.random.default_rng(seed)
     if policy.kind == "group" and column:
         # A row without a group value is a group of its own.
-        values = records[column]
-        groups = np.where(values.notna(), "g:" + values.astype(str), "row:" + pd.Series(np.arange(n), index=values.index).astype(str)).astype(str)
+        groups = _group_keys(records[column])
         unique = rng.permutation(np.unique(groups))
         sizes = pd.Series(groups).value_counts()
         cumulative = np.cumsum(sizes.loc[unique].to_numpy())

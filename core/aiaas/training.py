@@ -42,14 +42,16 @@ from aiaas.dataset import Dataset
 from aiaas.records import AUTO, Architecture, LabelSchema, OperatingPolicy, Task, resolve
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FIT_PARAMS, FitConfig, ModelSpec
-from aiaas.splits import split, time_column
+from aiaas.splits import group_column, groups_of, split, time_column
+from aiaas.intervals import gap_note, metric_intervals, paired, split_size
 from aiaas import outofcore
 from aiaas.dataplane.spill import TARGETS, WEIGHTS, Spill
 from aiaas.outofcore import Streamed
 from aiaas.distributed.plan import RayPlan
+from aiaas.seen import SeenRows
 from aiaas.state import State, json_safe
 from aiaas.reports import report_figures
-from aiaas.selection import CandidateRow, compare_with_floor, leaderboard_html, signed
+from aiaas.selection import CandidateRow, compare_with_floor, leaderboard_html, loses, signed
 
 FIT_KEYS = FIT_PARAMS
 DRIVER_MEMORY = "1GB"
@@ -95,6 +97,8 @@ class TrainResult:
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     input_checks: dict[str, Any] | None = None
+    intervals: dict[str, list[float] | None] = field(default_factory=dict)
+    """Each test metric's 95% bootstrap interval (``aiaas.intervals``)."""
 
 
 def class_weights(y: np.ndarray, kind: str) -> np.ndarray:
@@ -447,6 +451,25 @@ def fit_on_cluster(request: TrainRequest, architecture: Architecture, runtime: s
     return fitted
 
 
+def judged(task: Task, winner: Candidate, base: Candidate | None) -> tuple[dict[str, Any], dict[str, list[float] | None], str | None]:
+    """The winner's test metrics' 95% intervals, its paired verdict against the floor on the same test rows,
+    and a note when its validation and test values of the task's first metric disagree beyond noise.
+    Where the split keeps groups together, whole groups are resampled."""
+    metric, ready, threshold = task.metrics[0], winner.prepared, winner.pipeline.threshold
+    (_, y_val, y_test), groups = ready.y, [groups_of(s.records, task.split) for s in (ready.validation, ready.test)]
+    intervals = metric_intervals(task.metrics, y_test, winner.p_test, threshold, groups[1])
+    difference = None
+    if base is not None and base is not winner and np.array_equal(base.prepared.y[2], y_test):  # the same rows: a paired comparison
+        difference = paired(metric, y_test, (winner.p_test, threshold), (base.p_test, base.pipeline.threshold), groups[1])
+    comparison = compare_with_floor(metric, winner.scores, base.scores if base else None, base.label if base else None,
+                                    same=base is winner, difference=difference)
+    unit = f"groups ({column})" if (column := group_column(ready.test.records, task.split)) else "groups"
+    gap = gap_note(metric, (compute([metric], y_val, winner.p_val, threshold)[metric], metric_intervals([metric], y_val, winner.p_val, threshold, groups[0])[metric]),
+                   (winner.scores[metric], intervals[metric]),
+                   {"validation": split_size(y_val, groups[0], unit), "test": split_size(y_test, groups[1], unit)})
+    return comparison, intervals, gap
+
+
 def calibration_errors(pipeline: Pipeline, ready: Prepared, y_test: np.ndarray, p_test: np.ndarray) -> dict[str, float]:
     """Expected calibration error on the test split before and after calibration (classification only)."""
     kind = pipeline.labels.kind
@@ -541,10 +564,12 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
 
     progress.update(step, advance=1, status="evaluating and registering")
     metric = task.metrics[0]
-    comparison = compare_with_floor(metric, winner.scores, base.scores if base else None, base.label if base else None,
-                                    same=base is winner)
+    comparison, intervals, gap = judged(task, winner, base)
+    if gap:
+        data.train.notes.append(gap)
     pipeline, ready, manifest = winner.pipeline, winner.prepared, winner.pipeline.manifest
     manifest["floor"] = comparison
+    manifest["intervals"] = intervals
     manifest["calibration_error"] = winner.calibration_error
     manifest["reference"] = reference(ready.train.records, score_of(observed(ready.y[1], winner.p_val)[1]))
     progress.update(step, status="fitting the input checks on the training split, calibrating them on validation")
@@ -557,6 +582,8 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
     if auto:
         manifest["leaderboard"] = [asdict(r) for r in board]
         manifest["skipped"] = skipped
+    seen = SeenRows.of([data.train.records, data.validation.records])  # what `aiaas evaluate` tells apart from new rows
+    manifest["seen_rows"] = {**seen.summary(), **({"sampled": True} if data.stream is not None else {})}
     whole = hasattr(pipeline.runtime, "fit")  # fitted in one call: no epochs to plot
     images = plots(data.schema, ready.y[2], winner.p_test, pipeline.threshold, None if whole else manifest["history"], metric)
     images.update(report_figures(pipeline, ready.test.records, ready.y[2], winner.p_test))
@@ -568,6 +595,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
         ready.pre_state.save(folder, PREPROCESSOR_STATE)
         if guard is not None:
             guard.save(folder)
+        seen.save(folder)
         warmup.save(folder, data.validation.records, task.log_omit)  # what a server answers before the version takes traffic
         facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
                  "classical floor": comparison["text"],
@@ -580,22 +608,26 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
         sections = leaderboard_html(metric, board, winner.label, skipped) if auto else ""
         sections += data_section(ready)
         write_report(folder / "report", f"{task.name} — {architecture.name} on {pipeline.runtime_name}", facts, scores, images,
-                     sections=sections)
+                     sections=sections, intervals=intervals)
         manifest["files"] = file_digests(folder)  # checked before the version serves
         (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
 
     extra = {"data": str(request.data), "seed": request.seed, "device": pipeline.runtime.device(), "split": data.split,
-             "floor": comparison}
+             "floor": comparison, "intervals": intervals}
     row = registry.register(
         NewVersion(task.name, pipeline.runtime_name, architecture.name, scores, data.fingerprint,
                    provenance(host, task.name, pipeline.runtime_name, extra)),
         write,
     )
-    if request.promote:
+    promoted = request.promote and not loses(comparison)
+    if promoted:
         registry.promote(task.name, row.version)
+    elif request.promote:
+        data.train.notes.append(f"not promoted: it loses to its classical floor beyond noise; `aiaas promote {task.name} {row.version} --force` "
+                                f"serves it anyway")
     progress.update(step, advance=1, status="done")
-    return TrainResult(row, scores, registry.folder(row) / "report" / "report.html", request.promote, comparison,
-                       [asdict(r) for r in board] if auto else [], data.train.notes, manifest["input_checks"])
+    return TrainResult(row, scores, registry.folder(row) / "report" / "report.html", promoted, comparison,
+                       [asdict(r) for r in board] if auto else [], data.train.notes, manifest["input_checks"], intervals)
 
 
 def _calibration_fact(calibration: dict[str, float] | None, errors: dict[str, float]) -> str:

@@ -26,7 +26,7 @@ from aiaas.console.session import Session, Viewer
 from aiaas.errors import NoModel, UserError
 from aiaas.keys import KeyStore
 from aiaas.plugins import Host
-from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry
+from aiaas.registry import CANARY, MAX_VERSION, SHADOW, Registry, losing
 
 PREFIX = "/console"
 WINDOWS = ("15m", "1h", "24h", "7d", "30d")
@@ -147,9 +147,10 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
 
     @router.post("/tasks/{industry}/{task}/change", response_class=HTMLResponse)
     def change(request: Request, industry: str, task: str, action: str = Form(), csrf: str = Form(""), version: int = Form(0),
-               percent: int = Form(10), confirmed: str = Form("")) -> Response:
+               percent: int = Form(10), confirmed: str = Form(""), force: str = Form("")) -> Response:
         """``action``: promote, canary, shadow or rollback. The first post shows what would change; the
-        confirmation's post (``confirmed``) makes the change."""
+        confirmation's post (``confirmed``) makes the change. Promoting a version that loses to its floor
+        beyond noise needs ``force`` ticked on the confirmation, as the CLI's --force."""
         who = viewer(request)
         name = task_of(who, industry, task)
         changing(who, csrf)
@@ -162,10 +163,11 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
                 raise Refusal(422, "a canary answers 1 to 99 percent of clients")
         if confirmed != "yes":
             return page(request, "confirm.html", who, task=name, action=action, version=version, percent=percent,
-                        production=registry.alias(name), rollout=(r.describe() if (r := registry.rollout(name)) else None))
+                        production=registry.alias(name), rollout=(r.describe() if (r := registry.rollout(name)) else None),
+                        losing=losing(registry.get(name, version)) if action == "promote" else None)
         try:
             if action == "promote":
-                registry.promote(name, version, actor=who.actor)
+                registry.promote(name, version, actor=who.actor, force=force == "yes")
             elif action == "rollback":
                 registry.rollback(name, actor=who.actor)
             else:
