@@ -4,6 +4,7 @@ cannot fool its reader, verdicts with intervals, and labels that do not match.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +206,87 @@ def test_evaluate_says_how_many_rows_the_version_learned_from_and_scores_the_new
     assert 300 * 0.6 <= mixed.seen <= 300  # the training and validation rows among the first 300 (the rest are test rows)
     assert mixed.unseen_metrics is not None and set(mixed.unseen_metrics) == set(mixed.metrics)
     assert all(lo <= mixed.metrics[k] <= hi for k, (lo, hi) in mixed.intervals.items())
+
+
+def test_train_promote_does_not_serve_a_version_that_loses_to_its_floor(aiaas_home: Path, tmp_path: Path) -> None:
+    from aiaas.training import TrainRequest, train
+
+    from .test_third_party_plugin import insurance_plugin, write_claims
+
+    host, registry = host_with("insurance", insurance_plugin()), Registry.from_settings()
+    result = train(host, registry, TrainRequest("insurance/claims", write_claims(tmp_path, 400, 0), epochs=2, promote=True), quiet=True)
+    assert result.floor["verdict"] == "loses to"  # two epochs of an MLP against gradient-boosted trees
+    assert not result.promoted and registry.alias("insurance/claims") is None
+    assert any("not promoted" in n and "--force" in n for n in result.notes)
+
+
+# -- base rates -------------------------------------------------------------------
+
+
+def test_prior_corrects_probabilities_and_the_operating_point_for_production_s_rate(lending, tmp_path: Path) -> None:
+    from aiaas.versions import load_version
+
+    host, registry = lending
+    rng = np.random.default_rng(3)
+    population = loans(30_000, seed=3)
+    risk = 3 * population["debt_ratio"] - np.log(population["income"]) / 3 + (population["grade"] == "D") * 1.2 + rng.normal(0, 1.5, len(population))
+    population["defaulted"] = (risk > np.quantile(risk, 0.97)).astype(int)  # 3% default in production
+    train_part, future = population.iloc[:20_000], population.iloc[20_000:]
+    positives = train_part[train_part["defaulted"] == 1]
+    sample = pd.concat([positives, train_part[train_part["defaulted"] == 0].sample(len(positives) * 2, random_state=0)]).sample(frac=1, random_state=0)
+    path = tmp_path / "resampled.csv"
+    sample.to_csv(path, index=False)  # a third defaults: the team kept every default and a few of the rest
+
+    plain = _train(host, registry, path, architecture="gbdt")
+    corrected = _train(host, registry, path, architecture="gbdt", prior="0.03")
+    p_plain = load_version(host, registry, "lending/default", plain.version.version).probabilities(future.drop(columns="defaulted"))
+    p_corrected = load_version(host, registry, "lending/default", corrected.version.version).probabilities(future.drop(columns="defaulted"))
+    assert p_plain.mean() > 0.04  # calibrated to the sample's third: it overstates every default
+    assert abs(p_corrected.mean() - 0.03) < 0.005  # corrected to production's rate
+    from aiaas.metrics import METRICS
+
+    y = future["defaulted"].to_numpy()
+    assert METRICS["brier"](y, p_corrected, 0.5) < METRICS["brier"](y, p_plain, 0.5)
+    assert METRICS["calibration_error"](y, p_corrected, 0.5) < METRICS["calibration_error"](y, p_plain, 0.5)
+    rates = corrected.version.provenance["label_rates"]
+    assert abs(rates["training"]["default"] - 1 / 3) < 0.02 and rates["production"]["default"] == 0.03
+    at = corrected.version.provenance["at_production_rate"]
+    assert at["precision"] < corrected.metrics.get("precision", 1.0) + 1e-9 and at["rate"] == 0.03
+    report = corrected.report.read_text()
+    assert "production (--prior): repaid 97.0%, default 3.0%" in report and "at production&#x27;s label rate" in report
+    # the operating point is chosen for production's mix: it flags about as many rows as default, not a sample's worth
+    flagged = (p_corrected >= load_version(host, registry, "lending/default", corrected.version.version).threshold).mean()
+    flagged_plain = (p_plain >= load_version(host, registry, "lending/default", plain.version.version).threshold).mean()
+    assert 0.015 < flagged < 0.06 and flagged < flagged_plain
+
+
+def test_a_bad_prior_is_one_line_naming_the_labels(lending, tmp_path: Path) -> None:
+    from aiaas.errors import UserError
+
+    host, registry = lending
+    path = tmp_path / "loans.csv"
+    loans(300).to_csv(path, index=False)
+    for prior, message in (("2", "not a rate between 0 and 1"), ("late=0.1", "'late' is not a label of lending.default (repaid, default)"),
+                           ("default=0.1,repaid=0.5", "must sum to 1")):
+        with pytest.raises(UserError, match=re.escape(message)):
+            _train(host, registry, path, architecture="gbdt", prior=prior)
+    assert registry.listing("lending/default") == []
+
+
+def test_calibration_that_makes_validation_calibration_worse_is_not_applied() -> None:
+    from aiaas.calibration import checked
+    from aiaas.training import _calibration_fact
+
+    # already calibrated: a fifth of the rows scored 0.2 are positive, four fifths of those scored 0.8
+    logits = np.repeat(np.log([0.25, 4.0]), 500)
+    y = np.concatenate([np.arange(500) % 5 == 0, np.arange(500) % 5 != 0]).astype(int)
+    calibration, check = checked("binary", logits, y)
+    assert calibration is None and not check["kept"] and check["validation_before"] < 1e-9 < check["validation_after"]
+    assert "not applied" in _calibration_fact(calibration, {}, check)
+    # overconfident (a class-weighted model's raw scores): calibration is kept
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 1.5, 1000)
+    y = (rng.random(1000) < 1 / (1 + np.exp(-z))).astype(int)
+    calibration, check = checked("binary", 3 * z + 2, y)
+    assert calibration is not None and check["kept"] and check["validation_after"] < check["validation_before"]
+    assert "Platt scaling; kept" in _calibration_fact(calibration, {}, check)

@@ -44,7 +44,7 @@ def test_a_torch_version_becomes_an_onnx_version_that_serves_the_same_answers(cl
 
     client = TestClient(create_app(host, registry, get_settings()))
     eager = client.post("/v1/insurance/claims/predict", json={"instances": CLAIMS}).json()
-    registry.promote("insurance/claims", 2, force=True)  # a tiny model: this test is about ONNX, not quality
+    registry.promote("insurance/claims", 2, force=True)  # optimised from a version that loses to its floor
     onnx = TestClient(create_app(host, registry, get_settings())).post("/v1/insurance/claims/predict", json={"instances": CLAIMS}).json()
     assert onnx["model"]["runtime"] == "onnx" and onnx["model"]["version"] == 2
     for a, b in zip(eager["predictions"], onnx["predictions"]):

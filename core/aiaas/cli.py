@@ -162,6 +162,8 @@ def train(
     gpus_per_worker: GpusOpt = 0.0,
     resume: Annotated[Optional[str], typer.Option("--resume", help="With --ray: go on with this run (its id is printed when it starts) "
                                                   "from its last checkpoints.")] = None,
+    prior: Annotated[Optional[str], typer.Option("--prior", help="Production's label rate: 0.002 (a binary task's positive label) or "
+                                                 "LABEL=RATE,... for every label; probabilities and the operating point are corrected for it.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train, evaluate on held-out data, and register a new version."""
@@ -170,7 +172,8 @@ def train(
 
     cluster = _ray_plan(on_ray, address, workers, cpus_per_worker, gpus_per_worker, resume)
     request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
-                           weights, budget, _names(keep_columns), _names(drop_columns), max_memory or _settings().max_memory, cluster)
+                           weights, budget, _names(keep_columns), _names(drop_columns), max_memory or _settings().max_memory, cluster,
+                           prior=prior)
     result = run_training(get_host(), _registry(), request, quiet=as_json)
     summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted, "floor": result.floor,
                "leaderboard": result.leaderboard, "notes": result.notes, "input_checks": result.input_checks}
@@ -186,6 +189,14 @@ def train(
     console.print(f"[green]registered[/] {task} version {result.version.version} ({result.version.architecture} on {result.version.runtime})"
                   + (" and promoted it to production" if result.promoted else ""))
     _metrics_table(result.metrics, result.intervals)
+    rates = result.version.provenance.get("label_rates") or {}
+    if rates.get("training"):
+        from aiaas.base_rates import describe
+
+        console.print(f"label rates: {describe(rates)}")
+    if at := result.version.provenance.get("at_production_rate"):
+        console.print(f"at production's rate ({at['rate']:.3%}): precision {at['precision']:.4f}, recall {at['recall']:.4f}, "
+                      f"PR-AUC {at['average_precision']:.4f}")
     console.print(_floor_text(result.floor))
     console.print(f"input checks: {checks_fact(result.input_checks)}")
     console.print(f"report: {result.report}")
@@ -313,6 +324,15 @@ def _floor_cell(floor: dict[str, Any] | None) -> str:
     return f"[red]{text}[/]" if verdict == "loses to" else text
 
 
+def _rate_cell(rates: dict[str, Any] | None) -> str:
+    """The rarest label's share of the training split, and production's when given."""
+    if not rates or not rates.get("training"):
+        return "n/a"
+    name, share = min(rates["training"].items(), key=lambda item: item[1])
+    production = (rates.get("production") or {}).get(name)
+    return f"{name} {share:.1%}" + (f" / {production:.2%}" if production is not None else "")
+
+
 @app.command()
 def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")] = None, as_json: JsonFlag = False) -> None:
     """List registered versions with their metrics; * marks production."""
@@ -322,12 +342,12 @@ def models(task: Annotated[Optional[str], typer.Argument(help="Only this task.")
     rows = registry.listing(task)
     if as_json:
         return _print_json(rows)
-    table = Table("task", "version", "", "architecture", "runtime", "created", "metrics", "against the classical floor")
+    table = Table("task", "version", "", "architecture", "runtime", "created", "metrics", "label rate (train / production)", "against the classical floor")
     for r in rows:
         bounds = r.get("provenance", {}).get("intervals") or {}
         metric_text = "  ".join(f"{k} {_with_interval(v, bounds.get(k), 3)}" for k, v in list(r["metrics"].items())[:3])
         table.add_row(r["task"], str(r["version"]), "*" if r["production"] else "", r["architecture"], r["runtime"], r["created_at"][:19], metric_text,
-                      _floor_cell(r.get("provenance", {}).get("floor")))
+                      _rate_cell(r.get("provenance", {}).get("label_rates")), _floor_cell(r.get("provenance", {}).get("floor")))
     console.print(table)
     for r in rows:  # what servers reported: a version that failed to load, or whose files changed on disk
         for kind, why in r["problems"].items():

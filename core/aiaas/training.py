@@ -25,7 +25,9 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aiaas import labels as label_codec
-from aiaas.calibration import activate, calibrated, choose_threshold, fit_calibration
+from aiaas import base_rates
+from aiaas.base_rates import parse_prior
+from aiaas.calibration import activate, calibrated, checked, choose_threshold, with_prior
 from aiaas.classical.base import Selection
 from aiaas.datachecks import ColumnScreen, check_leakage, screen_columns
 from aiaas.loading import fingerprint, instances, load_data
@@ -79,6 +81,8 @@ class TrainRequest:
     """Train out of core (``aiaas.outofcore``) holding at most this much of the data: ``"2GB"``."""
     cluster: RayPlan | None = None
     """Train on a Ray cluster (``aiaas.distributed``); implies out of core."""
+    prior: str | None = None
+    """Production's label rates (``--prior``): ``0.002`` (a binary task's positive label) or ``a=0.2,b=0.8``."""
     run: str = ""
     """The run's id: its checkpoints' folder on the cluster (``--resume`` names it)."""
 
@@ -411,9 +415,21 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     notes.extend(getattr(model, "notes", []))
 
     val_logits = runtime.predict_logits(model, x_val)
-    calibration = fit_calibration(schema.kind, val_logits, y_val)
+    calibration, calibration_check = checked(schema.kind, val_logits, y_val, seed=request.seed)
+    if calibration_check and not calibration_check["kept"]:
+        notes.append(f"calibration not applied: fitted on one half of validation and measured on the other it raised the calibration "
+                     f"error from {calibration_check['validation_before']:.4f} to {calibration_check['validation_after']:.4f}")
+    production = parse_prior(schema, request.prior)
+    label_rates = {"training": base_rates.rates(schema, data.y[0]), "validation": base_rates.rates(schema, y_val),
+                   "production": dict(zip(base_rates.index_names(schema), production.tolist())) if production is not None else None}
+    weights = None
+    if production is not None:  # the calibrated probabilities reflect validation's rates; uncalibrated, the class weights' even ones
+        outputs = len(base_rates.index_names(schema))
+        reflected = np.bincount(y_val, minlength=outputs) / max(len(y_val), 1) if calibration else np.full(outputs, 1 / outputs)
+        calibration = with_prior(calibration, schema.kind, reflected, production)
+        weights = base_rates.production_weights(y_val, np.bincount(y_val, minlength=outputs) / max(len(y_val), 1), production)
     p_val = calibrated(val_logits, schema.kind, calibration)
-    operating = choose_threshold(y_val, p_val, policy) if schema.kind == "binary" else {}
+    operating = choose_threshold(y_val, p_val, policy, weights) if schema.kind == "binary" else {}
     rows = data.rows
     manifest: dict[str, Any] = {
         "task": task.name, "labels": schema.name, "label_schema_version": schema.version,
@@ -421,6 +437,7 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
         "runtime": runtime.name, "architecture": architecture.name,
         "params": params, "fit": asdict(config), "spec": ready.spec.to_json(), "calibration": calibration,
         "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": notes,
+        "calibration_check": calibration_check, "label_rates": label_rates,
         "initial_weights": initial,
     }
     pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, ready.pre_state,
@@ -432,6 +449,8 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     ms_per_row = 1000 * (time.perf_counter() - timer) / max(len(ready.test.records), 1)
     scores = compute(task.metrics, y_test, p_test, pipeline.threshold)
     manifest["metrics"] = scores
+    if production is not None and schema.kind == "binary":
+        manifest["at_production_rate"] = base_rates.at_production_rate(y_test, p_test, pipeline.threshold, production)
     validation = score_for_selection(metric, y_val, p_val, pipeline.threshold)
     return Candidate(architecture, pipeline, ready, validation, scores, p_val, p_test,
                      calibration_errors(pipeline, ready, y_test, p_test), fitted, ms_per_row)
@@ -537,6 +556,7 @@ def on_cluster(request: TrainRequest) -> TrainRequest:
 
 def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, architectures: list[Architecture], auto: bool,
            floor: Architecture | None, data: Loaded, progress: Progress, step: Any) -> TrainResult:
+    parse_prior(data.schema, request.prior)  # a bad --prior fails before any model is fitted
     prepared: dict[str, Prepared] = {}
     started, fitted, skipped = time.monotonic(), [], []
     progress.update(step, advance=1, status=f"fitting {len(architectures)} candidate(s)" if auto else f"fitting {architectures[0].name}")
@@ -599,7 +619,9 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
         warmup.save(folder, data.validation.records, task.log_omit)  # what a server answers before the version takes traffic
         facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
                  "classical floor": comparison["text"],
-                 "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error),
+                 "label rates": base_rates.describe(manifest["label_rates"]) if manifest["label_rates"]["training"] else "n/a",
+                 **({"at production's label rate": _production_fact(manifest["at_production_rate"])} if manifest.get("at_production_rate") else {}),
+                 "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error, manifest.get("calibration_check")),
                  "operating point": manifest["operating_point"] or "n/a",
                  "input checks": checks_fact(manifest["input_checks"]),
                  **({"chosen setting": manifest["history"][-1] if manifest["history"] else "n/a"} if whole else
@@ -613,7 +635,8 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
         (folder / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=1, default=str, allow_nan=False))
 
     extra = {"data": str(request.data), "seed": request.seed, "device": pipeline.runtime.device(), "split": data.split,
-             "floor": comparison, "intervals": intervals}
+             "floor": comparison, "intervals": intervals, "label_rates": manifest["label_rates"],
+             **({"at_production_rate": manifest["at_production_rate"]} if manifest.get("at_production_rate") else {})}
     row = registry.register(
         NewVersion(task.name, pipeline.runtime_name, architecture.name, scores, data.fingerprint,
                    provenance(host, task.name, pipeline.runtime_name, extra)),
@@ -630,12 +653,23 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
                        [asdict(r) for r in board] if auto else [], data.train.notes, manifest["input_checks"], intervals)
 
 
-def _calibration_fact(calibration: dict[str, float] | None, errors: dict[str, float]) -> str:
-    how = ("temperature scaling (T = {temperature:.3f})".format(**calibration) if calibration and "temperature" in calibration else
-           "Platt scaling" if calibration else "none")
+def _calibration_fact(calibration: dict[str, Any] | None, errors: dict[str, float], check: dict[str, Any] | None = None) -> str:
+    fitted = bool(calibration) and not calibration.get("prior_only")  # type: ignore[union-attr]
+    how = ("temperature scaling (T = {temperature:.3f})".format(**calibration) if fitted and "temperature" in calibration else  # type: ignore[operator]
+           "Platt scaling" if fitted else "none")
+    if check:
+        how += (f"; {'kept' if check['kept'] else 'not applied'}: out-of-fold validation calibration error "
+                f"{check['validation_before']:.4f} without, {check['validation_after']:.4f} with it")
+    if calibration and ("prior_shift" in calibration or "shift" in calibration):
+        how += "; corrected for production's label rate (--prior)"
     if errors:
         how += f"; expected calibration error on test {errors['before']:.4f} before, {errors['after']:.4f} after"
     return how
+
+
+def _production_fact(at: dict[str, float]) -> str:
+    return (f"at a positive rate of {at['rate']:.3%}: precision {at['precision']:.4f}, recall {at['recall']:.4f}, "
+            f"PR-AUC {at['average_precision']:.4f} (the test split reweighted to that rate)")
 
 
 def checks_fact(summary: dict[str, Any] | None) -> str:
