@@ -80,7 +80,7 @@ def test_training_through_the_adapter_serves_on_the_tasks_routes(aiaas_host, aia
     host = aiaas_host(entry_points=True, shopfeed=shopfeed())
     data = to_export(write_sample(tmp_path / "reviews", 400, seed=0))
     result = aiaas_train(aiaas.TrainRequest("retail/review-rating", data, architecture="tfidf-linear", adapter="shopfeed.reviews-jsonl",
-                                            promote=True), host=host)
+                                            promote=True, force=True), host=host)
     manifest = json.loads((Registry.from_settings().folder(result.version) / "manifest.json").read_text())
     assert manifest["adapter"] == "shopfeed.reviews-jsonl"
     answer = aiaas_client(host).post("/v1/retail/review-rating/predict", json={"instances": [{"text": "Broke after a day. Awful."}]})

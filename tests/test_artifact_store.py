@@ -73,7 +73,7 @@ def test_a_version_lives_in_the_bucket_and_a_changed_file_there_is_refused(tmp_p
     with isolated_home(tmp_path / "home", artifacts=uri):
         registry = Registry.from_settings()
         assert registry.store is not None
-        result = train(get_host(), registry, TrainRequest("finance/fraud", data, architecture="gbdt", params={"rounds": 30}, promote=True),
+        result = train(get_host(), registry, TrainRequest("finance/fraud", data, architecture="gbdt", params={"rounds": 30}, promote=True, force=True),
                        quiet=True)
         row = result.version
         keys = {o["Key"] for o in client.list_objects_v2(Bucket="models", Prefix=f"aiaas/{row.artifact_dir}/")["Contents"]}

@@ -260,7 +260,7 @@ def verticals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         for name, (rows, how) in runs.items():
             written = resolve(host.task(name).sample)(home / name.replace("/", "-"), rows, 0)
             data = next(written.glob("answers.csv"), written) if written.is_dir() and name.startswith("education") else written
-            train(host, registry, TrainRequest(name, data, promote=True, **how), quiet=True)
+            train(host, registry, TrainRequest(name, data, promote=True, force=True, **how), quiet=True)
         with running_server(ready_client(host, registry).app) as base:
             yield {"base": base, "home": home}
 

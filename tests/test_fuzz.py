@@ -27,7 +27,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     with isolated_home(root / "home", alias_ttl_seconds="0"):
         host = host_with("insurance", insurance_plugin())
         registry = Registry.from_settings()
-        train(host, registry, TrainRequest("insurance/claims", write_claims(root, 400, 0), epochs=2, promote=True), quiet=True)
+        train(host, registry, TrainRequest("insurance/claims", write_claims(root, 400, 0), epochs=2, promote=True, force=True), quiet=True)
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(host, registry, get_settings()))
 
 

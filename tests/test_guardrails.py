@@ -290,3 +290,64 @@ def test_calibration_that_makes_validation_calibration_worse_is_not_applied() ->
     calibration, check = checked("binary", 3 * z + 2, y)
     assert calibration is not None and check["kept"] and check["validation_after"] < check["validation_before"]
     assert "Platt scaling; kept" in _calibration_fact(calibration, {}, check)
+
+
+# -- the command line -------------------------------------------------------------
+
+
+def _aiaas(*args: str, cwd: Path | None = None):  # noqa: ANN202
+    """The CLI as a user runs it, output piped (not a terminal)."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "aiaas", *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"},
+                          timeout=300, cwd=cwd)
+
+
+def test_sample_writes_the_file_it_is_asked_for_or_says_it_writes_a_folder(aiaas_home: Path, tmp_path: Path) -> None:
+    for task, name in (("education/knowledge-tracing", "answers.csv"), ("finance/fraud", "tx.csv"), ("retail/review-sentiment", "r.jsonl")):
+        made = _aiaas("sample", task, "--out", str(tmp_path / name), "--rows", "300")
+        assert made.returncode == 0, made.stderr
+        assert (tmp_path / name).is_file() and f"to {tmp_path / name}" in made.stdout
+    assert (tmp_path / "answers.mastery.csv").is_file()
+    assert pd.read_json(tmp_path / "r.jsonl", lines=True).shape[0] == 300
+    images = _aiaas("sample", "healthcare/chest-xray", "--out", str(tmp_path / "xrays.csv"), "--rows", "20")
+    assert images.returncode == 2 and "give --out a folder" in images.stderr and "Traceback" not in images.stderr
+    folder = _aiaas("sample", "healthcare/chest-xray", "--out", str(tmp_path / "xrays"), "--rows", "20")
+    assert folder.returncode == 0 and "under the folder" in folder.stdout
+
+
+def test_a_folder_of_tables_trains_and_an_empty_one_is_one_line(aiaas_home: Path, tmp_path: Path) -> None:
+    from aiaas.loading import load_data
+    from aiaas.plugins import get_host
+
+    for i in range(2):
+        _aiaas("sample", "finance/fraud", "--out", str(tmp_path / "tables" / f"part{i}.csv"), "--rows", "200", "--seed", str(i))
+    one = [len(load_data(get_host(), "finance/fraud", tmp_path / "tables" / f"part{i}.csv", None, None, {})) for i in range(2)]
+    both = load_data(get_host(), "finance/fraud", tmp_path / "tables", None, None, {})
+    assert len(both) == sum(one) and "read 2 files" in both.notes[-1]
+    assert len(load_data(get_host(), "finance/fraud", Path(str(tmp_path / "tables" / "part*.csv")), None, None, {})) == sum(one)
+    (tmp_path / "empty").mkdir()
+    failed = _aiaas("train", "education/knowledge-tracing", "--data", str(tmp_path / "empty"))
+    assert failed.returncode == 2 and "holds no file that adapter" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_identifiers_are_never_cut_when_output_is_piped(aiaas_home: Path) -> None:
+    listing = _aiaas("tasks")
+    assert "education/knowledge-tracing" in listing.stdout and "…" not in listing.stdout
+    assert "healthcare/chest-xray" in _aiaas("plugins").stdout
+
+
+def test_commands_that_read_a_version_s_data_again_use_the_options_it_was_trained_with(lending, tmp_path: Path) -> None:
+    from aiaas.evaluation import evaluate_version
+    from aiaas.optimize import optimize
+
+    host, registry = lending
+    path = tmp_path / "loans.csv"
+    loans(400).rename(columns={"defaulted": "Class"}).to_csv(path, index=False)
+    result = _train(host, registry, path, architecture="mlp", epochs=1, label="Class")
+    version = result.version.version
+    assert evaluate_version(host, registry, "lending/default", path, version, None, None, {}).rows == 400  # no --label needed again
+    optimized = optimize(host, registry, "lending/default", version)  # re-reads the training data's splits by its label column
+    assert optimized.comparison.rows > 0

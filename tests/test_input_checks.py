@@ -47,7 +47,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         host, registry = host_with("lending", lending_plugin()), Registry.from_settings()
         data = folder / "loans.csv"
         loans().to_csv(data, index=False)
-        result = train(host, registry, TrainRequest("lending/default", data, architecture="gbdt", promote=True), quiet=True)
+        result = train(host, registry, TrainRequest("lending/default", data, architecture="gbdt", promote=True, force=True), quiet=True)
         yield host, registry, registry.folder(result.version), data
 
 

@@ -82,7 +82,7 @@ def test_a_saved_index_and_columns_that_carry_nothing_are_left_out(lending, tmp_
     frame["note"] = np.nan
     path = tmp_path / "loans.csv"
     frame.to_csv(path)  # pandas writes the index under an empty header: "Unnamed: 0" when read back
-    result = _train(host, registry, path, architecture="gbdt", promote=True)
+    result = _train(host, registry, path, architecture="gbdt", promote=True, force=True)
     assert any("'Unnamed: 0'" in n and "saved index" in n for n in result.notes), result.notes
     assert any("'id'" in n and "identifier" in n for n in result.notes)
     assert any("'branch'" in n and "one value" in n for n in result.notes)
@@ -171,7 +171,7 @@ def test_gradient_boosted_trees_save_no_pickle_and_explain_exactly(lending, tmp_
     host, registry = lending
     path = tmp_path / "loans.csv"
     loans().to_csv(path, index=False)
-    result = _train(host, registry, path, architecture="gbdt", promote=True)
+    result = _train(host, registry, path, architecture="gbdt", promote=True, force=True)
     folder = registry.folder(result.version)
     assert (folder / "model.txt").read_text().startswith("tree")
     assert not [f for f in folder.rglob("*") if f.suffix in (".pkl", ".pickle", ".joblib", ".pt")]

@@ -76,7 +76,7 @@ def test_trained_out_of_core_from_a_folder_serves_and_scores_a_folder_in_partiti
         frame.iloc[rows].to_csv(parts / f"day-{i}.csv", index=False)
     runner = CliRunner()
     trained = runner.invoke(app, ["train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--param", "rounds=40",
-                                  "--max-memory", "64MB", "--promote", "--json"])
+                                  "--max-memory", "64MB", "--promote", "--force", "--json"])
     assert trained.exit_code == 0, trained.output
     result = json.loads(trained.stdout)
     assert any("out of core" in n for n in result["notes"])

@@ -77,7 +77,7 @@ def trained(cluster: str, bucket: tuple[str, Any], tmp_path_factory: pytest.Temp
     parts, frame = _parts(folder, 4000, 4)
     home = folder / "home"
     common = ("train", "finance/fraud", "--data", str(parts), "--arch", "gbdt", "--param", "rounds=80", "--json")
-    spread = _aiaas(home, *common, "--ray", "--address", cluster, "--workers", "2", "--promote", env={"AIAAS_ARTIFACTS": bucket[0]})
+    spread = _aiaas(home, *common, "--ray", "--address", cluster, "--workers", "2", "--promote", "--force", env={"AIAAS_ARTIFACTS": bucket[0]})
     assert spread.returncode == 0, spread.stderr[-3000:]
     alone = _aiaas(home, *common, "--max-memory", "64MB")
     assert alone.returncode == 0, alone.stderr[-3000:]
@@ -239,7 +239,7 @@ def test_each_modality_trains_on_the_cluster_as_on_one_machine_and_serves(cluste
     assert made.returncode == 0, made.stderr
     data = tmp_path / "data" / name
     common = ("train", task, "--data", str(data), *options, "--json")
-    spread = _aiaas(home, *common, "--ray", "--address", cluster, "--workers", "2", "--promote")
+    spread = _aiaas(home, *common, "--ray", "--address", cluster, "--workers", "2", "--promote", "--force")
     assert spread.returncode == 0, spread.stderr[-3000:]
     alone = _aiaas(home, *common, "--max-memory", "64MB")
     assert alone.returncode == 0, alone.stderr[-3000:]

@@ -117,7 +117,7 @@ def test_new_plugin_of_every_modality_installs_passes_its_tests_trains_and_serve
                                 capture_output=True, text=True, env=env)
         assert sample.returncode == 0, sample.stderr
         data = next(p for p in (tmp_path / "data" / modality).iterdir()) if modality != "image" else tmp_path / "data" / modality
-        trained = subprocess.run([str(python), "-m", "aiaas", "train", task, "--data", str(data), "--epochs", "2", "--promote", "--json"],
+        trained = subprocess.run([str(python), "-m", "aiaas", "train", task, "--data", str(data), "--epochs", "2", "--promote", "--force", "--json"],
                                  capture_output=True, text=True, env=env)
         assert trained.returncode == 0, trained.stderr[-3000:]
         assert json.loads(trained.stdout)["promoted"] is True

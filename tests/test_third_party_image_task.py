@@ -87,7 +87,7 @@ def test_a_multiclass_image_task_trains_serves_and_explains(aiaas_home: Path, tm
     host = host_with("manufacturing", manufacturing_plugin())
     registry = Registry.from_settings()
     data = write_parts(tmp_path / "parts", 240, seed=0)
-    result = train(host, registry, TrainRequest("manufacturing/defects", data, promote=True), quiet=True)
+    result = train(host, registry, TrainRequest("manufacturing/defects", data, promote=True, force=True), quiet=True)
     assert result.metrics["accuracy"] > 0.8, result.metrics
 
     client = TestClient(create_app(host, registry, get_settings()))
@@ -111,7 +111,7 @@ def test_a_multiclass_image_task_trains_serves_and_explains(aiaas_home: Path, tm
     # Compressed: int8 ONNX (static quantisation: a convolutional model), served and still explained with a heatmap.
     from aiaas.optimize import optimize
 
-    optimized = optimize(host, registry, "manufacturing/defects", result.version.version, quantize="int8", promote=True)
+    optimized = optimize(host, registry, "manufacturing/defects", result.version.version, quantize="int8", promote=True, force=True)
     assert optimized.comparison.agreement >= 0.9 and abs(optimized.comparison.after - optimized.comparison.before) < 0.05
     served = TestClient(create_app(host, registry, get_settings()))
     int8 = served.post("/v1/manufacturing/defects/predict", files=files).json()

@@ -82,7 +82,7 @@ def insurance_plugin() -> types.ModuleType:
 def test_a_new_industry_trains_and_serves_on_core_components(aiaas_home: Path, tmp_path: Path) -> None:
     host = host_with("insurance", insurance_plugin())
     data = write_claims(tmp_path, 1500, 0)
-    result = train(host, Registry.from_settings(), TrainRequest("insurance/claims", data, epochs=30, promote=True), quiet=True)
+    result = train(host, Registry.from_settings(), TrainRequest("insurance/claims", data, epochs=30, promote=True, force=True), quiet=True)
     assert result.metrics["accuracy"] > 0.85, result.metrics
     assert (result.report.parent / "confusion_matrix.png").exists()
 

@@ -26,7 +26,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     with isolated_home(folder / "home"):
         host, registry = host_with("lending", lending_plugin()), Registry.from_settings()
         loans(600).to_csv(folder / "loans.csv", index=False)
-        train(host, registry, TrainRequest("lending/default", folder / "loans.csv", architecture="gbdt", promote=True), quiet=True)
+        train(host, registry, TrainRequest("lending/default", folder / "loans.csv", architecture="gbdt", promote=True, force=True), quiet=True)
         yield host, registry
 
 

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from aiaas.registry import Registry
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Host industry-vertical AI models: train, evaluate, register, serve.")
-console = Console()
-errors = Console(stderr=True)
+PIPED_WIDTH = 4096
+"""Output to a file or a CI log is not cut to 80 columns: task names and paths are identifiers, never shortened."""
+console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 TaskArg = Annotated[str, typer.Argument(help="industry/task, e.g. finance/fraud (see `aiaas tasks`)")]
@@ -130,8 +132,12 @@ def sample(
     unknown = [k for k in options if k not in list(accepted)[3:]]
     if unknown:
         raise UserError(f"--option {unknown[0]}: {task}'s sample generator takes {', '.join(list(accepted)[3:]) or 'no options'}")
-    path = generate(out, rows, seed, **options)
-    console.print(f"wrote {rows} sample instances of {task} to {path}")
+    try:
+        path = generate(out, rows, seed, **options)
+    except ValueError as exc:  # the generator's own check of its options or of --out
+        raise UserError(f"{task} sample: {exc}") from None
+    what = "under the folder" if Path(path).is_dir() else "to"
+    console.print(f"wrote {rows} sample instances of {task} {what} {path}")
 
 
 @app.command()
@@ -150,7 +156,8 @@ def train(
     text_column: TextColumnOpt = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", help="Architecture or fit parameter KEY=VALUE, e.g. learning_rate=0.001.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    promote: Annotated[bool, typer.Option("--promote", help="Serve this version once registered.")] = False,
+    promote: Annotated[bool, typer.Option("--promote", help="Serve this version once registered (unless it loses to its classical floor beyond noise).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --promote: serve it even if it loses to its classical floor.")] = False,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="Start from pretrained weights in this local .safetensors file (fine-tuning).")] = None,
     max_memory: Annotated[Optional[str], typer.Option("--max-memory", help="Train out of core, holding at most this much of the data (2GB, 512MB): "
                                                        "the data streams from disk and never sits whole in memory. Default: AIAAS_MAX_MEMORY.")] = None,
@@ -173,7 +180,7 @@ def train(
     cluster = _ray_plan(on_ray, address, workers, cpus_per_worker, gpus_per_worker, resume)
     request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
                            weights, budget, _names(keep_columns), _names(drop_columns), max_memory or _settings().max_memory, cluster,
-                           prior=prior)
+                           prior=prior, force=force)
     result = run_training(get_host(), _registry(), request, quiet=as_json)
     summary = {**result.version.to_json(), "report": str(result.report), "promoted": result.promoted, "floor": result.floor,
                "leaderboard": result.leaderboard, "notes": result.notes, "input_checks": result.input_checks}

@@ -153,13 +153,14 @@ def evaluate_version(host: Host, registry: Registry, task: str, data: Path, vers
     rows it learned from apart from new ones (its fingerprint of seen rows); write a report."""
     from aiaas.intervals import metric_intervals
     from aiaas.labels import encode
-    from aiaas.loading import instances, load_data
+    from aiaas.loading import as_trained, instances, load_data
     from aiaas.seen import SeenRows
     from aiaas.settings import get_settings
     from aiaas.splits import groups_of
     from aiaas.versions import load_version
 
     pipeline = load_version(host, registry, task, version)
+    label, adapter, options = as_trained(host, pipeline.manifest, data, label, adapter, options)
     loaded = load_data(host, task, data, label, adapter, options)
     fingerprint = SeenRows.load(registry.folder(registry.get(task, pipeline.version)), pipeline.manifest.get("seen_rows", {}))  # type: ignore[arg-type]
     known = fingerprint is not None and all(c in loaded.records.columns for c in fingerprint.columns)

@@ -18,15 +18,57 @@ from aiaas.records import resolve
 
 
 def load_data(host: Host, task_name: str, path: Path, label: str | None, adapter: str | None, options: dict[str, Any], labelled: bool = True) -> Dataset:
+    """The records of a file, or of every file in a folder or glob that the task's adapter reads (an adapter
+    that reads folders itself, an image folder's, is given the folder)."""
     task = host.task(task_name)
-    if not path.exists():
+    pattern = any(c in str(path) for c in "*?[")
+    if not pattern and not path.exists():
         raise UserError(f"{path}: no such file or folder")
-    record = host.adapter(task, adapter, path)
+    record = host.adapter(task, adapter, path if not pattern else Path(str(path).rstrip("*?[]/")))
     load = resolve(record.load)
     options_ = LoadOptions(label=label or task.label_column if labelled else label, labelled=labelled, extra=options)
-    with adapter_errors(path, record.name):
-        dataset: Dataset = load(path, options_)
-    return labelled_as_asked(dataset, path, options_)
+    files = [path] if not pattern and (path.is_file() or "/" in record.suffixes) else _files(path, record)
+    parts = []
+    for file in files:
+        with adapter_errors(file, record.name):
+            parts.append(labelled_as_asked(load(file, options_), file, options_))
+    return parts[0] if len(parts) == 1 else _joined(parts, path)
+
+
+def _files(source: Path, record: Any) -> list[Path]:
+    """The files in a folder (at any depth) or matching a glob that an adapter reads, in a stable order."""
+    import glob
+
+    found = [Path(p) for p in glob.glob(str(source), recursive=True)] if any(c in str(source) for c in "*?[") else list(source.rglob("*"))
+    files = sorted(p for p in found if p.is_file() and p.suffix.lower() in record.suffixes and not p.name.startswith("."))
+    if not files:
+        raise UserError(f"{source}: holds no file that adapter {record.name} reads ({', '.join(record.suffixes) or 'none named'}); "
+                        f"give a file, or a folder or glob of such files")
+    return files
+
+
+def _joined(parts: list[Dataset], source: Path) -> Dataset:
+    columns = list(parts[0].records.columns)
+    for part in parts[1:]:
+        if list(part.records.columns) != columns:
+            raise InvalidInput(f"{part.source or source}: its columns ({', '.join(map(str, part.records.columns))}) are not those of "
+                               f"the first file ({', '.join(map(str, columns))}); a folder's files must share their columns")
+    labels = None if parts[0].labels is None else pd.concat([p.labels for p in parts], ignore_index=True)  # type: ignore[misc]
+    notes = [*parts[0].notes, f"read {len(parts)} files of {source}"]
+    return Dataset(pd.concat([p.records for p in parts], ignore_index=True), labels, source, notes)
+
+
+def as_trained(host: Host, manifest: dict[str, Any], path: Path, label: str | None, adapter: str | None,
+               options: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any]]:
+    """The label column, adapter and adapter options a version was trained with (its manifest's), for a
+    command that reads data again for it (evaluate, optimize); what the caller names wins. The adapter is
+    kept only where it reads this path's kind of file."""
+    trained = manifest.get("adapter")
+    record = host.components.adapters.get(trained) if trained else None
+    suffix = "/" if path.is_dir() else path.suffix.lower()
+    fits = record is not None and (suffix in record.suffixes or not record.suffixes)
+    return (label or manifest.get("label_column"), adapter or (trained if fits else None),
+            {**(manifest.get("adapter_options") or {}), **options})
 
 
 @contextmanager

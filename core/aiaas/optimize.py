@@ -107,13 +107,14 @@ def _splits(host: Host, pipeline: Pipeline, row: ModelVersion, data: Path | None
     """(records, y) of the version's validation and test splits (the training run's own, by its seed),
     and model inputs of training rows to calibrate quantisation."""
     from aiaas.labels import encode
-    from aiaas.loading import instances
+    from aiaas.loading import as_trained, instances
     from aiaas.training import TrainRequest, load_split
 
     source = data or (Path(row.provenance["data"]) if row.provenance.get("data") else None)
     if source is None or not source.exists():
         raise UserError(f"the data version {row.version} was trained on ({source}) is not here; give it with --data FILE "
                         "(validation rows check the optimised model against the original)")
+    label, adapter, options = as_trained(host, pipeline.manifest, source, label, adapter, options)
     request = TrainRequest(pipeline.task.name, source, label=label, adapter=adapter, options=options, seed=int(row.provenance.get("seed", 0)))
     loaded = load_split(host, pipeline.task, request, screens_columns=False)
     out: dict[str, Any] = {}

@@ -81,6 +81,8 @@ class TrainRequest:
     """Train out of core (``aiaas.outofcore``) holding at most this much of the data: ``"2GB"``."""
     cluster: RayPlan | None = None
     """Train on a Ray cluster (``aiaas.distributed``); implies out of core."""
+    force: bool = False
+    """With ``promote``: serve the version even if it loses to its classical floor beyond noise."""
     prior: str | None = None
     """Production's label rates (``--prior``): ``0.002`` (a binary task's positive label) or ``a=0.2,b=0.8``."""
     run: str = ""
@@ -434,6 +436,7 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     manifest: dict[str, Any] = {
         "task": task.name, "labels": schema.name, "label_schema_version": schema.version,
         "label_column": request.label or task.label_column, "adapter": host.adapter(task, request.adapter, request.data).name,
+        "adapter_options": request.options,
         "runtime": runtime.name, "architecture": architecture.name,
         "params": params, "fit": asdict(config), "spec": ready.spec.to_json(), "calibration": calibration,
         "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": notes,
@@ -642,7 +645,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
                    provenance(host, task.name, pipeline.runtime_name, extra)),
         write,
     )
-    promoted = request.promote and not loses(comparison)
+    promoted = request.promote and (request.force or not loses(comparison))
     if promoted:
         registry.promote(task.name, row.version)
     elif request.promote:

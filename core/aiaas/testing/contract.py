@@ -103,7 +103,7 @@ class PluginContract:
             if architecture is None or not host.runtime_installed(architecture.runtime):
                 continue
             requests[task.name] = TrainRequest(task.name, samples[task.name], architecture.runtime, architecture.name, epochs=1,
-                                               promote=True, options=dict(cls.train_options))
+                                               promote=True, force=True, options=dict(cls.train_options))
         if not requests:
             pytest.skip(f"plugin {cls.plugin} serves no task of its own whose default architecture's runtime is installed")
         with trained_models(tmp_path_factory.mktemp(f"{cls.plugin}-served"), next(iter(samples.values())), requests, host) as models:

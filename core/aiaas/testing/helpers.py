@@ -12,7 +12,7 @@ train models once for a whole test session.
     def trained(tmp_path_factory):
         root = tmp_path_factory.mktemp("claims")
         data = write_claims(root, 2000, seed=0)
-        with trained_models(root / "home", data, {"mlp": TrainRequest("insurance/claims", data, promote=True)}) as models:
+        with trained_models(root / "home", data, {"mlp": TrainRequest("insurance/claims", data, promote=True, force=True)}) as models:
             yield models          # models["mlp"].metrics, models.client().post(...)
 """
 

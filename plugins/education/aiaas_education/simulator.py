@@ -105,10 +105,15 @@ def generate(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def write_sample(out: Path, rows: int, seed: int = 0) -> Path:
+    """The answer log as CSV: ``out`` is the file (``answers.csv``, with the learners' true mastery
+    beside it as ``answers.mastery.csv``), or a folder to write answers.csv and mastery.csv in."""
     answers, truth = generate(rows, seed)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    truth.to_csv(out / "mastery.csv", index=False)
-    path = out / "answers.csv"
+    if out.suffix.lower() == ".csv":
+        path, mastery = out, out.with_name(f"{out.stem}.mastery.csv")
+    else:
+        path, mastery = out / "answers.csv", out / "mastery.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    truth.to_csv(mastery, index=False)
     answers.to_csv(path, index=False)
     return path

@@ -19,6 +19,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedModels]
     root = tmp_path_factory.mktemp("learners")
     data = write_sample(root / "sample", 16_000, seed=5)
     with trained_models(root / "home", data, {
-        "dkt": TrainRequest(TASK, data, epochs=10, promote=True, options={"window": WINDOW}),
+        "dkt": TrainRequest(TASK, data, epochs=10, promote=True, force=True, options={"window": WINDOW}),
     }) as models:
         yield models

@@ -76,7 +76,7 @@ def test_torch_models_train_save_and_serve(arch: str, runtime: str, tmp_path: Pa
     from aiaas_education.simulator import write_sample
 
     data = write_sample(tmp_path / "sample", 5000, seed=7)
-    request = TrainRequest("education/knowledge-tracing", data, architecture=arch, runtime=runtime, epochs=4, promote=True,
+    request = TrainRequest("education/knowledge-tracing", data, architecture=arch, runtime=runtime, epochs=4, promote=True, force=True,
                            options={"window": 40}, params={"batch_size": 16})
     with trained_models(tmp_path / "home", data, {arch: request}) as models:
         assert models[arch].metrics["roc_auc"] > 0.65

@@ -18,7 +18,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     root = tmp_path_factory.mktemp("fraud")
     data = write_sample(root / "transactions.csv", 20_000, seed=3)
     with trained_models(root / "home", data, {
-        "keras": TrainRequest("finance/fraud", data, runtime="tensorflow", architecture="mlp", epochs=12, promote=True),
+        "keras": TrainRequest("finance/fraud", data, runtime="tensorflow", architecture="mlp", epochs=12, promote=True, force=True),
         "torch": TrainRequest("finance/fraud", data, runtime="torch", architecture="mlp", epochs=12),
     }) as models:
         yield models

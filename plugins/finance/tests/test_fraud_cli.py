@@ -105,7 +105,7 @@ def _own_columns(path: Path, n: int = 4000) -> Path:
 def test_training_on_a_teams_own_columns_serves_their_schema(aiaas_home: Path, tmp_path: Path) -> None:
     data = _own_columns(tmp_path / "creditcard.csv")
     result = runner.invoke(app, ["train", "finance/fraud", "--data", str(data), "--label", "Class", "--arch", "mlp", "--runtime", "torch",
-                                 "--epochs", "8", "--promote", "--json"])
+                                 "--epochs", "8", "--promote", "--force", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["version"] == 1 and summary["promoted"] and summary["metrics"]["roc_auc"] > 0.8

@@ -130,9 +130,11 @@ def _dicom(pixels: np.ndarray, patient: str, index: int, seed: int, monochrome1:
 
 
 def write_sample(out: Path, rows: int, seed: int = 0, format: str = "png", size: int = 64) -> Path:
-    """Write ``rows`` images under ``out`` in the folder convention; returns ``out``."""
+    """Write ``rows`` images under the folder ``out`` in the folder convention; returns ``out``."""
     if format not in ("png", "dicom"):
         raise ValueError(f"format must be png or dicom, not {format!r}")
+    if Path(out).suffix and not Path(out).is_dir():
+        raise ValueError(f"the sample is a folder of images (one folder per label, and manifest.csv): give --out a folder, not {Path(out).name!r}")
     from PIL import Image
 
     images, labels, patients = generate(rows, seed, int(size))

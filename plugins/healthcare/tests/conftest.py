@@ -18,6 +18,6 @@ Trained = TrainedModels
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     root = tmp_path_factory.mktemp("chest")
     data = write_sample(root / "scans", 600, seed=5, size=32)
-    request = TrainRequest(TASK, data / "manifest.csv", architecture="small-cnn", epochs=14, promote=True)
+    request = TrainRequest(TASK, data / "manifest.csv", architecture="small-cnn", epochs=14, promote=True, force=True)
     with trained_models(root / "home", data, {"cnn": request}) as models:
         yield models

@@ -114,13 +114,17 @@ def generate(rows: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def write_sample(out: Path, rows: int, seed: int = 0, format: str = "csv") -> Path:
+def write_sample(out: Path, rows: int, seed: int = 0, format: str | None = None) -> Path:
+    """The reviews as CSV, TSV or JSON lines: ``out`` is the file (its suffix names the format), or a
+    folder to write reviews.csv (or the ``format`` given) in."""
+    out = Path(out)
+    suffix = out.suffix.lower().lstrip(".")
+    format = format or (suffix if suffix in ("csv", "tsv", "jsonl") else "csv")
     if format not in ("csv", "tsv", "jsonl"):
         raise ValueError(f"format must be csv, tsv or jsonl, not {format!r}")
     frame = generate(rows, seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"reviews.{format}"
+    path = out if suffix in ("csv", "tsv", "jsonl") else out / f"reviews.{format}"
+    path.parent.mkdir(parents=True, exist_ok=True)
     if format == "jsonl":
         frame.to_json(path, orient="records", lines=True, force_ascii=False)
     else:

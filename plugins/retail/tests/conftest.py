@@ -19,7 +19,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     root = tmp_path_factory.mktemp("reviews")
     data = write_sample(root / "sample", 2000, seed=3)
     with trained_models(root / "home", data, {
-        "sentiment": TrainRequest(SENTIMENT, data, architecture="lstm", epochs=8, promote=True, options={"max_length": 40}),
-        "rating": TrainRequest(RATING, data, architecture="lstm", epochs=8, promote=True),
+        "sentiment": TrainRequest(SENTIMENT, data, architecture="lstm", epochs=8, promote=True, force=True, options={"max_length": 40}),
+        "rating": TrainRequest(RATING, data, architecture="lstm", epochs=8, promote=True, force=True),
     }) as models:
         yield models
