@@ -351,3 +351,40 @@ def test_commands_that_read_a_version_s_data_again_use_the_options_it_was_traine
     assert evaluate_version(host, registry, "lending/default", path, version, None, None, {}).rows == 400  # no --label needed again
     optimized = optimize(host, registry, "lending/default", version)  # re-reads the training data's splits by its label column
     assert optimized.comparison.rows > 0
+
+
+# -- labels and inputs that do not match ------------------------------------------
+
+
+def test_labels_that_are_not_the_schema_s_are_mapped_explicitly_or_by_the_documented_rule(lending, tmp_path: Path) -> None:
+    from aiaas.errors import InvalidInput, UserError
+    from aiaas.evaluation import evaluate_version
+    from aiaas.labels import LABEL_MAP
+
+    host, registry = lending
+    frame = loans(400)
+    yes_no, paid_late = tmp_path / "yes_no.csv", tmp_path / "paid_late.csv"
+    frame.assign(defaulted=np.where(frame["defaulted"] == 1, "yes", "no")).to_csv(yes_no, index=False)
+    frame.assign(defaulted=np.where(frame["defaulted"] == 1, "late", "paid")).to_csv(paid_late, index=False)
+
+    ruled = _train(host, registry, yes_no, architecture="gbdt")
+    assert any("'no' -> repaid, 'yes' -> default (the positive-value rule" in n for n in ruled.notes), ruled.notes
+    assert "labels mapped" in ruled.report.read_text()
+    with pytest.raises(InvalidInput, match=r"\['late', 'paid'\] that are not labels of lending.default \(repaid, default\); map them with --label-map"):
+        _train(host, registry, paid_late, architecture="gbdt")
+    with pytest.raises(UserError, match=r"'overdue', which is not a label of lending.default \(repaid, default\)"):
+        _train(host, registry, paid_late, architecture="gbdt", options={LABEL_MAP: {"late": "overdue", "paid": "repaid"}})
+    mapped = _train(host, registry, paid_late, architecture="gbdt", options={LABEL_MAP: {"late": "default", "paid": "repaid"}})
+    assert any("by --label-map: 'late' -> default, 'paid' -> repaid" in n for n in mapped.notes)
+    assert mapped.metrics["roc_auc"] == pytest.approx(ruled.metrics["roc_auc"])  # the same labels, the same model
+    again = evaluate_version(host, registry, "lending/default", paid_late, mapped.version.version, None, None, {})
+    assert again.rows == 400  # evaluate maps the file's labels as training did
+
+
+def test_the_cli_takes_a_label_map(tmp_path: Path) -> None:
+    from aiaas.errors import UserError
+    from aiaas.labels import parse_label_map
+
+    assert parse_label_map("yes=accepted, no = rejected") == {"yes": "accepted", "no": "rejected"}
+    with pytest.raises(UserError, match="VALUE=LABEL"):
+        parse_label_map("yes:accepted")

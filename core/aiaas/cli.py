@@ -169,6 +169,7 @@ def train(
     gpus_per_worker: GpusOpt = 0.0,
     resume: Annotated[Optional[str], typer.Option("--resume", help="With --ray: go on with this run (its id is printed when it starts) "
                                                   "from its last checkpoints.")] = None,
+    label_map: Annotated[Optional[str], typer.Option("--label-map", help="Map the file's label values to the task's labels: yes=accepted,no=rejected.")] = None,
     prior: Annotated[Optional[str], typer.Option("--prior", help="Production's label rate: 0.002 (a binary task's positive label) or "
                                                  "LABEL=RATE,... for every label; probabilities and the operating point are corrected for it.")] = None,
     as_json: JsonFlag = False,
@@ -178,7 +179,10 @@ def train(
     from aiaas.training import train as run_training
 
     cluster = _ray_plan(on_ray, address, workers, cpus_per_worker, gpus_per_worker, resume)
-    request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), _options(option, text_column), seed, promote,
+    from aiaas.labels import LABEL_MAP, parse_label_map
+
+    options = {**_options(option, text_column), **({LABEL_MAP: parse_label_map(label_map)} if label_map else {})}
+    request = TrainRequest(task, data, runtime, arch, epochs, label, adapter, _pairs(param, "--param"), options, seed, promote,
                            weights, budget, _names(keep_columns), _names(drop_columns), max_memory or _settings().max_memory, cluster,
                            prior=prior, force=force)
     result = run_training(get_host(), _registry(), request, quiet=as_json)

@@ -10,6 +10,55 @@ from aiaas.records import LabelSchema
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "t"}
 _FALSE = {"0", "0.0", "false", "no", "n", "f"}
+LABEL_MAP = "label_map"
+"""The adapter option (``--label-map`` on the CLI) mapping a file's label values to the schema's labels."""
+
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """``yes=accepted,no=rejected`` -> ``{"yes": "accepted", "no": "rejected"}``."""
+    from aiaas.errors import UserError
+
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        raw, sep, label = part.partition("=")
+        if not sep or not raw.strip() or not label.strip():
+            raise UserError(f"--label-map takes VALUE=LABEL pairs separated by commas (yes=accepted,no=rejected), got {part.strip()!r}")
+        out[raw.strip()] = label.strip()
+    return out
+
+
+def mapped(raw: pd.Series, label_map: dict[str, str] | None) -> pd.Series:
+    """A file's label values with ``label_map`` applied (values it does not name are left as they are)."""
+    if not label_map:
+        return raw
+    lookup = {str(k).strip().lower(): v for k, v in label_map.items()}
+    return raw.map(lambda v: lookup.get(str(v).strip().lower(), v) if not isinstance(v, (list, tuple, np.ndarray)) else v)
+
+
+def mapping_note(schema: LabelSchema, values: list[object], label_map: dict[str, str] | None) -> str | None:
+    """How a file's label values became the schema's labels, when they are not its labels' names; a
+    label map naming a label the schema lacks is an error naming both."""
+    from aiaas.errors import UserError
+
+    names = {n.lower(): n for n in schema.names}
+    if label_map:
+        unknown = [v for v in label_map.values() if v.strip().lower() not in names]
+        if unknown:
+            raise UserError(f"--label-map maps to {unknown[0]!r}, which is not a label of {schema.name} ({', '.join(schema.names)})")
+        return "by --label-map: " + ", ".join(f"{k!r} -> {names[v.strip().lower()]}" for k, v in label_map.items())
+    if schema.kind not in ("binary", "multiclass"):
+        return None
+    text = sorted({str(v).strip() for v in values})
+    if all(t.lower() in names for t in text):
+        return None
+    if schema.kind == "binary":
+        positive = schema.positive or schema.names[1]
+        negative = next(n for n in schema.names if n != positive)
+        rule = ", ".join(f"{t!r} -> {positive if t.lower() in _TRUE else negative}" for t in text)
+        return f"{rule} (the positive-value rule: 1, true and yes are the positive label {positive!r}; --label-map says otherwise)"
+    return ", ".join(f"{t!r} -> {schema.names[int(float(t))]}" for t in text if t.replace('.', '', 1).isdigit()) + " (label indices in the schema's order)"
 
 
 def encode(schema: LabelSchema, raw: pd.Series, column: str) -> np.ndarray:
@@ -43,7 +92,8 @@ def encode(schema: LabelSchema, raw: pd.Series, column: str) -> np.ndarray:
             return text.astype(int).to_numpy(dtype="int64")
     unexpected = sorted(set(text) - set(names))[:5]
     raise InvalidInput(
-        f"label column {column!r} has values {unexpected} that are not labels of {schema.name} ({', '.join(schema.names)})"
+        f"label column {column!r} has values {unexpected} that are not labels of {schema.name} ({', '.join(schema.names)}); "
+        f"map them with --label-map VALUE=LABEL,... (binary tasks also take 1/0, true/false and yes/no, the first being the positive label)"
     )
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from aiaas.dataset import Dataset, LoadOptions
 from aiaas.errors import InvalidInput, UserError
+from aiaas.labels import LABEL_MAP, mapped
 from aiaas.plugins import Host
 from aiaas.records import resolve
 
@@ -83,8 +84,11 @@ def adapter_errors(path: Path, adapter: str) -> Iterator[None]:
 
 
 def labelled_as_asked(dataset: Dataset, path: Path, options: LoadOptions) -> Dataset:
+    """The dataset, its labels mapped by ``--label-map`` if given; refused when labels were asked for and it has none."""
     if options.labelled and dataset.labels is None:
         raise InvalidInput(f"{path}: no label column {options.label!r}; name yours with --label")
+    if dataset.labels is not None and options.extra.get(LABEL_MAP):
+        dataset.labels = mapped(dataset.labels, options.extra[LABEL_MAP])
     return dataset
 
 

@@ -205,6 +205,8 @@ class Loaded:
     screen: ColumnScreen
     stream: Streamed | None = None
     """Out of core: the stream the splits above are samples of."""
+    label_mapping: str | None = None
+    """How the file's label values became the schema's labels, when they are not its names (``labels.mapping_note``)."""
 
     @property
     def rows(self) -> dict[str, int]:
@@ -237,6 +239,7 @@ def load_split(host: Host, task: Task, request: TrainRequest, screens_columns: b
         return load_streamed(host, task, request, screens_columns, architectures or [], progress or new_progress(True))
     dataset = load_data(host, task.name, request.data, request.label, request.adapter, request.options)
     schema = host.label_schema(task, resolve(task.choose_labels)(dataset.labels) if task.choose_labels else None)
+    mapping = label_codec.mapping_note(schema, _distinct(dataset.labels), request.options.get(label_codec.LABEL_MAP))
     y = label_codec.encode(schema, dataset.labels, request.label or task.label_column)
     screen = (screen_columns(dataset.records, request.keep_columns, request.drop_columns, time_column(dataset.records, task.split))
               if screens_columns else ColumnScreen())
@@ -246,8 +249,15 @@ def load_split(host: Host, task: Task, request: TrainRequest, screens_columns: b
     train_set, val_set, test_set = (dataset.take(ix) for ix in (parts.train, parts.validation, parts.test))
     if schema.kind == "binary" and y[parts.train].sum() == 0:
         raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
+    if mapping:
+        dataset.notes.append(f"labels mapped {mapping}")
     return Loaded(train_set, val_set, test_set, (y[parts.train], y[parts.validation], y[parts.test]), parts.description,
-                  fingerprint(dataset), schema, screen)
+                  fingerprint(dataset), schema, screen, label_mapping=mapping)
+
+
+def _distinct(labels: pd.Series) -> list[object]:
+    """The distinct label values of a binary or multiclass file (sequence labels are lists: none)."""
+    return [] if labels.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any() else list(pd.unique(labels.astype(str)))
 
 
 def load_streamed(host: Host, task: Task, request: TrainRequest, screens_columns: bool, architectures: list[Architecture],
@@ -268,17 +278,20 @@ def load_streamed(host: Host, task: Task, request: TrainRequest, screens_columns
     sets = [s.dataset() for s in samples]
     schema = host.label_schema(task, resolve(task.choose_labels)(sets[0].labels) if task.choose_labels else None)
     column = request.label or task.label_column
+    mapping = label_codec.mapping_note(schema, [str(v) for v in streamed.label_counts] if streamed.label_counts else [],
+                                       request.options.get(label_codec.LABEL_MAP))
     ys = tuple(label_codec.encode(schema, d.labels, column) for d in sets)
     screen = (screen_columns(sets[0].records, request.keep_columns, request.drop_columns, time_column(sets[0].records, task.split), in_order=False)
               if screens_columns else ColumnScreen())
     for d in sets:
         d.records = d.records.drop(columns=list(screen.ignored))
         d.notes = sets[0].notes
-    sets[0].notes.extend([*streamed.notes, *screen.notes(), outofcore.sample_note(streamed, tuple(samples))])  # type: ignore[arg-type]
+    sets[0].notes.extend([*streamed.notes, *screen.notes(), outofcore.sample_note(streamed, tuple(samples)),  # type: ignore[arg-type]
+                          *([f"labels mapped {mapping}"] if mapping else [])])
     counts = outofcore.class_counts(schema, streamed, column)
     if schema.kind == "binary" and counts is not None and counts[1] == 0:
         raise InvalidInput(f"the training split has no {schema.positive!r} examples; the model cannot learn that label")
-    return Loaded(*sets, ys, streamed.plan.description, streamed.fingerprint, schema, screen, streamed)  # type: ignore[arg-type]
+    return Loaded(*sets, ys, streamed.plan.description, streamed.fingerprint, schema, screen, streamed, mapping)  # type: ignore[arg-type]
 
 
 def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any, key: str = "", progress: Progress | None = None) -> Prepared:
@@ -440,7 +453,7 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
         "runtime": runtime.name, "architecture": architecture.name,
         "params": params, "fit": asdict(config), "spec": ready.spec.to_json(), "calibration": calibration,
         "operating_point": operating, "split": data.split, "rows": rows, "history": history, "notes": notes,
-        "calibration_check": calibration_check, "label_rates": label_rates,
+        "calibration_check": calibration_check, "label_rates": label_rates, "label_mapping": data.label_mapping,
         "initial_weights": initial,
     }
     pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, ready.pre_state,
@@ -622,6 +635,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
         warmup.save(folder, data.validation.records, task.log_omit)  # what a server answers before the version takes traffic
         facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
                  "classical floor": comparison["text"],
+                 **({"labels mapped": data.label_mapping} if data.label_mapping else {}),
                  "label rates": base_rates.describe(manifest["label_rates"]) if manifest["label_rates"]["training"] else "n/a",
                  **({"at production's label rate": _production_fact(manifest["at_production_rate"])} if manifest.get("at_production_rate") else {}),
                  "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error, manifest.get("calibration_check")),
