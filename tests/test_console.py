@@ -34,7 +34,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         registry = Registry.from_settings()
         data = write_claims(home, 400, 0)
         for promote in (True, False):
-            train(host, registry, TrainRequest(TASK, data, epochs=1, promote=promote), quiet=True)
+            train(host, registry, TrainRequest(TASK, data, epochs=1, promote=promote, force=True), quiet=True)
         keys = KeyStore(registry.engine)
         secrets = {scope: keys.create(f"{scope}-key", scope)[1] for scope in ("admin", "insurance", "finance")}
         app = ready_client(host, registry).app
@@ -120,6 +120,13 @@ def test_an_admin_signs_in_promotes_and_rolls_back_from_the_pages(served: dict[s
     assert "Version 2 will serve all" in page.get_by_role("status").inner_text()
     tab.accessible()
     assert registry.alias(TASK) == 1  # nothing changes before the confirmation
+    assert "loses to its classical floor" in page.get_by_role("alert").inner_text()  # one epoch: the floor's trees win
+    page.get_by_role("button", name="Yes, promote").click()
+    assert "loses to its classical floor" in page.get_by_role("main").inner_text() and registry.alias(TASK) == 1  # refused unticked
+    assert any(p.startswith("409:") for p in tab.problems)
+    tab.problems.clear()  # the refusal was the point
+    page.go_back()
+    page.get_by_label("Serve it although it loses to its floor").check()
     page.get_by_role("button", name="Yes, promote").click()
     page.wait_for_url(re.compile(f".*/console/tasks/{TASK}$"))
     assert registry.alias(TASK) == 2

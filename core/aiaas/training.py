@@ -661,7 +661,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
     )
     promoted = request.promote and (request.force or not loses(comparison))
     if promoted:
-        registry.promote(task.name, row.version)
+        registry.promote(task.name, row.version, force=request.force)
     elif request.promote:
         data.train.notes.append(f"not promoted: it loses to its classical floor beyond noise; `aiaas promote {task.name} {row.version} --force` "
                                 f"serves it anyway")
