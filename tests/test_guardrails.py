@@ -388,3 +388,39 @@ def test_the_cli_takes_a_label_map(tmp_path: Path) -> None:
     assert parse_label_map("yes=accepted, no = rejected") == {"yes": "accepted", "no": "rejected"}
     with pytest.raises(UserError, match="VALUE=LABEL"):
         parse_label_map("yes:accepted")
+
+
+def test_a_plugin_set_aside_at_load_is_logged_answers_503_and_every_command_says_why(aiaas_home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    from aiaas.errors import NotFound
+    from aiaas.plugins import Host, PluginSetAside
+    from aiaas.serving.app import create_app
+    from aiaas.settings import get_settings
+
+    future = lending_plugin()
+    future.AIAAS_API = ">=9,<10"  # type: ignore[attr-defined]  # built for a hook API this host lacks
+    host = Host(entry_points=False)
+    host.register_plugin("lending", future)
+
+    def fail() -> object:
+        raise ImportError("No module named 'lightgbm_extras'")
+
+    host._register_module("claims", fail, "aiaas-claims", "0.3.0")
+    with pytest.raises(PluginSetAside, match=r"lending/default is provided by plugin lending .* set aside at load: built for hook API >=9,<10"):
+        host.task("lending/default")
+    with pytest.raises(PluginSetAside, match=r"claims/triage is provided by plugin claims \(aiaas-claims\).*import failed: ImportError"):
+        host.task("claims/triage")
+    with pytest.raises(NotFound):
+        host.task("weather/rain")
+
+    with caplog.at_level(logging.WARNING, logger="aiaas.serving"):
+        client = TestClient(create_app(host, Registry.from_settings(), get_settings()))
+    assert any("plugin lending" in r.getMessage() and "set aside" in r.getMessage() and "lending/default" in r.getMessage() for r in caplog.records)
+    assert any("plugin claims" in r.getMessage() and "import failed" in r.getMessage() for r in caplog.records)
+    for path in ("/v1/lending/default/predict", "/v1/claims/triage/predict"):
+        answer = client.post(path, json={"instances": [{}]})
+        assert answer.status_code == 503 and "set aside at load" in answer.json()["detail"], (path, answer.text)
+    assert client.post("/v1/weather/rain/predict", json={"instances": [{}]}).status_code == 404

@@ -205,9 +205,9 @@ def test_temperature_scaling_undoes_overconfidence() -> None:
 def test_a_multiclass_model_is_temperature_scaled_and_the_report_shows_the_error_before_and_after(aiaas_home: Path, tmp_path: Path) -> None:
     host = host_with("insurance", insurance_plugin())
     registry = Registry.from_settings()
-    result = train(host, registry, TrainRequest("insurance/claims", write_claims(tmp_path, 500, 0), architecture="gbdt"), quiet=True)
+    result = train(host, registry, TrainRequest("insurance/claims", write_claims(tmp_path, 500, 0), architecture="mlp", epochs=3), quiet=True)
     manifest = json.loads((registry.folder(result.version) / "manifest.json").read_text())
-    assert manifest["calibration"]["temperature"] > 0
+    assert manifest["calibration"]["temperature"] > 0 and manifest["calibration_check"]["kept"]  # it lowers the out-of-fold error
     assert set(manifest["calibration_error"]) == {"before", "after"}
     assert "temperature scaling" in result.report.read_text() and "before" in result.report.read_text()
 

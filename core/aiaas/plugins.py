@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pluggy
 
 from aiaas import __version__, hookspecs
-from aiaas.errors import NotFound, UserError
+from aiaas.errors import NoModel, NotFound, UserError
 from aiaas.records import (
     ANY_TASK,
     AUTO,
@@ -54,10 +54,25 @@ class PluginInfo:
     reason: str | None = None
     api: str | None = None  # the hook API range it declares (AIAAS_API)
     registered: dict[str, list[str]] = field(default_factory=dict)
+    tasks: list[str] = field(default_factory=list)
+    """Set aside: the tasks it provides, as far as they could be learned (none when its import failed)."""
 
 
 class InvalidRecord(Exception):
     pass
+
+
+class PluginSetAside(NoModel):
+    """A task whose plugin was set aside at load (its import failed, it needs another hook API): answered as 503."""
+
+
+def _declared_tasks(module: Any) -> list[str]:
+    """The task names a plugin that will not be registered says it provides, if its ``register_tasks`` can tell."""
+    hook = getattr(module, "register_tasks", None)
+    try:
+        return sorted(t.name for t in (hook() or ()) if isinstance(getattr(t, "name", None), str)) if callable(hook) else []
+    except Exception:  # it is being set aside already; its tasks are only named for the error
+        return []
 
 
 @dataclass
@@ -179,7 +194,7 @@ class Host:
             info.api, problem = api_problem(module, name)
         problem = problem or hook_problem(module, set(self.pm.hook.__dict__))
         if problem:
-            info.status, info.reason = "failed", problem
+            info.status, info.reason, info.tasks = "failed", problem, _declared_tasks(module)
             return
         try:
             self.pm.register(module, name=name)
@@ -233,6 +248,7 @@ class Host:
     def _fail(self, info: PluginInfo, reason: str) -> None:
         """Set a plugin aside and withdraw everything it registered."""
         info.status, info.reason = "failed", reason
+        info.tasks = sorted({*info.tasks, *info.registered.get("tasks", [])})
         for (slot, key), owner in list(self.components.owner.items()):
             if owner == info.name:
                 getattr(self.components, slot).pop(key, None)
@@ -279,11 +295,30 @@ class Host:
     # -- lookups -----------------------------------------------------------------
 
     def task(self, name: str) -> Task:
+        """The task; a task whose plugin was set aside at load is ``PluginSetAside`` (503) naming the plugin and why."""
         try:
             return self.components.tasks[name]
         except KeyError:
+            aside = self.set_aside_for(name)
+            if aside is not None:
+                raise PluginSetAside(f"{name} is provided by plugin {aside.name} ({aside.distribution or 'registered in code'}), "
+                                     f"which was set aside at load: {aside.reason}") from None
             known = ", ".join(sorted(self.components.tasks)) or "none (install a vertical, e.g. aiaas-finance)"
             raise NotFound(f"unknown task {name!r}; installed tasks: {known}") from None
+
+    def set_aside_for(self, task_name: str) -> PluginInfo | None:
+        """The set-aside plugin that provides a task: one that declared it, else one named after its industry
+        (a plugin whose import failed could not say what it provides)."""
+        failed = [info for info in self.plugins.values() if info.status == "failed"]
+        industry = task_name.split("/", 1)[0]
+        return (next((i for i in failed if task_name in i.tasks), None)
+                or next((i for i in failed if not i.tasks and industry in (i.name, (i.distribution or "").removeprefix("aiaas-"))), None))
+
+    @property
+    def set_aside_tasks(self) -> dict[str, PluginInfo]:
+        """The tasks each set-aside plugin declared, by name (their routes answer 503 saying why)."""
+        return {task: info for info in self.plugins.values() if info.status == "failed" for task in info.tasks
+                if task not in self.components.tasks}
 
     def label_schema(self, task: Task, name: str | None = None) -> LabelSchema:
         """The task's schema, or the one named (chosen from the data, recorded with a model)."""

@@ -176,6 +176,13 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
             app.state.drift.start()
     extra_schemas: list[type[BaseModel]] = []
     limits = Limits(settings.max_instances, settings.max_request_bytes, settings.request_timeout_seconds)
+    for info in host.plugins.values():
+        if info.status == "failed":
+            tasks = f"its tasks ({', '.join(info.tasks)}) answer 503 saying why" if info.tasks else "its tasks answer 503 saying why"
+            log.warning("plugin %s (%s) was set aside at load: %s; %s", info.name, info.distribution or "registered in code", info.reason, tasks)
+    for name, info in host.set_aside_tasks.items():
+        unavailable[name] = f"{name} is provided by plugin {info.name}, which was set aside at load: {info.reason}"
+        app.include_router(unavailable_router(name, unavailable[name]))
     for task in host.components.tasks.values():
         try:
             router = task_router(task, served, limits, batcher, predictions,
@@ -195,6 +202,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     host.call_extension_hook("register_routes", router=plugin_router, host=host,
                              service=Service(host, registry, served, batcher, settings, predictions))
     app.include_router(plugin_router)
+    app.include_router(set_aside_router(host))  # last: it answers only what no other route does
     openapi.install(app, extra_schemas)
     return app
 
@@ -215,6 +223,19 @@ def unavailable_router(task: str, reason: str) -> APIRouter:
 
     for action in ("predict", "explain", "feedback"):
         router.add_api_route(f"/{action}", refuse, methods=["POST"], include_in_schema=False)
+    return router
+
+
+def set_aside_router(host: Host) -> APIRouter:
+    """After every task's routes: a task route of no installed task is 404 naming the installed ones, or 503 naming
+    the plugin that provides it and why it was set aside (a plugin whose import failed could not name its tasks)."""
+    router = APIRouter()
+
+    async def missing(industry: str, task: str, action: str) -> JSONResponse:
+        host.task(f"{industry}/{task}")  # raises: 503 for a set-aside plugin's task, 404 for an unknown one
+        return JSONResponse({"detail": f"{industry}/{task} has no {action!r} route"}, status_code=404)
+
+    router.add_api_route("/v1/{industry}/{task}/{action}", missing, methods=["POST", "GET"], include_in_schema=False)
     return router
 
 
