@@ -424,3 +424,33 @@ def test_a_plugin_set_aside_at_load_is_logged_answers_503_and_every_command_says
         answer = client.post(path, json={"instances": [{}]})
         assert answer.status_code == 503 and "set aside at load" in answer.json()["detail"], (path, answer.text)
     assert client.post("/v1/weather/rain/predict", json={"instances": [{}]}).status_code == 404
+
+
+def test_an_input_model_field_the_model_never_saw_is_named_and_not_required(aiaas_home: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pydantic import BaseModel
+
+    from aiaas.tabular import mismatch_notes
+
+    class LoanForm(BaseModel):
+        income: float
+        debt_ratio: float
+        grade: str
+        colour: str  # the plugin's form asks for it; no training table has it
+
+    module = lending_plugin()
+    task = next(iter(module.register_tasks()))  # type: ignore[attr-defined]
+    module.register_tasks = aiaas.hookimpl(lambda: [replace(task, input_model=f"{__name__}:LoanForm")])  # type: ignore[attr-defined]
+    globals()["LoanForm"] = LoanForm
+    host, registry = host_with("lending", module), Registry.from_settings()
+    path = tmp_path / "loans.csv"
+    loans(300).to_csv(path, index=False)
+    result = _train(host, registry, path, architecture="gbdt", promote=True)
+    assert any("required field 'colour' is not a column the model was trained on" in n for n in result.notes), result.notes
+    client = ready_client(host, registry)
+    schema = {t["task"]: t for t in client.get("/v1/tasks").json()}["lending/default"]["input_schema"]
+    assert "colour" not in schema.get("required", []) and {"income", "debt_ratio", "grade"} <= set(schema["required"])
+    answer = client.post("/v1/lending/default/predict", json={"instances": [{"income": 30000.0, "debt_ratio": 0.4, "grade": "B"}]})
+    assert answer.status_code == 200, answer.text
+    assert mismatch_notes(LoanForm, ["income", "debt_ratio", "grade", "tenure"])[0].startswith("trained column(s) 'tenure' are not fields")

@@ -349,13 +349,17 @@ class TabularPreprocessor:
         return {c["name"]: c["baseline"] for c in state.meta["columns"] if c["kind"] != "identifier"}
 
     def input_model(self, state: State, default: type[BaseModel] | None) -> type[BaseModel]:
-        """The task's own instance model when the data had its columns, else one built
+        """The task's own instance model when the data had its columns (a field of it the model was not
+        trained on becomes optional: it is not asked of every request only to be ignored), else one built
         from the columns seen in training (unknown fields are refused)."""
         columns = state.meta["columns"]
         if default is not None:
-            fields = default.model_fields
-            if all(c["name"] in fields for c in columns if c["kind"] != "identifier"):
-                return default
+            ignored, missing = field_mismatch(default, self.feature_columns(state))
+            if not missing:
+                if not ignored:
+                    return default
+                optional = {name: (default.model_fields[name].annotation | None, None) for name in ignored}  # type: ignore[operator]
+                return create_model(default.__name__, __base__=default, **optional)  # type: ignore[call-overload,no-any-return]
         definitions: dict[str, Any] = {}
         for c in columns:
             if c["kind"] == "identifier":  # not used by the model, so not part of what is served
@@ -363,3 +367,22 @@ class TabularPreprocessor:
             python_type = _PYDANTIC_TYPES[c["kind"]]
             definitions[c["name"]] = (python_type, ...) if c["required"] else (python_type | None, None)
         return create_model("Instance", __config__=ConfigDict(extra="forbid"), **definitions)
+
+
+def field_mismatch(model: type[BaseModel], trained: list[str]) -> tuple[list[str], list[str]]:
+    """The input model's required fields the model was not trained on (asked of every request, then ignored;
+    an optional one, an id kept for logging, is not), and trained columns it lacks (missing)."""
+    fields = model.model_fields
+    return sorted(n for n, f in fields.items() if f.is_required() and n not in set(trained)), [c for c in trained if c not in fields]
+
+
+def mismatch_notes(model: type[BaseModel], trained: list[str]) -> list[str]:
+    """What ``field_mismatch`` finds, as notes a plugin author can act on."""
+    ignored, missing = field_mismatch(model, trained)
+    notes = [f"the input model {model.__name__}'s required field {name!r} is not a column the model was trained on: it is served as "
+             f"optional, and ignored" for name in ignored] if not missing else []
+    if missing:
+        notes.append(f"trained column(s) {', '.join(map(repr, missing))} are not fields of the input model {model.__name__}: the served "
+                     f"schema is built from the trained columns instead ({', '.join(trained)})")
+    return notes
+

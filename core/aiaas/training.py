@@ -303,6 +303,11 @@ def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any, 
             data.train.notes.append(note)
     else:
         pre_state = preprocessor.fit(data.train.records, data.train.labels, options=request.options)
+    if hasattr(preprocessor, "feature_columns") and task.input_model:  # fields served but not learned from, or the reverse
+        from aiaas.tabular import mismatch_notes
+
+        data.train.notes.extend(n for n in mismatch_notes(resolve(task.input_model), preprocessor.feature_columns(pre_state))
+                                if n not in data.train.notes)
     if getattr(preprocessor, "screens_columns", False):
         pre_state.meta["ignored"] = data.screen.ignored
         check_leakage(preprocessor.used_columns(pre_state), (data.train.records, data.y[0]), (data.validation.records, data.y[1]),

@@ -203,6 +203,20 @@ class PluginContract:
             if schema.kind in ("binary", "multiclass"):
                 assert len(set(encoded.tolist())) > 1, f"the sample of {task.name} has a single label"
 
+    def test_the_input_model_matches_the_columns_a_model_learns_from(self, host: Host, tasks: list[Task], datasets: dict[str, Dataset]) -> None:
+        """A field of the task's input model that the sample data has no column for would be asked of every request
+        and ignored; a column the model learns from that the input model lacks would not be served as declared."""
+        from aiaas.records import resolve
+        from aiaas.tabular import mismatch_notes
+
+        for task in _own_tasks(host, tasks, self.plugin):
+            pre = host.instance("preprocessor", task.preprocessor, host.components.preprocessors[task.preprocessor].impl)
+            if not hasattr(pre, "feature_columns") or not task.input_model:
+                continue
+            state = pre.fit(datasets[task.name].records, datasets[task.name].labels, options=dict(self.train_options))
+            notes = mismatch_notes(resolve(task.input_model), pre.feature_columns(state))
+            assert not notes, f"{task.name}: {'; '.join(notes)}"
+
     def test_processors_keep_the_batch_length_and_their_state_round_trips(self, host: Host, tasks: list[Task], datasets: dict[str, Dataset],
                                                                            tmp_path: Path) -> None:
         import numpy as np
