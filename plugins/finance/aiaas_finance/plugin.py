@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiaas
 from aiaas import (
@@ -86,9 +86,14 @@ def register_processors() -> list[Postprocessor]:
 
 
 @aiaas.hookimpl
-def register_routes(router: APIRouter) -> None:
-    @router.get("/v1/finance/fraud/reason-codes", tags=[FRAUD], summary="What each reason code in an answer means")
-    def reason_codes() -> dict[str, str]:
-        from aiaas_finance.answer import REASON_CODES
+def register_routes(router: APIRouter, service: Any) -> None:
+    @router.get("/v1/finance/fraud/reason-codes", tags=[FRAUD], summary="What each reason code in the served version's answers means",
+                responses={503: {"description": "no version of finance/fraud is served"}})
+    async def reason_codes() -> dict[str, str]:
+        """The codes the served version's answers can carry: a version trained on a team's own columns has
+        codes naming those columns (``X:column``), not the simulator's."""
+        from aiaas_finance.answer import reason_for
 
-        return REASON_CODES
+        pipeline = await service.pipeline(FRAUD)
+        columns = pipeline.preprocessor.feature_columns(pipeline.pre_state) if hasattr(pipeline.preprocessor, "feature_columns") else []
+        return dict(sorted({reason_for(column) for column in columns}))

@@ -251,3 +251,21 @@ def test_a_transaction_unlike_any_in_training_is_flagged_not_answered_with_false
     assert ordinary["in_distribution"] and not ordinary["reasons"]
     assert not far["in_distribution"] and any(r.startswith("hours_since_previous 1e+308 is above the training range") for r in far["reasons"])
     assert not unseen["in_distribution"] and any("country 'AQ'" in r and "merchant_category '0001'" in r for r in unseen["reasons"])
+
+
+def test_reason_codes_are_those_the_served_version_emits(trained, tmp_path) -> None:
+    from aiaas import TrainRequest
+    from aiaas.training import train
+
+    simulator = TestClient(create_app(trained.host, trained.registry, Settings(home=trained.home))).get("/v1/finance/fraud/reason-codes")
+    assert simulator.status_code == 200 and simulator.json()["R01"] == "transaction amount" and "X:V1" not in simulator.json()
+    rng = np.random.default_rng(0)
+    own = pd.DataFrame({"Time": np.arange(600) * 7.0, "V1": rng.normal(size=600), "V2": rng.normal(size=600),
+                        "Amount": rng.exponential(40, 600)})
+    own["Class"] = (own["V1"] + rng.normal(0, 0.5, 600) > 1.2).astype(int)
+    own.to_csv(tmp_path / "own.csv", index=False)
+    registry = Registry(f"sqlite:///{tmp_path / 'own.db'}", tmp_path / "artifacts")
+    train(trained.host, registry, TrainRequest("finance/fraud", tmp_path / "own.csv", architecture="gbdt", label="Class", promote=True,
+                                               force=True), quiet=True)
+    codes = TestClient(create_app(trained.host, registry, Settings(home=tmp_path))).get("/v1/finance/fraud/reason-codes").json()
+    assert set(codes) == {"X:V1", "X:V2", "X:Amount"} and codes["X:V1"] == "value of V1"  # Time orders the split: not a feature
