@@ -454,3 +454,40 @@ def test_an_input_model_field_the_model_never_saw_is_named_and_not_required(aiaa
     answer = client.post("/v1/lending/default/predict", json={"instances": [{"income": 30000.0, "debt_ratio": 0.4, "grade": "B"}]})
     assert answer.status_code == 200, answer.text
     assert mismatch_notes(LoanForm, ["income", "debt_ratio", "grade", "tenure"])[0].startswith("trained column(s) 'tenure' are not fields")
+
+
+# -- progress a person can follow -------------------------------------------------
+
+
+def test_training_piped_to_a_log_prints_a_line_per_stage_and_epoch_as_it_goes(aiaas_home: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _aiaas("sample", "finance/fraud", "--out", str(tmp_path / "tx.csv"), "--rows", "3000")
+    run = subprocess.Popen([sys.executable, "-m", "aiaas", "train", "finance/fraud", "--data", str(tmp_path / "tx.csv"), "--arch", "mlp",
+                            "--epochs", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ})
+    first = run.stdout.readline()  # type: ignore[union-attr]
+    assert run.poll() is None, "nothing was printed until the run ended"
+    assert first.startswith("[0:0") and "preparing" in first
+    rest = run.communicate(timeout=300)[0]
+    assert run.returncode == 0, rest
+    for line in ("training 1/2: loss", "training 2/2: loss", "fitting the classical floor", "evaluating and registering", "preparing 3/3: done"):
+        assert line in rest, rest
+
+
+def test_progress_lines_say_each_stage_and_a_long_step_only_now_and_then() -> None:
+    import io
+
+    from aiaas.progress import Lines, new_progress
+
+    assert isinstance(new_progress(False, terminal=False), Lines) and not isinstance(new_progress(False, terminal=True), Lines)
+    out = io.StringIO()
+    lines = Lines(out)
+    stage, chunks = lines.add_task("preparing", total=3, status="loading"), lines.add_task("spilling", total=None, status="")
+    for i in range(100):
+        lines.update(chunks, status=f"{i * 1000:,} rows")  # a long step's running count
+    lines.update(stage, advance=1, status="fitting")
+    lines.update(stage, status="fitting the floor")
+    said = out.getvalue().splitlines()
+    assert len(said) == 4 and said[-1].endswith("preparing 1/3: fitting the floor"), said

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from aiaas import labels as label_codec
 from aiaas import base_rates
@@ -40,6 +40,7 @@ from aiaas.monitoring.reference import numeric, reference, score_of
 from aiaas.novelty.guard import fit_guard
 from aiaas.pipeline import MANIFEST, PREPROCESSOR_STATE, Pipeline
 from aiaas.plugins import Host
+from aiaas.progress import new_progress
 from aiaas.dataset import Dataset
 from aiaas.records import AUTO, Architecture, LabelSchema, OperatingPolicy, Task, resolve
 from aiaas.registry import ModelVersion, NewVersion, Registry
@@ -181,14 +182,6 @@ def operating_policy(task: Task, target: Any) -> OperatingPolicy:
         raise UserError(f"--param operating_target={target}: {task.name} picks its threshold by {policy.objective}"
                         + ("; it takes no target" if policy.objective == "max_f1" else "; give a rate between 0 and 1"))
     return replace(policy, target=value)
-
-
-def new_progress(quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"), disable=quiet,
-    )
-
 
 
 @dataclass
