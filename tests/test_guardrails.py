@@ -491,3 +491,21 @@ def test_progress_lines_say_each_stage_and_a_long_step_only_now_and_then() -> No
     lines.update(stage, status="fitting the floor")
     said = out.getvalue().splitlines()
     assert len(said) == 4 and said[-1].endswith("preparing 1/3: fitting the floor"), said
+
+
+def test_the_report_reads_as_prose_and_draws_the_boosting_curve(lending, tmp_path: Path) -> None:
+    import json
+
+    host, registry = lending
+    path = tmp_path / "loans.csv"
+    loans(500).to_csv(path, index=False)
+    result = _train(host, registry, path, architecture="gbdt")
+    report = result.report.read_text()
+    facts = re.search(r"<h2>About this model</h2><table>(.*?)</table>", report, re.S).group(1)  # type: ignore[union-attr]
+    assert "{" not in facts and "'threshold'" not in facts  # no raw Python dicts
+    assert re.search(r"train \d{3} · validation \d{2,3} · test \d{2,3} rows", facts)
+    assert re.search(r"threshold 0\.\d+ \(max_f1\); on validation: precision 0\.\d{3}", facts)
+    assert not re.search(r"\d\.\d{6,}", facts)  # no 17-digit floats
+    assert (result.report.parent / "training.png").is_file() and 'alt="training.png"' in report
+    history = json.loads((result.report.parent.parent / "manifest.json").read_text())["history"]
+    assert any("training_loss" in h and "validation_loss" in h for h in history)

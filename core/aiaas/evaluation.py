@@ -28,9 +28,10 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
 
     out: dict[str, bytes] = {}
     kind = labels.kind
+    unit = "rows"
     if kind == "sequence":  # the scored steps, as one binary problem
         y, p = metric_fns.observed(y, p)
-        kind = "binary"
+        kind, unit = "binary", "scored steps"
     two_classes = len(np.unique(y)) == 2
     if kind == "binary" and two_classes:
         precision, recall, _ = precision_recall_curve(y, p)
@@ -50,11 +51,14 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
         def reliability(ax: Any) -> None:
             edges = np.linspace(0, 1, 11)
             which = np.clip(np.digitize(p, edges) - 1, 0, 9)
-            xs = [p[which == b].mean() for b in range(10) if (which == b).any()]
-            ys = [y[which == b].mean() for b in range(10) if (which == b).any()]
+            filled = [b for b in range(10) if (which == b).any()]
+            xs = [p[which == b].mean() for b in filled]
+            ys = [y[which == b].mean() for b in filled]
             ax.plot([0, 1], [0, 1], ls="--", c="grey")
             ax.plot(xs, ys, marker="o")
-            ax.set(xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
+            for x, y_, b in zip(xs, ys, filled):  # how many rows each point stands for: a point of 3 rows is noise
+                ax.annotate(f"n={int((which == b).sum()):,}", (x, y_), textcoords="offset points", xytext=(4, -10), fontsize=8)
+            ax.set(xlabel="predicted probability", ylabel="observed frequency", title=f"Calibration (test, {len(y):,} {unit})")
 
         out.update({"pr_curve.png": figure_png(pr), "roc_curve.png": figure_png(roc), "calibration.png": figure_png(reliability)})
     if kind in ("binary", "multiclass"):
@@ -73,20 +77,52 @@ def plots(labels: LabelSchema, y: np.ndarray, p: np.ndarray, threshold: float, h
 
         out["confusion_matrix.png"] = figure_png(confusion)
     if history:
+        out.update(training_curve(history, metric))
+    return out
+
+
+def training_curve(history: list[dict[str, float]], metric: str) -> dict[str, bytes]:
+    """The training curve of whatever a model's fit records: loss and validation metric by epoch, training
+    and validation loss by boosting round (the chosen round marked), or the validation metric by the
+    regularisation a linear model tried."""
+    label = f"validation {metric_fns.DESCRIPTIONS.get(metric, metric)}"
+    if "epoch" in history[0]:
 
         def curve(ax: Any) -> None:
             epochs = [h["epoch"] for h in history]
             ax.plot(epochs, [h["loss"] for h in history], label="training loss")
             ax.set(xlabel="epoch", ylabel="loss", title="Training")
             twin = ax.twinx()
-            label = f"validation {metric_fns.DESCRIPTIONS.get(metric, metric)}"
             twin.plot(epochs, [h["validation"] for h in history], c="tab:orange", label=label)
             twin.set_ylabel(label)
             ax.legend(loc="upper left")
             twin.legend(loc="lower right")
 
-        out["training.png"] = figure_png(curve)
-    return out
+        return {"training.png": figure_png(curve)}
+    rounds = [h for h in history if "validation_loss" in h]
+    if rounds:
+        chosen = next((h["round"] for h in history if "validation" in h and "round" in h), None)
+
+        def boosting(ax: Any) -> None:
+            xs = [h["round"] for h in rounds]
+            ax.plot(xs, [h.get("training_loss", float("nan")) for h in rounds], label="training loss")
+            ax.plot(xs, [h["validation_loss"] for h in rounds], label="validation loss")
+            if chosen:
+                ax.axvline(chosen, ls="--", c="grey", label=f"kept: {int(chosen)} rounds")
+            ax.set(xlabel="boosting round", ylabel="loss", title="Boosting curve")
+            ax.legend()
+
+        return {"training.png": figure_png(boosting)}
+    tried = [h for h in history if "C" in h]
+    if tried:
+
+        def path(ax: Any) -> None:
+            ax.plot([h["C"] for h in tried], [h["validation"] for h in tried], marker="o")
+            ax.set_xscale("log")
+            ax.set(xlabel="C (inverse regularisation)", ylabel=label, title="Regularisation tried")
+
+        return {"training.png": figure_png(path)}
+    return {}
 
 
 def write_report(folder: Path, title: str, facts: dict[str, Any], scores: dict[str, float], images: dict[str, bytes],

@@ -619,7 +619,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
     seen = SeenRows.of([data.train.records, data.validation.records])  # what `aiaas evaluate` tells apart from new rows
     manifest["seen_rows"] = {**seen.summary(), **({"sampled": True} if data.stream is not None else {})}
     whole = hasattr(pipeline.runtime, "fit")  # fitted in one call: no epochs to plot
-    images = plots(data.schema, ready.y[2], winner.p_test, pipeline.threshold, None if whole else manifest["history"], metric)
+    images = plots(data.schema, ready.y[2], winner.p_test, pipeline.threshold, manifest["history"], metric)
     images.update(report_figures(pipeline, ready.test.records, ready.y[2], winner.p_test))
     scores = winner.scores
     architecture = winner.architecture
@@ -631,15 +631,15 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
             guard.save(folder)
         seen.save(folder)
         warmup.save(folder, data.validation.records, task.log_omit)  # what a server answers before the version takes traffic
-        facts = {"data": str(request.data), "rows": manifest["rows"], "split": data.split,
+        facts = {"data": str(request.data), "rows": rows_fact(manifest["rows"], task.modality, [len(y) for y in ready.y]), "split": data.split,
                  "classical floor": comparison["text"],
                  **({"labels mapped": data.label_mapping} if data.label_mapping else {}),
                  "label rates": base_rates.describe(manifest["label_rates"]) if manifest["label_rates"]["training"] else "n/a",
                  **({"at production's label rate": _production_fact(manifest["at_production_rate"])} if manifest.get("at_production_rate") else {}),
                  "calibration": _calibration_fact(manifest["calibration"], winner.calibration_error, manifest.get("calibration_check")),
-                 "operating point": manifest["operating_point"] or "n/a",
+                 "operating point": operating_fact(manifest["operating_point"]),
                  "input checks": checks_fact(manifest["input_checks"]),
-                 **({"chosen setting": manifest["history"][-1] if manifest["history"] else "n/a"} if whole else
+                 **({"chosen setting": setting_fact(manifest["history"][-1]) if manifest["history"] else "n/a"} if whole else
                     {"epochs run": len(manifest["history"])}),
                  **({"notes": "; ".join(data.train.notes)} if data.train.notes else {})}
         sections = leaderboard_html(metric, board, winner.label, skipped) if auto else ""
@@ -680,6 +680,32 @@ def _calibration_fact(calibration: dict[str, Any] | None, errors: dict[str, floa
     if errors:
         how += f"; expected calibration error on test {errors['before']:.4f} before, {errors['after']:.4f} after"
     return how
+
+
+UNITS = {"tabular": "rows", "image": "images", "text": "documents", "sequence": "sequences"}
+
+
+def rows_fact(rows: dict[str, int], modality: str, instances: list[int]) -> str:
+    """The split sizes in the data's own unit, with the model's instances where a record becomes several (windows)."""
+    unit = UNITS.get(modality, "records")
+    text = " · ".join(f"{name} {count:,}" for name, count in rows.items()) + f" {unit}"
+    if instances and list(rows.values()) != instances and len(instances) == len(rows):
+        text += " (model instances, windows of them: " + " · ".join(f"{name} {n:,}" for name, n in zip(rows, instances)) + ")"
+    return text
+
+
+def operating_fact(point: dict[str, Any] | None) -> str:
+    if not point:
+        return "n/a (the model's answer is its most likely label)"
+    text = f"threshold {point['threshold']:.4g} ({point.get('policy', '')}" + (f", target {point['target']:g}" if point.get("target") else "") + ")"
+    achieved = point.get("validation") or {}
+    if achieved:
+        text += "; on validation: " + ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in achieved.items())
+    return text + (f"; {point['note']}" if point.get("note") else "")
+
+
+def setting_fact(setting: dict[str, Any]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v:.4g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}" for k, v in setting.items())
 
 
 def _production_fact(at: dict[str, float]) -> str:

@@ -68,16 +68,19 @@ class GradientBoostedTrees(Estimator):
         settings.update(binning)
         settings.update(self.cluster)
 
-        def record(env: Any) -> None:
-            if env.iteration % 50 == 0:
-                loss = env.evaluation_result_list[0][2]
-                history.append({"round": env.iteration, "validation_loss": float(loss)})
-                selection.report(f"round {env.iteration}  validation loss {loss:.4f}")
+        def record(env: Any) -> None:  # the boosting curve the report draws: both losses every 10 rounds
+            if env.iteration % 10 == 0:
+                losses = {name: float(value) for name, _, value, _ in env.evaluation_result_list}
+                history.append({"round": env.iteration, "training_loss": losses.get("training", float("nan")),
+                                "validation_loss": losses["validation"]})
+                if env.iteration % 50 == 0:
+                    selection.report(f"round {env.iteration}  validation loss {losses['validation']:.4f}")
 
         val_set = lgb.Dataset(x_val, y_val, reference=train_set, params={**binning, "verbosity": -1})
         start = lgb.Booster(model_str=self.resume_from) if self.resume_from else None
         done = start.current_iteration() if start is not None else 0
-        self.booster = lgb.train(settings, train_set, num_boost_round=max(int(p["rounds"]) - done, 1), valid_sets=[val_set],
+        self.booster = lgb.train(settings, train_set, num_boost_round=max(int(p["rounds"]) - done, 1), valid_sets=[train_set, val_set],
+                                 valid_names=["training", "validation"],
                                  init_model=start,
                                  callbacks=[lgb.early_stopping(int(p["early_stopping"]), verbose=False), record, *self.callbacks])
         score = selection.score(self.logits(validation[0]))
