@@ -10,6 +10,12 @@ import pytest
 
 from aiaas.testing import TrainedModels
 
+# Every training in this suite fits tiny models on a few hundred rows, which aiaas would cross-validate as small data
+# (five folds and a refit: six fits each). The suite tests the split path at that size; tests/test_small_data.py turns
+# cross-validation on where it is what is tested. The environment carries it to the CLI subprocesses too.
+os.environ.setdefault("AIAAS_SMALL_DATA_ROWS", "0")
+os.environ.setdefault("AIAAS_SMALL_DATA_RAREST", "0")
+
 
 @pytest.fixture
 def in_trained_home(trained: TrainedModels) -> Iterator[TrainedModels]:

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     """How often a server re-verifies the files of the versions it holds against their recorded digests (0: never)."""
     max_memory: str | None = None
     """``aiaas train`` out of core by default, holding at most this much of the data (``2GB``); unset: in memory."""
+    small_data_rows: int = 20_000
+    """Training data with fewer non-test rows than this is small: candidates are chosen, calibrated and given their operating
+    point by k-fold cross-validation, then refitted on every non-test row (``aiaas.crossval``; 0: never)."""
+    small_data_rarest: int = 500
+    """...as is classification data with fewer than this many rows of its rarest label (0: never)."""
     public_docs: bool = False
     """Serve /docs and /openapi.json without a key even when keys are enforced."""
 

@@ -45,6 +45,8 @@ from aiaas.dataset import Dataset
 from aiaas.records import AUTO, Architecture, LabelSchema, OperatingPolicy, Task, resolve
 from aiaas.registry import ModelVersion, NewVersion, Registry
 from aiaas.runtimes.base import FIT_PARAMS, FitConfig, ModelSpec
+from aiaas import crossval
+from aiaas.settings import get_settings
 from aiaas.splits import group_column, groups_of, split, time_column
 from aiaas.intervals import gap_note, metric_intervals, paired, split_size
 from aiaas import outofcore
@@ -371,6 +373,11 @@ class Candidate:
     seconds: float
     ms_per_row: float
     size: int = 0
+    own_logits: np.ndarray | None = None
+    """Its logits on its own validation split (a fold's held-out rows, under cross-validation)."""
+    val_y: np.ndarray | None = None
+    val_records: pd.DataFrame | None = None
+    """The labels and records ``p_val`` is of: the validation split's, or the out-of-fold rows' (``Validated``)."""
 
     @property
     def label(self) -> str:
@@ -390,10 +397,21 @@ def _settings(architecture: Architecture, task: Task, request: TrainRequest) -> 
     return params, FitConfig(**{**fit_params, "seed": request.seed}), patience, policy
 
 
+@dataclass(frozen=True)
+class Validated:
+    """Out-of-fold logits of the development rows (``aiaas.crossval``): what a model refitted on every
+    non-test row is calibrated and given its operating point by, in place of its own validation split."""
+
+    logits: np.ndarray
+    y: np.ndarray
+    records: pd.DataFrame
+
+
 def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Loaded, prepared: dict[str, Prepared],
-                  request: TrainRequest, progress: Progress, as_floor: bool = False) -> Candidate:
+                  request: TrainRequest, progress: Progress, as_floor: bool = False, validated: Validated | None = None) -> Candidate:
     """Fit one architecture on the run's split; its preprocessor is fitted once per run. ``as_floor``: only
-    as the baseline the chosen models are compared with."""
+    as the baseline the chosen models are compared with. ``validated``: calibrate and choose the operating
+    point on these out-of-fold predictions instead of the model's own on the validation split."""
     started = time.monotonic()
     preprocessor = host.preprocessor(task, architecture)
     key = architecture.preprocessor or task.preprocessor
@@ -427,7 +445,9 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
         history = fit_model(runtime, model, ready.spec, config, patience, (x_train, y_train), (x_val, y_val), metric, schema.kind, progress)
     notes.extend(getattr(model, "notes", []))
 
-    val_logits = runtime.predict_logits(model, x_val)
+    own_logits = runtime.predict_logits(model, x_val)
+    val_logits, y_val, val_records = ((validated.logits, validated.y, validated.records) if validated is not None else
+                                      (own_logits, y_val, ready.validation.records))
     calibration, calibration_check = checked(schema.kind, val_logits, y_val, seed=request.seed)
     if calibration_check and not calibration_check["kept"]:
         notes.append(f"calibration not applied: fitted on one half of validation and measured on the other it raised the calibration "
@@ -456,7 +476,7 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     }
     pipeline = Pipeline(task, schema, runtime.name, runtime, model, preprocessor, ready.pre_state,
                         host.postprocessor(task), manifest, host.explainer(task, runtime.name))
-    manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, ready.validation.records, p_val, y_val)
+    manifest["postprocessor"] = pipeline.postprocessor.fit(pipeline, val_records, p_val, y_val)
     fitted = time.monotonic() - started
     timer = time.perf_counter()
     p_test = pipeline.probabilities(ready.test.records)
@@ -467,7 +487,8 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
         manifest["at_production_rate"] = base_rates.at_production_rate(y_test, p_test, pipeline.threshold, production)
     validation = score_for_selection(metric, y_val, p_val, pipeline.threshold)
     return Candidate(architecture, pipeline, ready, validation, scores, p_val, p_test,
-                     calibration_errors(pipeline, ready, y_test, p_test), fitted, ms_per_row)
+                     calibration_errors(pipeline, ready, y_test, p_test), fitted, ms_per_row, own_logits=own_logits, val_y=y_val,
+                     val_records=val_records)
 
 
 def fit_on_cluster(request: TrainRequest, architecture: Architecture, runtime: str, ready: Prepared, params: dict[str, Any],
@@ -489,7 +510,9 @@ def judged(task: Task, winner: Candidate, base: Candidate | None) -> tuple[dict[
     and a note when its validation and test values of the task's first metric disagree beyond noise.
     Where the split keeps groups together, whole groups are resampled."""
     metric, ready, threshold = task.metrics[0], winner.prepared, winner.pipeline.threshold
-    (_, y_val, y_test), groups = ready.y, [groups_of(s.records, task.split) for s in (ready.validation, ready.test)]
+    y_val, y_test = winner.val_y if winner.val_y is not None else ready.y[1], ready.y[2]
+    val_records = winner.val_records if winner.val_records is not None else ready.validation.records
+    groups = [groups_of(r, task.split) for r in (val_records, ready.test.records)]
     intervals = metric_intervals(task.metrics, y_test, winner.p_test, threshold, groups[1])
     difference = None
     if base is not None and base is not winner and np.array_equal(base.prepared.y[2], y_test):  # the same rows: a paired comparison
@@ -573,6 +596,24 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
     parse_prior(data.schema, request.prior)  # a bad --prior fails before any model is fitted
     prepared: dict[str, Prepared] = {}
     started, fitted, skipped = time.monotonic(), [], []
+    settings = get_settings()
+    folded = None
+    if crossval.small(data, settings.small_data_rows, settings.small_data_rarest):
+        dev, y_dev = crossval.development(data)
+        pairs, how = crossval.folds(dev.records, y_dev, task.split, crossval.FOLDS, request.seed)
+        folded = (dev, y_dev, pairs, how)
+        counts = np.bincount(y_dev)
+        data.train.notes.append(f"small data ({len(y_dev):,} non-test rows, {int(counts[counts > 0].min()):,} of the rarest label): every "
+                                f"candidate was chosen, calibrated and given its operating point on its out-of-fold predictions over {how}, "
+                                f"then refitted on every non-test row")
+
+    def fit_one(architecture: Architecture, asked: TrainRequest, as_floor: bool = False) -> Candidate:
+        if folded is None:
+            return fit_candidate(host, task, architecture, data, prepared, asked, progress, as_floor=as_floor)
+        dev, y_dev, pairs, how = folded
+        out = crossval.cross_validate(host, task, architecture, data, asked, pairs, dev, y_dev, progress, as_floor)
+        return crossval.refit(host, task, out, data, asked, dev, y_dev, how, progress, as_floor)
+
     progress.update(step, advance=1, status=f"fitting {len(architectures)} candidate(s)" if auto else f"fitting {architectures[0].name}")
     failed: list[UserError] = []
     for architecture in architectures:
@@ -580,7 +621,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
             skipped.append(f"{architecture.name} ({architecture.runtime})")
             continue
         try:
-            fitted.append(fit_candidate(host, task, architecture, data, prepared, request, progress))
+            fitted.append(fit_one(architecture, request))
         except UserError as exc:  # auto goes on without a candidate that cannot run here (a missing weights package)
             if not auto:
                 raise
@@ -592,7 +633,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
     base = next((c for c in fitted if c.architecture == floor), None)
     if floor is not None and base is None:
         progress.update(step, status=f"fitting the classical floor {floor.name} on the same split")
-        base = fit_candidate(host, task, floor, data, prepared, replace(request, params={}, epochs=None, weights=None), progress, as_floor=True)
+        base = fit_one(floor, replace(request, params={}, epochs=None, weights=None), as_floor=True)
     for candidate in {id(c): c for c in [*fitted, *([base] if base else [])]}.values():
         candidate.size = _size(candidate)
 
@@ -605,7 +646,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
     manifest["floor"] = comparison
     manifest["intervals"] = intervals
     manifest["calibration_error"] = winner.calibration_error
-    manifest["reference"] = reference(ready.train.records, score_of(observed(ready.y[1], winner.p_val)[1]))
+    manifest["reference"] = reference(ready.train.records, score_of(observed(winner.val_y if winner.val_y is not None else ready.y[1], winner.p_val)[1]))
     progress.update(step, status="fitting the input checks on the training split, calibrating them on validation")
     classes = data.y[0] if data.schema.kind in ("binary", "multiclass") else None
     guard = fit_guard(host, task, pipeline, (data.train.records, classes), data.validation.records)

@@ -35,6 +35,11 @@ def fit_linear(x: Any, y: np.ndarray, weights: np.ndarray, x_val: Any, kind: str
     return best[1], history
 
 
+def strengths_of(params: dict[str, Any]) -> tuple[float, ...]:
+    """The strengths to try: the one ``C`` a cross-validated refit fixes, else ``STRENGTHS``."""
+    return (float(params["C"]),) if params.get("C") is not None else STRENGTHS
+
+
 def linear_logits(x: Any, state: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(x @ state["coef"].T, dtype="float32") + state["intercept"]
 

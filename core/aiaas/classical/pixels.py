@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from aiaas.classical.base import Estimator, Selection
-from aiaas.classical.linear import fit_linear, linear_logits
+from aiaas.classical.linear import fit_linear, linear_logits, strengths_of
 from aiaas.runtimes.base import Arrays, FitConfig, ModelSpec
 
 
@@ -33,7 +33,7 @@ class PixelsLinear(Estimator):
         raw = downsample(next(iter(train[0].values())), int(self.params.get("grid", 16)))
         self.arrays = {"mean": raw.mean(axis=0).astype("float32"), "std": np.maximum(raw.std(axis=0), 1e-6).astype("float32")}
         weights, history = fit_linear(self._features(train[0]), train[1], train[2], self._features(validation[0]), self.spec.kind,
-                                      self.spec.outputs, selection)
+                                      self.spec.outputs, selection, strengths_of(self.params))
         self.arrays.update(weights)
         return history
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from aiaas.classical.base import Estimator, Selection
-from aiaas.classical.linear import fit_linear, linear_logits
+from aiaas.classical.linear import fit_linear, linear_logits, strengths_of
 from aiaas.runtimes.base import Arrays, FitConfig, ModelSpec
 from aiaas.text import words
 
@@ -50,7 +50,7 @@ class TfidfLinear(Estimator):
         for vectorizer in self.vectorizers.values():
             vectorizer.fit(texts)
         weights, history = fit_linear(self._matrix(train[0]["text"]), train[1], train[2], self._matrix(validation[0]["text"]),
-                                      self.spec.kind, self.spec.outputs, selection)
+                                      self.spec.kind, self.spec.outputs, selection, strengths_of(self.params))
         self.arrays = {**weights, **{f"idf_{k}": v.idf_.astype("float32") for k, v in self.vectorizers.items()}}
         self.meta = {"vocabularies": {k: {t: int(i) for t, i in v.vocabulary_.items()} for k, v in self.vectorizers.items()}}
         return history

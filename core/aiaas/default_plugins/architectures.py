@@ -19,6 +19,9 @@ def register_architectures() -> list[Architecture]:
                      builder="aiaas.classical.gbdt:build",
                      description="gradient-boosted trees (LightGBM): class weights, early stopping on validation, "
                                  "exact TreeSHAP reasons; saved in LightGBM's text format"),
+        Architecture(name="logistic", task=ANY_TASK, modality="tabular", runtime="classical", builder="aiaas.classical.logistic:build",
+                     description="regularised logistic regression on the encoded columns (class-balanced, strength chosen on "
+                                 "validation): the plain baseline small tables are often best served by; exact reasons"),
         Architecture(name="mlp", task=ANY_TASK, modality="tabular", runtime="torch", builder="aiaas.models.mlp_torch:build",
                      params=MLP, description="MLP with dropout and weight decay (PyTorch)"),
         Architecture(name="mlp", task=ANY_TASK, modality="tabular", runtime="tensorflow", builder="aiaas.models.mlp_keras:build",

@@ -68,7 +68,7 @@ class TreeContributions:
         out = []
         for i, row in enumerate(rows):
             order = np.argsort(-np.abs(shares[i]))
-            out.append({"score": float(score[i]), "method": "tree-shap", "label": explained[i], "attributions": [
+            out.append({"score": float(score[i]), "method": getattr(pipeline.model, "explanation_method", "tree-shap"), "label": explained[i], "attributions": [
                 {"feature": columns[j]["name"], "value": _plain(row.get(columns[j]["name"])), "baseline": baselines[columns[j]["name"]],
                  "contribution": float(shares[i, j])} for j in order]})
         return out

@@ -1,0 +1,81 @@
+"""Small data: candidates chosen, calibrated and given their operating point by k-fold
+cross-validation, then refitted on every non-test row; a logistic regression among the
+table candidates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aiaas.registry import Registry
+from aiaas.settings import get_settings
+from aiaas.testing import host_with
+
+from .test_model_quality import _train, lending_plugin, loans
+
+
+@pytest.fixture
+def small_data(aiaas_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple]:
+    """The lending task with aiaas' own small-data bars (the suite turns them off elsewhere)."""
+    monkeypatch.setenv("AIAAS_SMALL_DATA_ROWS", "20000")
+    monkeypatch.setenv("AIAAS_SMALL_DATA_RAREST", "500")
+    get_settings.cache_clear()
+    yield host_with("lending", lending_plugin()), Registry.from_settings()
+    get_settings.cache_clear()
+
+
+def test_folds_follow_the_split_policy() -> None:
+    from aiaas.crossval import folds
+    from aiaas.records import SplitPolicy
+
+    frame = pd.DataFrame({"when": pd.date_range("2026-01-01", periods=120, freq="h").astype(str)[::-1],
+                          "learner": np.repeat(np.arange(24), 5), "x": np.arange(120)})
+    y = np.tile([0, 1, 0], 40)
+    timed, how = folds(frame, y, SplitPolicy("time", ("when",)))
+    assert "forward-chaining" in how and len(timed) == 5
+    order = pd.to_datetime(frame["when"])
+    for fit_rows, held in timed:  # each fold fits on the past only
+        assert order.iloc[fit_rows].max() < order.iloc[held].min()
+    grouped, how = folds(frame, y, SplitPolicy("group", ("learner",)))
+    assert "whole groups" in how
+    for fit_rows, held in grouped:
+        assert not set(frame["learner"].iloc[fit_rows]) & set(frame["learner"].iloc[held])
+    stratified, how = folds(frame, y, SplitPolicy("random"))
+    assert how == "5 stratified folds" and sorted(np.concatenate([h for _, h in stratified]).tolist()) == list(range(120))
+
+
+def test_small_tables_are_cross_validated_and_refitted_on_every_non_test_row(small_data, tmp_path: Path) -> None:
+    host, registry = small_data
+    path = tmp_path / "loans.csv"
+    loans(600).to_csv(path, index=False)
+    result = _train(host, registry, path, architecture="auto", runtime="classical")
+    assert any("small data (510 non-test rows" in n and "5 stratified folds" in n for n in result.notes), result.notes
+    board = {r["candidate"]: r for r in result.leaderboard}
+    assert {"gbdt (classical)", "logistic (classical)"} <= set(board)
+    manifest = json.loads((registry.folder(result.version) / "manifest.json").read_text())
+    assert manifest["rows"] == {"train and validation (refitted on both)": 510, "test": 90}
+    assert manifest["cross_validation"]["out_of_fold_rows"] == 510 and manifest["cross_validation"]["refit_setting"]
+    assert manifest["operating_point"]["threshold"] > 0
+    assert result.floor["verdict"] in ("beats", "level with", "loses to") or result.floor["text"].startswith("this is the classical floor")
+    report = result.report.read_text()
+    assert "small data" in report and "train and validation (refitted on both) 510" in report
+
+
+def test_the_logistic_candidate_explains_itself_exactly(small_data, tmp_path: Path) -> None:
+    from aiaas.testing import ready_client
+
+    host, registry = small_data
+    path = tmp_path / "loans.csv"
+    loans(400).to_csv(path, index=False)
+    _train(host, registry, path, architecture="logistic", promote=True, force=True)
+    client = ready_client(host, registry)
+    row = {"income": 40000.0, "debt_ratio": 0.7, "grade": "D"}
+    answer = client.post("/v1/lending/default/explain", json={"instances": [row]}).json()["explanations"][0]
+    assert answer["method"] == "linear-weights" and {a["feature"] for a in answer["attributions"]} == {"income", "debt_ratio", "grade"}
+    probability = client.post("/v1/lending/default/predict", json={"instances": [row]}).json()["predictions"][0]
+    assert probability["label"] in ("repaid", "default")
