@@ -202,21 +202,22 @@ def evaluate_version(host: Host, registry: Registry, task: str, data: Path, vers
     known = fingerprint is not None and all(c in loaded.records.columns for c in fingerprint.columns)
     seen = fingerprint.contains(loaded.records) if known else np.zeros(len(loaded), dtype=bool)  # type: ignore[union-attr]
 
-    def score(part: Any) -> tuple[dict[str, float], dict[str, list[float] | None], np.ndarray, np.ndarray]:
+    def score(part: Any) -> tuple[dict[str, float], dict[str, list[float] | None], Any, np.ndarray, np.ndarray]:
         dataset = instances(pipeline.preprocessor, part, pipeline.pre_state)
         y = encode(pipeline.labels, dataset.labels, label or pipeline.task.label_column)
         p = pipeline.probabilities(dataset.records)
         scores = metric_fns.compute(pipeline.task.metrics, y, p, pipeline.threshold)
-        return scores, metric_intervals(pipeline.task.metrics, y, p, pipeline.threshold, groups_of(dataset.records, pipeline.task.split)), y, p
+        groups = groups_of(dataset.records, pipeline.task.split)
+        return scores, metric_intervals(pipeline.task.metrics, y, p, pipeline.threshold, groups), dataset, y, p
 
-    scores, intervals, y, p = score(loaded)
+    scores, intervals, scored, y, p = score(loaded)
     result = Evaluation(pipeline.version, scores, intervals, Path(), len(loaded), int(seen.sum()) if known else None)
     if known and seen.any() and not seen.all():
-        result.unseen_metrics, result.unseen_intervals, _, _ = score(loaded.take(np.flatnonzero(~seen)))
+        result.unseen_metrics, result.unseen_intervals, *_ = score(loaded.take(np.flatnonzero(~seen)))
     from aiaas.reports import report_figures
 
     folder = get_settings().home / "reports" / task.replace("/", "__") / f"v{pipeline.version}-{datetime.now():%Y%m%d-%H%M%S}"
-    images = {**plots(pipeline.labels, y, p, pipeline.threshold, None), **report_figures(pipeline, loaded.records, y, p)}
+    images = {**plots(pipeline.labels, y, p, pipeline.threshold, None), **report_figures(pipeline, scored.records, y, p)}
     facts: dict[str, Any] = {"data": str(data), "rows": len(loaded),
                              "rows the version learned from": ("unknown: it was trained before versions kept a fingerprint of their rows"
                                                                if fingerprint is None else f"{result.seen:,}" if known else

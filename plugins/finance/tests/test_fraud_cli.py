@@ -113,7 +113,7 @@ def test_training_on_a_teams_own_columns_serves_their_schema(aiaas_home: Path, t
     assert "by time ('Time')" in summary["provenance"]["split"]
 
     client = TestClient(create_app(get_host(), Registry.from_settings(), get_settings()))
-    good = {"V1": 2.0, "V2": -1.0, "V3": 0.0, "V4": 0.1, "Time": 100.0, "Amount": 120.0}
+    good = {"V1": 2.0, "V2": -1.0, "V3": 0.0, "V4": 0.1, "Amount": 120.0}
     response = client.post("/v1/finance/fraud/predict", json={"instances": [good]})
     assert response.status_code == 200, response.text
     assert response.json()["predictions"][0]["reasons"][0]["feature"] in {"V1", "V2", "Amount"}
@@ -124,14 +124,15 @@ def test_training_on_a_teams_own_columns_serves_their_schema(aiaas_home: Path, t
     locs = {tuple(d["loc"]) for d in response.json()["detail"]}
     assert ("body", "instances", 0, "V1") in locs and ("body", "instances", 0, "amount") in locs
     schema = {t["task"]: t for t in client.get("/v1/tasks").json()}["finance/fraud"]["input_schema"]
-    assert {"V1", "Amount", "Time"} <= set(schema["properties"])
+    assert {"V1", "Amount"} <= set(schema["properties"]) and "Time" not in schema["properties"]  # it orders the time split
+    assert any("'Time'" in n and "orders the time split" in n for n in summary["notes"])
 
 
 def test_tasks_lists_the_vertical(aiaas_home: Path) -> None:
     tasks = json.loads(runner.invoke(app, ["tasks", "--json"]).stdout)
     fraud = next(t for t in tasks if t["task"] == "finance/fraud")
     assert fraud["labels"] == ["legit", "fraud"] and fraud["plugin"] == "finance"
-    assert set(fraud["architectures"]) == {"gbdt (classical)", "mlp (tensorflow)", "mlp (torch)"}
+    assert set(fraud["architectures"]) == {"gbdt (classical)", "logistic (classical)", "mlp (tensorflow)", "mlp (torch)"}
     assert fraud["metrics"][0] == "average_precision"
 
 

@@ -64,14 +64,14 @@ def test_minilm_trains_serves_and_explains(in_trained_home: Trained) -> None:
     pd.read_csv(data).head(500).to_csv(small, index=False)
     result = train(host, registry, TrainRequest(SENTIMENT, small, architecture="minilm", epochs=15), quiet=True)
     assert result.metrics["accuracy"] > 0.7, result.metrics
-    registry.promote(SENTIMENT, result.version.version)
+    registry.promote(SENTIMENT, result.version.version, force=True)  # 500 rows: the floor may win; serving is what is tested
     client = in_trained_home.client()
     response = client.post(f"/v1/{SENTIMENT}/predict", json={"instances": [{"text": "I love it, absolutely perfect!"}], "explain": True})
     assert response.status_code == 200, response.text
     (answer,) = response.json()["predictions"]
     assert answer["label"] == "positive" and answer["max_tokens"] == 128
     assert not any(w["word"].startswith("##") or w["word"] in ("[CLS]", "[SEP]") for w in answer["words"])
-    registry.promote(SENTIMENT, in_trained_home["sentiment"].version.version)
+    registry.promote(SENTIMENT, in_trained_home["sentiment"].version.version, force=True)
 
 
 @pytest.mark.slow
