@@ -79,3 +79,62 @@ def test_the_logistic_candidate_explains_itself_exactly(small_data, tmp_path: Pa
     assert answer["method"] == "linear-weights" and {a["feature"] for a in answer["attributions"]} == {"income", "debt_ratio", "grade"}
     probability = client.post("/v1/lending/default/predict", json={"instances": [row]}).json()["predictions"][0]
     assert probability["label"] in ("repaid", "default")
+
+
+def test_greedy_selection_weights_the_candidates_that_help() -> None:
+    from aiaas.classical.ensemble import greedy_weights
+    from aiaas.metrics import METRICS
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    signal = 2 * y - 1
+    a = 1 / (1 + np.exp(-(signal + rng.normal(0, 1.5, 2000))))  # two candidates with independent errors...
+    b = 1 / (1 + np.exp(-(signal + rng.normal(0, 1.5, 2000))))
+    noise = rng.random(2000)  # ...and one that knows nothing
+    weights = greedy_weights([a, b, noise], lambda p: METRICS["roc_auc"](y, p, 0.5))
+    assert weights[2] == 0 and weights[0] > 0.2 and weights[1] > 0.2 and weights.sum() == pytest.approx(1)
+    averaged = weights[0] * a + weights[1] * b
+    assert METRICS["roc_auc"](y, averaged, 0.5) > max(METRICS["roc_auc"](y, a, 0.5), METRICS["roc_auc"](y, b, 0.5))
+
+
+def test_auto_on_a_small_table_assembles_an_ensemble_that_serves_and_reloads(small_data, tmp_path: Path) -> None:
+    from aiaas.testing import ready_client
+    from aiaas.versions import load_version
+
+    host, registry = small_data
+    rng = np.random.default_rng(5)
+    frame = loans(700, seed=5)
+    # a label the trees and the linear model each get part of: a linear score plus an interaction
+    score = 2 * frame["debt_ratio"] - np.log(frame["income"]) / 2 + 1.5 * ((frame["grade"] == "D") & (frame["debt_ratio"] > 0.6))
+    frame["defaulted"] = (score + rng.normal(0, 0.5, len(frame)) > np.quantile(score, 0.7)).astype(int)
+    path = tmp_path / "loans.csv"
+    frame.to_csv(path, index=False)
+    result = _train(host, registry, path, architecture="auto", runtime="classical", promote=True, force=True)
+    board = {r["candidate"]: r for r in result.leaderboard}
+    assert "ensemble (classical)" in board, (result.leaderboard, result.notes)
+    manifest = json.loads((registry.folder(result.version) / "manifest.json").read_text())
+    best_single = max(r["validation"] for name, r in board.items() if name != "ensemble (classical)")
+    assert board["ensemble (classical)"]["validation"] > best_single  # on these seeds it beats both out of fold...
+    assert result.version.architecture == "ensemble"  # ...so it serves
+    assert {m["candidate"] for m in manifest["ensemble"]} == {"gbdt (classical)", "logistic (classical)"}
+    assert sum(m["weight"] for m in manifest["ensemble"]) == pytest.approx(1)
+    files = {p.relative_to(registry.folder(result.version)).as_posix() for p in registry.folder(result.version).rglob("*") if p.is_file()}
+    assert any(f.startswith("member-0/") for f in files) and any(f.startswith("member-1/") for f in files)
+    assert not any(f.endswith((".pkl", ".pickle", ".joblib")) for f in files)
+    pipeline = load_version(host, registry, "lending/default", result.version.version)
+    row = pd.DataFrame([{"income": 40000.0, "debt_ratio": 0.7, "grade": "D"}])
+    assert 0 < float(pipeline.probabilities(row)[0]) < 1
+    client = ready_client(host, registry)
+    explained = client.post("/v1/lending/default/explain", json={"instances": [row.iloc[0].to_dict()]})
+    assert explained.status_code == 200, explained.text
+
+
+def test_an_ensemble_manifest_names_members_never_code() -> None:
+    from aiaas.classical.ensemble import member_parts
+    from aiaas.errors import UserError
+
+    architecture, runtime = member_parts("gbdt", "classical")
+    assert architecture.builder == "aiaas.classical.gbdt:build" and runtime.name == "classical"
+    for name, runtime_name in (("os:system", "classical"), ("gbdt", "os:system"), ("ensemble", "classical")):
+        with pytest.raises(UserError, match="not one of the core's table architectures"):
+            member_parts(name, runtime_name)

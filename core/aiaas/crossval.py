@@ -139,3 +139,41 @@ def refit(host: Host, task: Task, out: OutOfFold, data: Loaded, request: TrainRe
     manifest["cross_validation"] = {"folds": description, "out_of_fold_rows": int(out.held.sum()), "refit_setting": overrides,
                                     **({"epochs": epochs} if epochs is not None else {})}
     return candidate
+
+
+def assemble(host: Host, task: Task, fitted: list[Candidate], data: Loaded, request: TrainRequest, dev: Dataset, y_dev: np.ndarray,
+             progress: Progress) -> tuple[Candidate | None, str | None]:
+    """The weighted ensemble of the cross-validated candidates that share the best one's inputs, its weights
+    chosen greedily on their out-of-fold probabilities; None (and why) when fewer than two would join it."""
+    from aiaas.classical.ensemble import Ensemble, can_join, greedy_weights
+    from aiaas.metrics import score_for_selection
+    from aiaas.training import Validated, fit_candidate
+
+    architecture = host.assembler(task)
+    if architecture is None:
+        return None, None
+    best = max(fitted, key=lambda c: c.validation)
+    key = best.architecture.preprocessor or task.preprocessor
+    members = [c for c in fitted if (c.architecture.preprocessor or task.preprocessor) == key and can_join(c.architecture)
+               and c.val_y is not None and best.val_y is not None and np.array_equal(c.val_y, best.val_y)]
+    if len(members) < 2:
+        return None, None
+    y_oof, threshold, metric = best.val_y, best.pipeline.threshold, task.metrics[0]
+    weights = greedy_weights([c.p_val for c in members], lambda p: score_for_selection(metric, y_oof, p, threshold))
+    if (weights > 0).sum() < 2:
+        only = members[int(np.argmax(weights))].label
+        return None, f"the weighted ensemble was not built: greedy selection on out-of-fold predictions chose {only} alone"
+    progress.update(progress.add_task("ensemble", total=1, status=""), advance=1,
+                    status=", ".join(f"{c.label} {w:.2f}" for c, w in zip(members, weights) if w > 0))
+    model = Ensemble.of(best.prepared.spec, [(c.architecture, c.pipeline.runtime, c.pipeline.model, c.pipeline.manifest["params"],
+                                              c.pipeline.manifest["calibration"], w) for c, w in zip(members, weights)])
+    p = np.clip(sum(w * c.p_val for c, w in zip(members, weights)), 1e-7, 1 - 1e-7)
+    logits = np.log(p / (1 - p)).reshape(-1, 1) if p.ndim == 1 else np.log(p)
+    refitted = replace(data, train=dev, validation=dev, y=(y_dev, y_dev, data.y[2]))
+    candidate = fit_candidate(host, task, architecture, refitted, {key: best.prepared}, request, progress,
+                              validated=Validated(logits, y_oof, best.val_records), assembled=model)  # type: ignore[arg-type]
+    manifest = candidate.pipeline.manifest
+    manifest["rows"] = best.pipeline.manifest["rows"]
+    manifest["cross_validation"] = best.pipeline.manifest.get("cross_validation")
+    manifest["ensemble"] = [{"candidate": c.label, "weight": float(w)} for c, w in zip(members, weights) if w > 0]
+    return candidate, None

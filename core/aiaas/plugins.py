@@ -357,8 +357,13 @@ class Host:
     def candidates(self, task: Task, runtime: str | None = None) -> list[Architecture]:
         """What ``--arch auto`` trains: every architecture of the task whose runtime is installed,
         the classical ones first (they are quick, and set the bar)."""
-        found = [a for a in self.architectures(task) if self.runtime_installed(a.runtime) and (runtime is None or a.runtime == runtime)]
+        found = [a for a in self.architectures(task) if self.runtime_installed(a.runtime) and (runtime is None or a.runtime == runtime)
+                 and not a.assembled]
         return sorted(found, key=lambda a: a.runtime != "classical")
+
+    def assembler(self, task: Task) -> Architecture | None:
+        """The architecture ``--arch auto`` builds from the other candidates (the weighted ensemble), if the modality has one."""
+        return next((a for a in self.architectures(task) if a.assembled and self.runtime_installed(a.runtime)), None)
 
     def floor(self, task: Task) -> Architecture | None:
         """The task's classical floor (its own first, then its modality's)."""

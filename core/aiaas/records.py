@@ -314,6 +314,8 @@ class Architecture:
     """True: the classical floor every report of the task compares with."""
     description: str = ""
     """One line for ``aiaas tasks`` and reports."""
+    assembled: bool = False
+    """True: built by ``--arch auto`` from the other candidates (a weighted ensemble), never trained on its own."""
 
     def serves(self, task: Task) -> bool:
         return self.task == task.name or (self.task == ANY_TASK and self.modality == task.modality)

@@ -408,10 +408,12 @@ class Validated:
 
 
 def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Loaded, prepared: dict[str, Prepared],
-                  request: TrainRequest, progress: Progress, as_floor: bool = False, validated: Validated | None = None) -> Candidate:
+                  request: TrainRequest, progress: Progress, as_floor: bool = False, validated: Validated | None = None,
+                  assembled: Any | None = None) -> Candidate:
     """Fit one architecture on the run's split; its preprocessor is fitted once per run. ``as_floor``: only
     as the baseline the chosen models are compared with. ``validated``: calibrate and choose the operating
-    point on these out-of-fold predictions instead of the model's own on the validation split."""
+    point on these out-of-fold predictions instead of the model's own on the validation split. ``assembled``:
+    a model already made of calibrated candidates (the ensemble), neither fitted nor calibrated again."""
     started = time.monotonic()
     preprocessor = host.preprocessor(task, architecture)
     key = architecture.preprocessor or task.preprocessor
@@ -423,8 +425,9 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     (x_train, x_val), (y_train, y_val, y_test) = ready.inputs, ready.y
     runtime = host.runtime(architecture.runtime)  # imports torch / tensorflow: after the data is known good
     runtime.seed(request.seed)
-    model = runtime.build(architecture, ready.spec, params)
-    initial = runtime.initialise(model, request.weights) if request.weights else None
+    model = assembled if assembled is not None else runtime.build(architecture, ready.spec, params)
+    params = dict(getattr(assembled, "params", {})) if assembled is not None else params  # what loads it again: its members
+    initial = runtime.initialise(model, request.weights) if request.weights and assembled is None else None
     notes = list(data.train.notes)
     streamed = isinstance(x_train, (SpillLater, ClusterRows))
     whole = data.stream is not None and len(data.train) == data.stream.rows["train"]  # the driver's sample is every training row
@@ -437,7 +440,9 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     elif isinstance(x_train, SpillLater):
         x_train = x_train.spill()
         y_train = x_train.column(TARGETS)
-    if isinstance(x_train, ClusterRows):
+    if assembled is not None:
+        history = []
+    elif isinstance(x_train, ClusterRows):
         model, history, resumed = fit_on_cluster(request, architecture, runtime.name, ready, params, config, patience, (x_val, y_val),
                                                  metric, schema.kind, data.stream, progress)  # type: ignore[arg-type]
         notes.extend(resumed)
@@ -448,7 +453,7 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     own_logits = runtime.predict_logits(model, x_val)
     val_logits, y_val, val_records = ((validated.logits, validated.y, validated.records) if validated is not None else
                                       (own_logits, y_val, ready.validation.records))
-    calibration, calibration_check = checked(schema.kind, val_logits, y_val, seed=request.seed)
+    calibration, calibration_check = checked(schema.kind, val_logits, y_val, seed=request.seed) if assembled is None else (None, {})
     if calibration_check and not calibration_check["kept"]:
         notes.append(f"calibration not applied: fitted on one half of validation and measured on the other it raised the calibration "
                      f"error from {calibration_check['validation_before']:.4f} to {calibration_check['validation_after']:.4f}")
@@ -459,7 +464,8 @@ def fit_candidate(host: Host, task: Task, architecture: Architecture, data: Load
     if production is not None:  # the calibrated probabilities reflect validation's rates; uncalibrated, the class weights' even ones
         outputs = len(base_rates.index_names(schema))
         reflected = np.bincount(y_val, minlength=outputs) / max(len(y_val), 1) if calibration else np.full(outputs, 1 / outputs)
-        calibration = with_prior(calibration, schema.kind, reflected, production)
+        if assembled is None:  # an ensemble's members are corrected already
+            calibration = with_prior(calibration, schema.kind, reflected, production)
         weights = base_rates.production_weights(y_val, np.bincount(y_val, minlength=outputs) / max(len(y_val), 1), production)
     p_val = calibrated(val_logits, schema.kind, calibration)
     operating = choose_threshold(y_val, p_val, policy, weights) if schema.kind == "binary" else {}
@@ -548,7 +554,10 @@ def plan(host: Host, task: Task, request: TrainRequest) -> tuple[list[Architectu
         if not found:
             raise UserError(f"no architecture of {task.name} has its runtime installed{' on ' + request.runtime if request.runtime else ''}")
         return found, True
-    return [host.architecture(task, name, request.runtime)], False
+    chosen = host.architecture(task, name, request.runtime)
+    if chosen.assembled:
+        raise UserError(f"{chosen.name} is built by --arch auto from the other candidates on small data; it is not trained on its own")
+    return [chosen], False
 
 
 def _size(candidate: Candidate) -> int:
@@ -629,6 +638,10 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
             skipped.append(f"{architecture.name} ({architecture.runtime}): {exc}")
     if not fitted:
         raise failed[0]
+    if folded is not None and auto:  # small data: the candidates' weighted ensemble serves when it beats the best of them
+        ensemble, why = crossval.assemble(host, task, fitted, data, request, folded[0], folded[1], progress)
+        fitted.extend([ensemble] if ensemble is not None else [])
+        data.train.notes.extend([why] if why else [])
     winner = max(fitted, key=lambda c: c.validation)
     base = next((c for c in fitted if c.architecture == floor), None)
     if floor is not None and base is None:

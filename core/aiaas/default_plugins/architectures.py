@@ -22,6 +22,11 @@ def register_architectures() -> list[Architecture]:
         Architecture(name="logistic", task=ANY_TASK, modality="tabular", runtime="classical", builder="aiaas.classical.logistic:build",
                      description="regularised logistic regression on the encoded columns (class-balanced, strength chosen on "
                                  "validation): the plain baseline small tables are often best served by; exact reasons"),
+        Architecture(name="ensemble", task=ANY_TASK, modality="tabular", runtime="classical", builder="aiaas.classical.ensemble:build",
+                     assembled=True,
+                     description="a weighted average of the other candidates' calibrated probabilities, the weights chosen by "
+                                 "greedy ensemble selection on out-of-fold predictions; built by --arch auto on small data "
+                                 "and served when it beats the best single candidate"),
         Architecture(name="mlp", task=ANY_TASK, modality="tabular", runtime="torch", builder="aiaas.models.mlp_torch:build",
                      params=MLP, description="MLP with dropout and weight decay (PyTorch)"),
         Architecture(name="mlp", task=ANY_TASK, modality="tabular", runtime="tensorflow", builder="aiaas.models.mlp_keras:build",

@@ -39,6 +39,10 @@ def _called(pipeline: Pipeline, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 class TreeContributions:
     def explain(self, pipeline: Pipeline, records: pd.DataFrame, probabilities: np.ndarray | None = None) -> list[dict[str, Any]]:
+        if not getattr(pipeline.model, "exact", True):  # a weighted ensemble: no exact split, so each column is ablated
+            from aiaas.explainers.ablation import FeatureAblation
+
+            return FeatureAblation().explain(pipeline, records, probabilities)
         pre, state = pipeline.preprocessor, pipeline.pre_state
         p = probabilities if probabilities is not None else pipeline.probabilities(records)
         inputs = pipeline.inputs(records)
