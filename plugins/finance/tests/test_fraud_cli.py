@@ -42,7 +42,7 @@ def test_sample_writes_the_tasks_own_format(tmp_path: Path, aiaas_home: Path) ->
         (["train", "finance/fraud", "--data", "missing.csv"], "missing.csv: no such file or folder"),
         (["train", "finance/fraud", "--data", "{sample}", "--label", "Class"], "no label column 'Class'"),
         (["train", "finance/fraud", "--data", "{sample}", "--runtime", "jax"], "unknown runtime 'jax'"),
-        (["train", "finance/fraud", "--data", "{sample}", "--arch", "resnet18"], "no architecture resnet18 on runtime any for finance/fraud; known: gbdt (classical), mlp (torch), mlp (tensorflow)"),
+        (["train", "finance/fraud", "--data", "{sample}", "--arch", "resnet18"], "no architecture resnet18 on runtime any for finance/fraud; known: gbdt (classical), logistic (classical), ensemble (classical), mlp (torch), mlp (tensorflow)"),
         (["train", "finance/fraud", "--data", "{sample}", "--arch", "gbdt", "--runtime", "torch"], "no architecture gbdt on runtime torch"),
         (["train", "finance/fraud", "--data", "{sample}", "--param", "oops"], "--param takes KEY=VALUE"),
         (["promote", "finance/fraud", "99"], "finance/fraud has no version 99"),
@@ -132,7 +132,7 @@ def test_tasks_lists_the_vertical(aiaas_home: Path) -> None:
     tasks = json.loads(runner.invoke(app, ["tasks", "--json"]).stdout)
     fraud = next(t for t in tasks if t["task"] == "finance/fraud")
     assert fraud["labels"] == ["legit", "fraud"] and fraud["plugin"] == "finance"
-    assert set(fraud["architectures"]) == {"gbdt (classical)", "logistic (classical)", "mlp (tensorflow)", "mlp (torch)"}
+    assert set(fraud["architectures"]) == {"gbdt (classical)", "logistic (classical)", "ensemble (classical)", "mlp (tensorflow)", "mlp (torch)"}
     assert fraud["metrics"][0] == "average_precision"
 
 
