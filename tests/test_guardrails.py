@@ -509,3 +509,25 @@ def test_the_report_reads_as_prose_and_draws_the_boosting_curve(lending, tmp_pat
     assert (result.report.parent / "training.png").is_file() and 'alt="training.png"' in report
     history = json.loads((result.report.parent.parent / "manifest.json").read_text())["history"]
     assert any("training_loss" in h and "validation_loss" in h for h in history)
+
+
+def test_validation_and_test_disagreeing_beyond_noise_is_pointed_out_with_the_likely_reasons() -> None:
+    from aiaas.intervals import gap_note, split_size
+
+    learners = np.repeat(np.arange(30), 40)
+    learners[:8214 // 10] = 0  # one learner with hundreds of answers
+    y = np.zeros((len(learners), 1), dtype=int)
+    sizes = {"validation": split_size(y, learners, "groups ('learner')", long_at=200), "test": split_size(y[:300], learners[:300])}
+    note = gap_note("roc_auc", (0.760, [0.74, 0.78]), (0.887, [0.87, 0.90]), sizes)
+    assert note is not None and "disagree beyond noise" in note and "validation ROC-AUC 0.7600" in note
+    assert "groups ('learner')" in note and "the largest of them 821 scored steps" in note and "1 over 200" in note
+    assert gap_note("roc_auc", (0.760, [0.70, 0.80]), (0.78, [0.75, 0.81]), sizes) is None  # within noise: nothing to say
+
+
+def test_a_bad_option_value_is_one_line(aiaas_home: Path) -> None:
+    for args, words in ((["promote", "finance/fraud", "1", "--canary", "100"], "Invalid value for '--canary'"),
+                        (["train", "finance/fraud", "--data", "x.csv", "--epochs", "x"], "Invalid value for '--epochs'"),
+                        (["train", "finance/fraud", "--data", str(aiaas_home), "--prior", "1.5"], "")):
+        done = _aiaas(*args)
+        assert done.returncode == 2 and done.stderr.startswith("error:") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert words in done.stderr and "Traceback" not in done.stderr
