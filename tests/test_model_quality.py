@@ -148,7 +148,7 @@ def test_auto_trains_every_candidate_and_registers_the_best_on_validation(lendin
     loans().to_csv(path, index=False)
     result = _train(host, registry, path, epochs=2)  # the task's default is auto
     board = {r["candidate"]: r for r in result.leaderboard}
-    assert set(board) == {"gbdt (classical)", "mlp (torch)", "mlp (tensorflow)"}
+    assert set(board) == {"gbdt (classical)", "logistic (classical)", "mlp (torch)", "mlp (tensorflow)"}
     best = max(board.values(), key=lambda r: r["validation"])
     assert best["candidate"] == f"{result.version.architecture} ({result.version.runtime})"
     assert all(r["bytes"] > 0 and r["ms_per_row"] > 0 and r["seconds"] > 0 for r in board.values())
@@ -164,7 +164,7 @@ def test_a_budget_stops_further_candidates(lending, tmp_path: Path) -> None:
     result = _train(host, registry, path, budget=1e-6)
     assert [r["candidate"] for r in result.leaderboard] == ["gbdt (classical)"]
     manifest = json.loads((registry.folder(result.version) / "manifest.json").read_text())
-    assert manifest["skipped"] == ["mlp (torch)", "mlp (tensorflow)"]
+    assert manifest["skipped"] == ["logistic (classical)", "mlp (torch)", "mlp (tensorflow)"]
 
 
 def test_gradient_boosted_trees_save_no_pickle_and_explain_exactly(lending, tmp_path: Path) -> None:
@@ -239,7 +239,7 @@ def test_auto_goes_on_without_a_candidate_that_cannot_run_here(aiaas_home: Path,
     path = tmp_path / "loans.csv"
     loans().to_csv(path, index=False)
     result = _train(host, registry, path, runtime="classical")
-    assert [r["candidate"] for r in result.leaderboard] == ["gbdt (classical)"]
+    assert [r["candidate"] for r in result.leaderboard] == ["gbdt (classical)", "logistic (classical)"]
     manifest = json.loads((registry.folder(result.version) / "manifest.json").read_text())
     assert manifest["skipped"] == ["wide-trees (classical): the wide-trees architecture needs its package: pip install wide-trees"]
     with pytest.raises(aiaas.UserError, match="needs its package"):

@@ -35,7 +35,7 @@ from aiaas.serving.docs import add_docs
 from aiaas.serving.fastpath import FastPredict
 from aiaas.serving.limits import BodyLimit, StrictJSON
 from aiaas.serving.methods import AllowedMethods
-from aiaas.serving.observe import CLIENT_CLOSED, Metrics, Observe, metrics_text, route_labels
+from aiaas.serving.observe import CATCH_ALL, CLIENT_CLOSED, Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
 from aiaas.serving.v2 import v2_router
@@ -235,7 +235,7 @@ def set_aside_router(host: Host) -> APIRouter:
         host.task(f"{industry}/{task}")  # raises: 503 for a set-aside plugin's task, 404 for an unknown one
         return JSONResponse({"detail": f"{industry}/{task} has no {action!r} route"}, status_code=404)
 
-    router.add_api_route("/v1/{industry}/{task}/{action}", missing, methods=["POST", "GET"], include_in_schema=False)
+    router.add_api_route(CATCH_ALL, missing, methods=["POST", "GET"], include_in_schema=False)
     return router
 
 

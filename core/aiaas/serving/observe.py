@@ -55,12 +55,17 @@ class Metrics:
                              ["task", "version"], registry=r, multiprocess_mode="max")
 
 
+CATCH_ALL = "/v1/{industry}/{task}/{action}"
+"""The route that answers task paths no task route took (404, or 503 for a set-aside plugin's task): counted as unmatched."""
+
+
 def route_labels(scope: Scope, tasks: Container[str]) -> tuple[str, str]:
     """(task, route) of a request, from a bounded set of values: the task only when it exists, the
     route as the matched route's template. A path no route took shares one label, so made-up paths
     cannot grow the metrics (or the access log) by a series each."""
     parts = scope["path"].strip("/").split("/")
     matched = getattr(scope.get("route"), "path", None)
+    matched = None if matched == CATCH_ALL else matched
     if parts[0] == "v1" and len(parts) >= 4:
         task = f"{parts[1]}/{parts[2]}"
         if task not in tasks:
