@@ -111,7 +111,7 @@ def test_a_multiclass_image_task_trains_serves_and_explains(aiaas_home: Path, tm
     # Compressed: int8 ONNX (static quantisation: a convolutional model), served and still explained with a heatmap.
     from aiaas.optimize import optimize
 
-    optimized = optimize(host, registry, "manufacturing/defects", result.version.version, quantize="int8", promote=True, force=True)
+    optimized = optimize(host, registry, "manufacturing/defects", result.version.version, quantize="int8", promote=True)
     assert optimized.comparison.agreement >= 0.9 and abs(optimized.comparison.after - optimized.comparison.before) < 0.05
     served = TestClient(create_app(host, registry, get_settings()))
     int8 = served.post("/v1/manufacturing/defects/predict", files=files).json()
