@@ -94,3 +94,42 @@ def test_the_log_on_each_database(database_url: str, tmp_path) -> None:  # noqa:
     now = datetime.now(UTC)
     assert log.counts("t/x", [now - timedelta(hours=2), now - timedelta(hours=1), now + timedelta(seconds=1)]) == [0, 3]
     assert log.counts("t/other", [now - timedelta(hours=1), now + timedelta(seconds=1)]) == [0]
+
+
+def test_a_day_of_traffic_is_counted_from_minute_counts_that_match_the_rows(database_url: str, tmp_path) -> None:  # noqa: ANN001
+    """The console's traffic chart reads per-minute counts (kept by the writer, backfilled for an older log) and
+    only the part-minutes at its edges from the rows: the totals equal counting every row."""
+    import random
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, insert, select
+    from sqlalchemy.orm import Session
+
+    from aiaas.monitoring.predictions import PredictionMinute
+    from aiaas.registry import Registry
+
+    engine = Registry(database_url, tmp_path / "artifacts").engine
+    Prediction.__table__.create(engine, checkfirst=True)  # a log written before minute counts existed
+    rng, now = random.Random(3), datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        session.execute(insert(Prediction), [{"id": uuid.uuid4().hex, "request_id": "old", "task": rng.choice(["t/a", "t/b"]), "version": 1,
+                                              "at": now - timedelta(seconds=rng.uniform(0, 86_400)), "key": None, "answer": {},
+                                              "inputs": None, "fingerprint": "f"} for _ in range(3000)])
+    log = PredictionLog(engine, retention_days=30, flush_seconds=0.01)
+    for i in range(40):  # and some written by the log's own writer, now
+        log.record(prediction_id=uuid.uuid4().hex, request_id=f"new{i}", task="t/a", version=1, key=None, answer={}, instance={"i": i},
+                   log_inputs=False, omit=())
+    log.flush()
+    with Session(engine) as session:
+        assert session.scalar(select(func.sum(PredictionMinute.count))) == 3040
+
+        def counted(task: str, low: datetime, high: datetime) -> int:
+            return int(session.scalar(select(func.count()).select_from(Prediction).where(
+                Prediction.task == task, Prediction.at >= low, Prediction.at < high)))
+
+        for start, buckets in ((now - timedelta(hours=24), 48), (now - timedelta(minutes=15), 30), (now - timedelta(hours=7, seconds=13), 5)):
+            end = datetime.now(UTC) + timedelta(seconds=1)
+            cuts = [start + i * (end - start) / buckets for i in range(buckets)] + [end]
+            for task in ("t/a", "t/b"):
+                assert log.counts(task, cuts) == [counted(task, a, b) for a, b in zip(cuts, cuts[1:])]
