@@ -294,6 +294,15 @@ def test_try_it_draws_each_verticals_answer(verticals: dict[str, Any], browser: 
     page.get_by_role("button", name="Answer").click()
     assert page.locator("section.answer img[src^='data:image/png']").count() == 1  # the heatmap
     tab.accessible()
+    from aiaas.plugins import get_host
+    from aiaas.records import resolve
+
+    write_sample = resolve(get_host().task("healthcare/chest-xray").sample)
+    scans = write_sample(verticals["home"] / "dicom", 4, 1, format="dicom", size=28)  # a radiograph as a hospital's systems send it
+    page = tab.go("/console/tasks/healthcare/chest-xray/try")
+    page.get_by_label("Image file").set_input_files(str(next(scans.rglob("*.dcm"))))
+    page.get_by_role("button", name="Answer").click()
+    assert page.locator("section.answer img[src^='data:image/png']").count() == 1  # a DICOM upload answered and drawn alike
 
     page = tab.go("/console/tasks/education/knowledge-tracing/try")
     page.get_by_label("learner").fill("learner-1")

@@ -138,3 +138,21 @@ def test_an_ensemble_manifest_names_members_never_code() -> None:
     for name, runtime_name in (("os:system", "classical"), ("gbdt", "os:system"), ("ensemble", "classical")):
         with pytest.raises(UserError, match="not one of the core's table architectures"):
             member_parts(name, runtime_name)
+
+
+def test_the_leakage_check_runs_on_the_split_not_on_folds_with_a_few_positives(small_data, tmp_path: Path) -> None:
+    """Regression: with 600 rows and a handful of frauds, a fold's held-out rows let one column separate the
+    positives by chance, and cross-validation stopped training with a false leak alarm."""
+    from aiaas.plugins import get_host
+    from aiaas.records import resolve
+    from aiaas.training import TrainRequest, train
+
+    host, registry = get_host(), small_data[1]
+    data = resolve(host.task("finance/fraud").sample)(tmp_path / "tx.csv", 600, 0)
+    result = train(host, registry, TrainRequest("finance/fraud", data, architecture="gbdt", params={"rounds": 30}), quiet=True)
+    assert any("small data" in n for n in result.notes) and result.metrics
+    leaking = tmp_path / "leak.csv"  # a true leak is still caught, on the run's own split
+    frame = pd.read_csv(resolve(host.task("finance/fraud").sample)(tmp_path / "more.csv", 3000, 0))
+    frame.assign(chargeback_filed=frame["is_fraud"]).to_csv(leaking, index=False)
+    with pytest.raises(Exception, match="chargeback_filed.*leaks the answer"):
+        train(host, registry, TrainRequest("finance/fraud", leaking, architecture="gbdt", params={"rounds": 30}), quiet=True)

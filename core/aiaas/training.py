@@ -202,6 +202,9 @@ class Loaded:
     """Out of core: the stream the splits above are samples of."""
     label_mapping: str | None = None
     """How the file's label values became the schema's labels, when they are not its names (``labels.mapping_note``)."""
+    leaks_checked: bool = False
+    """The leakage check ran on the run's own split: a cross-validation fold (a few held-out positives) or a refit
+    (validated on its own training rows) would raise false alarms."""
 
     @property
     def rows(self) -> dict[str, int]:
@@ -305,6 +308,7 @@ def prepare(data: Loaded, task: Task, request: TrainRequest, preprocessor: Any, 
                                 if n not in data.train.notes)
     if getattr(preprocessor, "screens_columns", False):
         pre_state.meta["ignored"] = data.screen.ignored
+    if getattr(preprocessor, "screens_columns", False) and not data.leaks_checked:
         check_leakage(preprocessor.used_columns(pre_state), (data.train.records, data.y[0]), (data.validation.records, data.y[1]),
                       schema.kind, request.keep_columns)
     train_set, val_set, test_set = data.train, data.validation, data.test
@@ -611,6 +615,11 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
         dev, y_dev = crossval.development(data)
         pairs, how = crossval.folds(dev.records, y_dev, task.split, crossval.FOLDS, request.seed)
         folded = (dev, y_dev, pairs, how)
+        for architecture in architectures:  # the leakage check on the run's split, once per preprocessor; not on folds
+            key = architecture.preprocessor or task.preprocessor
+            if key not in prepared and getattr(host.preprocessor(task, architecture), "screens_columns", False):
+                prepared[key] = prepare(data, task, request, host.preprocessor(task, architecture), key, progress)
+        data = replace(data, leaks_checked=True)
         counts = np.bincount(y_dev)
         data.train.notes.append(f"small data ({len(y_dev):,} non-test rows, {int(counts[counts > 0].min()):,} of the rarest label): every "
                                 f"candidate was chosen, calibrated and given its operating point on its out-of-fold predictions over {how}, "
