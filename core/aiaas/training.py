@@ -86,6 +86,8 @@ class TrainRequest:
     """Train on a Ray cluster (``aiaas.distributed``); implies out of core."""
     force: bool = False
     """With ``promote``: serve the version even if it loses to its classical floor beyond noise."""
+    cross_validate: bool | None = None
+    """Small data by k-fold cross-validation (``aiaas.crossval``): None decides by the data and the settings; False never."""
     prior: str | None = None
     """Production's label rates (``--prior``): ``0.002`` (a binary task's positive label) or ``a=0.2,b=0.8``."""
     run: str = ""
@@ -611,7 +613,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
     started, fitted, skipped = time.monotonic(), [], []
     settings = get_settings()
     folded = None
-    if crossval.small(data, settings.small_data_rows, settings.small_data_rarest):
+    if request.cross_validate is not False and crossval.small(data, settings.small_data_rows, settings.small_data_rarest):
         dev, y_dev = crossval.development(data)
         pairs, how = crossval.folds(dev.records, y_dev, task.split, crossval.FOLDS, request.seed)
         folded = (dev, y_dev, pairs, how)
