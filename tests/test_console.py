@@ -240,6 +240,8 @@ def test_try_it_answers_from_a_form_made_of_the_schema_and_draws_the_answer(serv
 
     page = tab.go(f"/console/tasks/{TASK}/monitor?window=1h")  # the answer above is in the prediction log
     assert re.search(r"\b[1-9]\d* answers;", page.locator("#traffic ~ p").first.inner_text())
+    latency = page.locator("#latency ~ p").first.inner_text()  # Try it's requests went through the service's middleware
+    assert re.search(r"\b[1-9]\d* model requests .*; 0 server errors; the slowest bar's p99 ≤ \d+ ms", latency), latency
     assert page.locator("section:has(#versions) tbody tr").first.inner_text().startswith("1\tproduction")
     page.screenshot(path=str(DOCS / "console-monitor.png"), full_page=True)
     tab.accessible()

@@ -133,3 +133,22 @@ def test_a_day_of_traffic_is_counted_from_minute_counts_that_match_the_rows(data
             cuts = [start + i * (end - start) / buckets for i in range(buckets)] + [end]
             for task in ("t/a", "t/b"):
                 assert log.counts(task, cuts) == [counted(task, a, b) for a, b in zip(cuts, cuts[1:])]
+
+
+def test_model_requests_latency_and_errors_are_counted_per_minute(database_url: str, tmp_path) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime, timedelta
+
+    from aiaas.registry import Registry
+
+    log = PredictionLog(Registry(database_url, tmp_path / "artifacts").engine, retention_days=30, flush_seconds=0.01)
+    for seconds in [0.004] * 90 + [0.04] * 8 + [0.3]:  # 99 quick-ish answers...
+        log.timed("t/a", 200, seconds)
+    log.timed("t/a", 503, 2.0)  # ...and one slow server error
+    log.timed("t/b", 200, 0.001)
+    now = datetime.now(UTC)
+    (window,) = log.timings("t/a", [now - timedelta(minutes=5), now + timedelta(minutes=1)])
+    assert (window.requests, window.errors, window.p50, window.p99) == (100, 1, 0.025, 1.0)
+    (other,) = log.timings("t/b", [now - timedelta(minutes=5), now + timedelta(minutes=1)])
+    assert (other.requests, other.errors, other.p99) == (1, 0, 0.025)
+    assert log.timings("t/a", [now - timedelta(hours=2), now - timedelta(hours=1)])[0].requests == 0
+    assert log.counts("t/a", [now - timedelta(minutes=5), now + timedelta(minutes=1)]) == [0]  # requests are not logged answers

@@ -240,8 +240,10 @@ def console_router(host: Host, registry: Registry, keys: KeyStore, enforced: Any
         end = datetime.now(UTC)
         cuts = edges(start, end)
         traffic = series(result.answers, start, end, counts=log.counts(name, cuts) if len(result.answers) >= NEWEST else None)
+        timings = log.timings(name, cuts)
         return page(request, "monitor.html", who, task=name, window=window, windows=WINDOWS, result=result,
-                    traffic=traffic, drift=sorted(result.drift.items(), key=lambda kv: -kv[1])[:25])
+                    traffic=traffic, timings=timings, latency=latency_summary(timings),
+                    drift=sorted(result.drift.items(), key=lambda kv: -kv[1])[:25])
 
     @router.get("/keys", response_class=HTMLResponse)
     def keys_page(request: Request, actor: str = "", action: str = "", target: str = "") -> HTMLResponse:
@@ -318,6 +320,18 @@ def set_cookie(request: Request, response: Response, session: Session) -> None:
     secure = request.url.scheme == "https"
     response.set_cookie(sessions.COOKIE, sessions.sign(session), max_age=sessions.MAX_AGE, path=PREFIX, httponly=True,
                         samesite="strict", secure=secure)
+
+
+def latency_summary(timings: list[Any]) -> dict[str, Any]:
+    """The window's model requests, server errors and its slowest bucket's p99 (an upper bound), and each bar's height."""
+    from math import isinf
+
+    worst = max((t.p99 for t in timings if t.p99 is not None), default=None)
+    scale = max((t.p99 for t in timings if t.p99 is not None and not isinf(t.p99)), default=1.0) or 1.0
+    heights = [0.0 if t.p99 is None else 100.0 if isinf(t.p99) else round(100 * t.p99 / scale, 1) for t in timings]
+    return {"requests": sum(t.requests for t in timings), "errors": sum(t.errors for t in timings),
+            "worst_ms": None if worst is None or isinf(worst) else 1000 * worst, "over": worst is not None and isinf(worst),
+            "scale_ms": 1000 * scale, "heights": heights}
 
 
 def _version_row(registry: Registry, row: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Index, Integer, String, delete, insert, select
@@ -63,7 +64,46 @@ class PredictionMinute(Base):
 
     task: Mapped[str] = mapped_column(String(200), primary_key=True)
     minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    """Answers logged."""
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    """Requests answered by a model route (predict, explain, V2 infer), whatever their status..."""
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    """...those of them that failed on the server's side (5xx)..."""
+    le_25ms: Mapped[int] = mapped_column(Integer, default=0)
+    """...and how long they took, counted in latency buckets (the upper bound of each)."""
+    le_50ms: Mapped[int] = mapped_column(Integer, default=0)
+    le_100ms: Mapped[int] = mapped_column(Integer, default=0)
+    le_250ms: Mapped[int] = mapped_column(Integer, default=0)
+    le_1000ms: Mapped[int] = mapped_column(Integer, default=0)
+    over_1000ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+LATENCY = (("le_25ms", 0.025), ("le_50ms", 0.05), ("le_100ms", 0.1), ("le_250ms", 0.25), ("le_1000ms", 1.0), ("over_1000ms", float("inf")))
+"""The minute counts' latency buckets: (column, upper bound in seconds)."""
+COUNTED = ("count", "requests", "errors", *(c for c, _ in LATENCY))
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A time bucket's model requests, server errors and latency (the upper bound its 50th and 99th percentiles fall under)."""
+
+    requests: int
+    errors: int
+    p50: float | None
+    p99: float | None
+
+
+def _quantile(buckets: list[int], q: float) -> float | None:
+    total = sum(buckets)
+    if not total:
+        return None
+    running = 0
+    for (_, bound), n in zip(LATENCY, buckets):
+        running += n
+        if running >= q * total:
+            return bound
+    return LATENCY[-1][1]
 
 
 def _minute(at: datetime) -> datetime:
@@ -152,6 +192,16 @@ class PredictionLog:
                 self._pending -= 1
             log.warning("prediction log is full; a prediction of %s was not recorded", task)
 
+    def timed(self, task: str, status: int, seconds: float) -> None:
+        """Count one request of a model route in its minute (the console's latency over time): queued, never waited on."""
+        try:
+            with self._written:
+                self._pending += 1
+            self._queue.put_nowait({"timed": (task, datetime.now(UTC), status, seconds)})
+        except queue.Full:
+            with self._written:
+                self._pending -= 1
+
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every recorded row is written (feedback and tests need it)."""
         deadline = time.monotonic() + timeout
@@ -175,19 +225,28 @@ class PredictionLog:
             while not self._queue.empty() and len(rows) < 5000:
                 rows.append(self._queue.get_nowait())
             built = []
+            counts: dict[tuple[str, datetime], Counter[str]] = {}
             for row in rows:
+                if "timed" in row:  # a request's status and latency, for the minute counts only
+                    task, at, status, seconds = row["timed"]
+                    column = next(c for c, bound in LATENCY if seconds <= bound)
+                    counts.setdefault((task, _minute(at)), Counter()).update({"requests": 1, "errors": int(status >= 500), column: 1})
+                    continue
                 try:
                     built.append(self._row(row))
                 except Exception:  # one odd answer must not lose the others
                     log.exception("could not record a prediction of %s", row.get("task"))
+            for r in built:
+                counts.setdefault((r["task"], _minute(r["at"])), Counter())["count"] += 1
             try:
-                if built:
+                if counts:
                     subjects = [{"prediction_id": r["id"], "task": r["task"], "subject": r["subject"]} for r in built if r["subject"]]
                     with Session(self.engine) as session, session.begin():
-                        session.execute(insert(Prediction), [{k: v for k, v in r.items() if k != "subject"} for r in built])
+                        if built:
+                            session.execute(insert(Prediction), [{k: v for k, v in r.items() if k != "subject"} for r in built])
                         if subjects:
                             session.execute(insert(PredictionSubject), subjects)
-                        self._count(session, Counter((r["task"], _minute(r["at"])) for r in built))
+                        self._count(session, counts)
                 self._cleanup()
             except Exception:
                 log.exception("could not write %d prediction log rows", len(rows))
@@ -223,35 +282,36 @@ class PredictionLog:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(erased or 0)
 
-    def _count(self, session: Session, counts: Counter[tuple[str, datetime]]) -> None:
+    def _count(self, session: Session, counts: dict[tuple[str, datetime], Counter[str]]) -> None:
         """Add ``counts`` to the minute counts, in the writer's transaction (an upsert where the database has one)."""
         if not counts:
             return
-        rows = [{"task": task, "minute": minute, "count": n} for (task, minute), n in counts.items()]
+        rows = [{"task": task, "minute": minute, **{c: added.get(c, 0) for c in COUNTED}} for (task, minute), added in counts.items()]
         table = PredictionMinute.__table__
         if self.engine.dialect.name in ("sqlite", "postgresql"):
             from sqlalchemy.dialects import postgresql, sqlite
 
             dialect_insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
             statement = dialect_insert(table)
-            session.execute(statement.on_conflict_do_update(index_elements=["task", "minute"],
-                                                            set_={"count": table.c.count + statement.excluded.count}), rows)
+            session.execute(statement.on_conflict_do_update(
+                index_elements=["task", "minute"], set_={c: table.c[c] + statement.excluded[c] for c in COUNTED}), rows)
             return
         for row in rows:  # any other database: read, then add or insert, in the same transaction
             found = session.get(PredictionMinute, (row["task"], row["minute"]))
             if found is None:
                 session.add(PredictionMinute(**row))
             else:
-                found.count += row["count"]
+                for c in COUNTED:
+                    setattr(found, c, getattr(found, c) + row[c])
 
     def backfill(self) -> None:
         """The minute counts made again from the logged rows (a log that predates them; a bulk load that bypassed the writer)."""
         self.flush()
-        counts: Counter[tuple[str, datetime]] = Counter()
+        counts: dict[tuple[str, datetime], Counter[str]] = {}
         with Session(self.engine) as session:
             for task, at in session.execute(select(Prediction.task, Prediction.at).execution_options(yield_per=50_000)):
-                counts[(task, _minute(at))] += 1
-        with Session(self.engine) as session, session.begin():
+                counts.setdefault((task, _minute(at)), Counter())["count"] += 1
+        with Session(self.engine) as session, session.begin():  # requests' latency was never in the rows: it starts from now
             session.execute(delete(PredictionMinute))
             self._count(session, counts)
 
@@ -279,6 +339,22 @@ class PredictionLog:
                 inside = sum(n for m, n in minutes if whole_from <= m < whole_to)
                 out.append(inside + raw(session, low, whole_from) + raw(session, whole_to, high))
             return out
+
+    def timings(self, task: str, edges: list[datetime]) -> list[Timing]:
+        """Each bucket's model requests, server errors and latency percentiles, from the minute counts (a minute
+        belongs to the bucket its start falls in)."""
+        self.flush()
+        columns = [getattr(PredictionMinute, c) for c, _ in LATENCY]
+        with Session(self.engine) as session:
+            found = [(_minute(row[0]), row[1], row[2], list(row[3:])) for row in session.execute(
+                select(PredictionMinute.minute, PredictionMinute.requests, PredictionMinute.errors, *columns).where(
+                    PredictionMinute.task == task, PredictionMinute.minute >= _minute(edges[0]), PredictionMinute.minute < edges[-1]))]
+        out = []
+        for low, high in zip(edges, edges[1:]):
+            inside = [f for f in found if low <= max(f[0], edges[0]) < high]  # the minute the window starts in counts in its first bucket
+            buckets = [sum(f[3][i] for f in inside) for i in range(len(LATENCY))]
+            out.append(Timing(sum(f[1] for f in inside), sum(f[2] for f in inside), _quantile(buckets, 0.5), _quantile(buckets, 0.99)))
+        return out
 
     def find(self, prediction_id: str) -> Prediction | None:
         self.flush()

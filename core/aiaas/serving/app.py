@@ -95,7 +95,12 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.add_middleware(KeyCheck, access=access)
     app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())
     fastshed.install(batcher.admit, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())  # for `aiaas serve`
-    app.add_middleware(Observe, metrics=metrics, tasks=host.components.tasks)
+    def answered(task: str, status: int, seconds: float) -> None:  # into the prediction log's minute counts, once it exists
+        log = getattr(app.state, "predictions", None)
+        if log is not None:
+            log.timed(task, status, seconds)
+
+    app.add_middleware(Observe, metrics=metrics, tasks=host.components.tasks, answered=answered)
     app.state.metrics = metrics
 
     @app.get("/metrics", tags=["service"], include_in_schema=False)

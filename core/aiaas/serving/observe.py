@@ -14,7 +14,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -55,6 +55,8 @@ class Metrics:
                              ["task", "version"], registry=r, multiprocess_mode="max")
 
 
+MODEL_ROUTES = ("predict", "explain", "v2/infer")
+"""The routes a model answers: their requests are what the console's latency over time counts."""
 CATCH_ALL = "/v1/{industry}/{task}/{action}"
 """The route that answers task paths no task route took (404, or 503 for a set-aside plugin's task): counted as unmatched."""
 
@@ -90,8 +92,10 @@ class Observe:
     A client that goes away before its answer is logged as 499 (nginx's "client closed
     request"), not as a server error."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, tasks: Container[str] = ()) -> None:
-        self.app, self.metrics, self.tasks = app, metrics, tasks
+    def __init__(self, app: ASGIApp, metrics: Metrics, tasks: Container[str] = (),
+                 answered: Callable[[str, int, float], None] | None = None) -> None:
+        """``answered(task, status, seconds)``: told of every request of a model route (the console's latency over time)."""
+        self.app, self.metrics, self.tasks, self.answered = app, metrics, tasks, answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,6 +134,8 @@ class Observe:
             version = state.get("model_version")
             self.metrics.requests.labels(task, route, str(status), str(version or "")).inc()
             self.metrics.latency.labels(task, route).observe(seconds)
+            if self.answered is not None and task and route in MODEL_ROUTES:
+                self.answered(task, status, seconds)
             if status in (401, 403, 429):
                 self.metrics.refused.labels(str(status)).inc()
             caller = state.get("caller")
