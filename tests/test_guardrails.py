@@ -197,7 +197,8 @@ def test_evaluate_says_how_many_rows_the_version_learned_from_and_scores_the_new
     assert "rows the version learned from" in on_training.report.read_text()
 
     on_fresh = evaluate_version(host, registry, "lending/default", fresh_path, version, None, None, {})
-    assert on_fresh.seen <= 2 and on_fresh.unseen_metrics is None  # a false match is about 1 in 1,000
+    assert on_fresh.seen <= 2  # a false match is about 1 in 1,000
+    assert (on_fresh.unseen_metrics is None) == (on_fresh.seen == 0)  # new rows are scored apart only beside seen ones
 
     written = pd.read_csv(train_path)
     written[["income", "debt_ratio"]] = written[["income", "debt_ratio"]].map(lambda v: float(f"{v:.17g}"))  # re-exported elsewhere
@@ -531,3 +532,17 @@ def test_a_bad_option_value_is_one_line(aiaas_home: Path) -> None:
         done = _aiaas(*args)
         assert done.returncode == 2 and done.stderr.startswith("error:") and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_large_test_split_gets_an_interval_from_a_share_of_its_rows_narrowed_to_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiaas import intervals
+
+    y, p = _scores(4000, 1.0, 2)
+    whole = intervals.metric_intervals(["roc_auc"], y, p)["roc_auc"]
+    monkeypatch.setattr(intervals, "MAX_ROWS", 1000)  # resample a quarter of the rows, narrowed by the square root of that share
+    shared = intervals.metric_intervals(["roc_auc"], y, p)["roc_auc"]
+    value = METRICS_AUC(y, p)
+    assert shared[0] < value < shared[1]
+    assert abs((shared[1] - shared[0]) - (whole[1] - whole[0])) < 0.5 * (whole[1] - whole[0])  # about as wide as from every row
+    groups = np.repeat(np.arange(400), 10)
+    assert intervals.paired("roc_auc", y, (p, 0.5), (p * 0.5, 0.5), groups)["difference_interval"] is not None

@@ -326,7 +326,7 @@ def predict(
 def _floor_cell(floor: dict[str, Any] | None) -> str:
     if not floor or floor.get("floor") is None:
         return "n/a"
-    verdict = floor.get("verdict") or ({True: "beats", False: "loses to"}.get(floor.get("beats")) if "beats" in floor else None)  # type: ignore[call-overload]
+    verdict = floor.get("verdict") or {True: "beats", False: "loses to"}.get(floor.get("beats"))  # type: ignore[call-overload]  # a version judged before verdicts
     if verdict is None:
         return "is the floor" if floor.get("margin") == 0.0 else "n/a"
     bounds = floor.get("difference_interval")

@@ -85,17 +85,18 @@ class OutOfFold:
 
 def cross_validate(host: Host, task: Task, architecture: Architecture, data: Loaded, request: TrainRequest,
                    pairs: list[tuple[np.ndarray, np.ndarray]], dev: Dataset, y_dev: np.ndarray, progress: Progress,
-                   as_floor: bool = False) -> OutOfFold:
-    """Fit ``architecture`` on each fold (its preprocessor fitted on the fold too) and gather its held-out logits."""
+                   as_floor: bool = False, prepared: list[dict[str, Any]] | None = None) -> OutOfFold:
+    """Fit ``architecture`` on each fold (its preprocessor fitted on the fold too, once per fold for every candidate
+    that shares it when ``prepared`` holds a cache per fold) and gather its held-out logits."""
     from aiaas.training import fit_candidate
 
     logits: np.ndarray | None = None
     held = np.zeros(len(y_dev), dtype=bool)
     histories = []
     bar = progress.add_task("folds", total=len(pairs), status=f"{architecture.name} ({architecture.runtime})")
-    for fit_rows, held_rows in pairs:
+    for i, (fit_rows, held_rows) in enumerate(pairs):
         fold = replace(data, train=dev.take(fit_rows), validation=dev.take(held_rows), y=(y_dev[fit_rows], y_dev[held_rows], data.y[2]))
-        candidate = fit_candidate(host, task, architecture, fold, {}, request, progress, as_floor=as_floor)
+        candidate = fit_candidate(host, task, architecture, fold, prepared[i] if prepared else {}, request, progress, as_floor=as_floor)
         assert candidate.own_logits is not None
         if logits is None:
             logits = np.zeros((len(y_dev), *candidate.own_logits.shape[1:]), dtype="float64")
@@ -124,16 +125,18 @@ def chosen_setting(histories: list[list[dict[str, Any]]], params: dict[str, Any]
 
 
 def refit(host: Host, task: Task, out: OutOfFold, data: Loaded, request: TrainRequest, dev: Dataset, y_dev: np.ndarray,
-          description: str, progress: Progress, as_floor: bool = False) -> Candidate:
+          description: str, progress: Progress, as_floor: bool = False, prepared: dict[str, Any] | None = None) -> Candidate:
     """The architecture fitted on every non-test row with its folds' setting, calibrated and given its operating
-    point on its out-of-fold predictions; its test metrics are on the untouched test split."""
+    point on its out-of-fold predictions; its test metrics are on the untouched test split. ``prepared``: the
+    preprocessors fitted on every non-test row, shared by the candidates."""
     from aiaas.training import Validated, fit_candidate
 
     overrides, epochs = chosen_setting(out.histories, {})
     refitted = replace(data, train=dev, validation=dev, y=(y_dev, y_dev, data.y[2]))
     again = replace(request, params={**request.params, **overrides}, epochs=epochs if epochs is not None else request.epochs)
     validated = Validated(out.logits[out.held], y_dev[out.held], dev.records[out.held].reset_index(drop=True))
-    candidate = fit_candidate(host, task, out.architecture, refitted, {}, again, progress, as_floor=as_floor, validated=validated)
+    candidate = fit_candidate(host, task, out.architecture, refitted, {} if prepared is None else prepared, again, progress,
+                              as_floor=as_floor, validated=validated)
     manifest = candidate.pipeline.manifest
     manifest["rows"] = {"train and validation (refitted on both)": len(y_dev), "test": len(data.y[2])}
     manifest["cross_validation"] = {"folds": description, "out_of_fold_rows": int(out.held.sum()), "refit_setting": overrides,

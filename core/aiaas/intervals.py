@@ -10,6 +10,7 @@ resampled: a learner's answers are not independent of one another.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -24,22 +25,63 @@ PAIRED_RESAMPLES = 500
 BEATS, LEVEL_WITH, LOSES_TO = "beats", "level with", "loses to"
 
 
-def draws(rows: int, groups: np.ndarray | None, count: int, seed: int = 0) -> list[np.ndarray]:
-    """``count`` bootstrap samples of row indices: rows with replacement, or whole groups with replacement."""
+MAX_ROWS = 50_000
+"""Past this many test rows, resamples are drawn from a random share of the rows (or groups) and their spread is
+narrowed by the square root of that share: a metric's spread shrinks as one over the square root of the rows, and
+each resample of a million rows would cost seconds."""
+
+
+def draws(rows: int, groups: np.ndarray | None, count: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """``count`` bootstrap samples of row indices, one at a time: rows with replacement, or whole groups with replacement."""
     rng = np.random.default_rng(seed)
     if rows == 0:
-        return []
+        return
     if groups is None:
-        return [rng.integers(0, rows, rows) for _ in range(count)]
+        for _ in range(count):
+            yield rng.integers(0, rows, rows)
+        return
+    members = _members(groups)
+    for _ in range(count):
+        yield np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+
+
+def _members(groups: np.ndarray) -> list[np.ndarray]:
+    """The row indices of each group."""
     _, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(inverse.max() + 2))
-    members = [order[bounds[g]:bounds[g + 1]] for g in range(len(bounds) - 1)]
-    return [np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]) for _ in range(count)]
+    return [order[bounds[g]:bounds[g + 1]] for g in range(len(bounds) - 1)]
 
 
-def _score(name: str, y: np.ndarray, p: np.ndarray, threshold: float) -> float:
-    return METRICS[name](*observed(y, p), threshold)
+def _share(rows: int, groups: np.ndarray | None, seed: int) -> tuple[np.ndarray | None, float]:
+    """The rows resampled (None: all of them) and how much to narrow their spread (``MAX_ROWS``)."""
+    if rows <= MAX_ROWS:
+        return None, 1.0
+    rng = np.random.default_rng(seed + 1)
+    units = [np.array([i]) for i in range(rows)] if groups is None else _members(groups)
+    kept = max(2, int(np.ceil(len(units) * MAX_ROWS / rows)))
+    if kept >= len(units):
+        return None, 1.0
+    chosen = rng.choice(len(units), kept, replace=False)
+    return np.sort(np.concatenate([units[u] for u in chosen])), float(np.sqrt(kept / len(units)))
+
+
+def _interval(statistic: Callable[[np.ndarray | None], float], rows: int, groups: np.ndarray | None, count: int,
+              seed: int) -> list[float] | None:
+    """The 95% bootstrap interval of ``statistic(row indices)`` (None: every row)."""
+    subset, scale = _share(rows, groups, seed)
+    if subset is None:
+        return _bounds([statistic(ix) for ix in draws(rows, groups, count, seed)], count)
+    inner = None if groups is None else np.asarray(groups)[subset]
+    bounds = _bounds([statistic(subset[ix]) for ix in draws(len(subset), inner, count, seed)], count)
+    if bounds is None:
+        return None
+    whole, centre = statistic(None), statistic(subset)
+    return [whole + (b - centre) * scale for b in bounds]
+
+
+def _score(name: str, y: np.ndarray, p: np.ndarray, threshold: float, ix: np.ndarray | None = None) -> float:
+    return METRICS[name](*observed(y if ix is None else y[ix], p if ix is None else p[ix]), threshold)
 
 
 def _bounds(values: list[float], count: int) -> list[float] | None:
@@ -54,8 +96,8 @@ def _bounds(values: list[float], count: int) -> list[float] | None:
 def metric_intervals(names: list[str] | tuple[str, ...], y: np.ndarray, p: np.ndarray, threshold: float = 0.5,
                      groups: np.ndarray | None = None, count: int = RESAMPLES, seed: int = 0) -> dict[str, list[float] | None]:
     """Each metric's 95% interval over ``count`` bootstrap resamples of the rows (or groups)."""
-    samples = draws(len(y), groups, count, seed)
-    return {name: _bounds([_score(name, y[ix], p[ix], threshold) for ix in samples], count) for name in names}
+    return {name: _interval(lambda ix, name=name: _score(name, y, p, threshold, ix), len(y), groups, count, seed)  # type: ignore[misc]
+            for name in names}
 
 
 def paired(metric: str, y: np.ndarray, model: tuple[np.ndarray, float], floor: tuple[np.ndarray, float],
@@ -65,9 +107,11 @@ def paired(metric: str, y: np.ndarray, model: tuple[np.ndarray, float], floor: t
     or ``level with`` (0 inside it)."""
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     (p_model, t_model), (p_floor, t_floor) = model, floor
-    differences = [sign * (_score(metric, y[ix], p_model[ix], t_model) - _score(metric, y[ix], p_floor[ix], t_floor))
-                   for ix in draws(len(y), groups, count, seed)]
-    bounds = _bounds(differences, count)
+
+    def advantage(ix: np.ndarray | None) -> float:
+        return sign * (_score(metric, y, p_model, t_model, ix) - _score(metric, y, p_floor, t_floor, ix))
+
+    bounds = _interval(advantage, len(y), groups, count, seed)
     if bounds is None:
         return {"difference_interval": None, "verdict": None, "resamples": count}
     verdict = BEATS if bounds[0] > 0 else LOSES_TO if bounds[1] < 0 else LEVEL_WITH

@@ -38,10 +38,9 @@ def load_data(host: Host, task_name: str, path: Path, label: str | None, adapter
 
 def _files(source: Path, record: Any) -> list[Path]:
     """The files in a folder (at any depth) or matching a glob that an adapter reads, in a stable order."""
-    import glob
+    from aiaas.dataplane.stream import listed
 
-    found = [Path(p) for p in glob.glob(str(source), recursive=True)] if any(c in str(source) for c in "*?[") else list(source.rglob("*"))
-    files = sorted(p for p in found if p.is_file() and p.suffix.lower() in record.suffixes and not p.name.startswith("."))
+    files = listed(source, record.suffixes)
     if not files:
         raise UserError(f"{source}: holds no file that adapter {record.name} reads ({', '.join(record.suffixes) or 'none named'}); "
                         f"give a file, or a folder or glob of such files")

@@ -24,6 +24,8 @@ FILE = "seen_rows.safetensors"
 FALSE_MATCH = 0.001
 MAX_BYTES = 64 * 2**20
 """The filter's largest size; past it the false-match rate rises, and the manifest says by how much."""
+KEY = "aiaas:seen-rows!"
+"""The row hashes' key (pandas' ``hash_key``, 16 characters): its own, so a split's hashes tell nothing of these."""
 WHERE_FROM = frozenset({"path", "file", "filename", "source", "source_path"})
 
 
@@ -40,17 +42,20 @@ def _canonical(value: Any) -> str:
 
 
 def row_hashes(records: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A 64-bit hash of each row's values in ``columns``."""
+    """A 64-bit hash of each row's values in ``columns``: the data plane's row hash (``dataplane.split``, which
+    reads 3 and 3.0 alike), over floats rounded to single precision and arrays, bytes and lists by their content."""
+    from aiaas.dataplane.split import row_hashes as content_hashes
+
     frame = pd.DataFrame(index=range(len(records)))
     for name in columns:
         values = records[name].reset_index(drop=True)
         if pd.api.types.is_float_dtype(values):
             frame[name] = values.astype("float32")
-        elif pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_bool_dtype(values):
-            frame[name] = values
+        elif values.dtype == object:
+            frame[name] = values.map(_canonical)
         else:
-            frame[name] = values.map(_canonical).astype(str)
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype="uint64")
+            frame[name] = values
+    return content_hashes(frame, KEY)
 
 
 @dataclass

@@ -617,6 +617,7 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
         dev, y_dev = crossval.development(data)
         pairs, how = crossval.folds(dev.records, y_dev, task.split, crossval.FOLDS, request.seed)
         folded = (dev, y_dev, pairs, how)
+        fold_prepared: list[dict[str, Prepared]] = [{} for _ in range(len(pairs) + 1)]  # per fold, and the refit's last
         for architecture in architectures:  # the leakage check on the run's split, once per preprocessor; not on folds
             key = architecture.preprocessor or task.preprocessor
             if key not in prepared and getattr(host.preprocessor(task, architecture), "screens_columns", False):
@@ -631,8 +632,8 @@ def _train(host: Host, registry: Registry, request: TrainRequest, task: Task, ar
         if folded is None:
             return fit_candidate(host, task, architecture, data, prepared, asked, progress, as_floor=as_floor)
         dev, y_dev, pairs, how = folded
-        out = crossval.cross_validate(host, task, architecture, data, asked, pairs, dev, y_dev, progress, as_floor)
-        return crossval.refit(host, task, out, data, asked, dev, y_dev, how, progress, as_floor)
+        out = crossval.cross_validate(host, task, architecture, data, asked, pairs, dev, y_dev, progress, as_floor, fold_prepared[:-1])
+        return crossval.refit(host, task, out, data, asked, dev, y_dev, how, progress, as_floor, fold_prepared[-1])
 
     progress.update(step, advance=1, status=f"fitting {len(architectures)} candidate(s)" if auto else f"fitting {architectures[0].name}")
     failed: list[UserError] = []

@@ -26,17 +26,23 @@ BATCH_ROWS = 65_536
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def files_of(source: str | Path) -> list[Path]:
-    """The data files a source names, in a stable order (sorted paths)."""
-    text = str(source)
+def listed(source: str | Path, suffixes: Iterable[str]) -> list[Path]:
+    """The files ending in one of ``suffixes`` that a source names (a file, a folder at any depth, or a glob),
+    hidden ones left out, in a stable order (sorted paths); possibly none."""
+    text, endings = str(source), set(suffixes)
     if any(c in text for c in "*?["):
         found = [Path(p) for p in glob.glob(text, recursive=True)]
     else:
         path = Path(text)
         if not path.exists():
             raise UserError(f"{source}: no such file or folder")
-        found = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-    files = sorted(p for p in found if p.suffix.lower() in FORMATS and not p.name.startswith("."))
+        found = [p for p in path.rglob("*")] if path.is_dir() else [path]
+    return sorted(p for p in found if p.is_file() and p.suffix.lower() in endings and not p.name.startswith("."))
+
+
+def files_of(source: str | Path) -> list[Path]:
+    """The data files (CSV or Parquet, one kind) a source names, in a stable order (sorted paths)."""
+    files = listed(source, FORMATS)
     if not files:
         raise UserError(f"{source}: holds no CSV or Parquet files")
     kinds = {FORMATS[p.suffix.lower()] for p in files}
