@@ -246,7 +246,8 @@ def test_each_modality_trains_on_the_cluster_as_on_one_machine_and_serves(cluste
     a, b = json.loads(spread.stdout), json.loads(alone.stdout)
     assert a["data_fingerprint"] == b["data_fingerprint"]
     metric = next(iter(a["metrics"]))
-    assert abs(a["metrics"][metric] - b["metrics"][metric]) <= tolerance, (a["metrics"], b["metrics"])
+    spread_value, alone_value = a["metrics"][metric], b["metrics"][metric]  # None: undefined on a test split of one class, in both
+    assert (spread_value is None and alone_value is None) or abs(spread_value - alone_value) <= tolerance, (a["metrics"], b["metrics"])
     from aiaas.registry import Registry
 
     registry = Registry(f"sqlite:///{home / 'registry.db'}", home / "artifacts")
