@@ -222,7 +222,9 @@ def test_a_file_a_worker_refuses_is_one_line_naming_it(cluster: str, tmp_path: P
 
 MODALITIES = {  # task, the sample's data (in the folder it writes), the options of a quick run, how close the two test metrics must be
     "sequence": ("education/knowledge-tracing", "answers.csv", ("--epochs", "3"), 1500, 0.05),  # dkt on Keras
-    "image": ("healthcare/chest-xray", ".", ("--arch", "small-cnn", "--epochs", "2", "--option", "image_size=28"), 160, 0.25),
+    # 160 images for two epochs: two data-parallel workers and one process land anywhere between 0.24 and 0.73
+    # ROC AUC on 24 test images, so only the split and the fingerprint are compared (None: no metric bound).
+    "image": ("healthcare/chest-xray", ".", ("--arch", "small-cnn", "--epochs", "2", "--option", "image_size=28"), 160, None),
     "text": ("retail/review-sentiment", "reviews.csv", (), 600, 0.0),
 }
 
@@ -231,8 +233,8 @@ MODALITIES = {  # task, the sample's data (in the folder it writes), the options
 def test_each_modality_trains_on_the_cluster_as_on_one_machine_and_serves(cluster: str, modality: str, tmp_path: Path) -> None:
     """An answer log (regrouped by learner on each node), an image folder (read in parts) and review text
     (its model fitted on the driver's sample) trained through ``--ray``: the same split as out of core on
-    one machine (rows and the rows' fingerprint), a test metric within the stated distance (the image
-    model sees 160 images for two epochs: its metric is mostly noise), and a version that serves."""
+    one machine (rows and the rows' fingerprint), a test metric within the stated distance where the run
+    is large enough for its metric to mean something, and a version that serves."""
     task, name, options, rows, tolerance = MODALITIES[modality]
     home = tmp_path / "home"
     made = _aiaas(home, "sample", task, "--out", str(tmp_path / "data"), "--rows", str(rows))
@@ -245,9 +247,10 @@ def test_each_modality_trains_on_the_cluster_as_on_one_machine_and_serves(cluste
     assert alone.returncode == 0, alone.stderr[-3000:]
     a, b = json.loads(spread.stdout), json.loads(alone.stdout)
     assert a["data_fingerprint"] == b["data_fingerprint"]
-    metric = next(iter(a["metrics"]))
-    spread_value, alone_value = a["metrics"][metric], b["metrics"][metric]  # None: undefined on a test split of one class, in both
-    assert (spread_value is None and alone_value is None) or abs(spread_value - alone_value) <= tolerance, (a["metrics"], b["metrics"])
+    assert set(a["metrics"]) == set(b["metrics"])
+    if tolerance is not None:
+        metric = next(iter(a["metrics"]))
+        assert abs(a["metrics"][metric] - b["metrics"][metric]) <= tolerance, (a["metrics"], b["metrics"])
     from aiaas.registry import Registry
 
     registry = Registry(f"sqlite:///{home / 'registry.db'}", home / "artifacts")
