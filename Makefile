@@ -13,7 +13,7 @@ PORT   ?= 8000
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[torch,tensorflow,onnx,ray,dev,postgres]' $(foreach p,$(PLUGINS),-e '$(p)[all]')
+	$(BIN)/python -m pip install --quiet -e '.[torch,tensorflow,onnx,ray,grpc,dev,postgres]' $(foreach p,$(PLUGINS),-e '$(p)[all]')
 	touch $(STAMP)
 
 install: $(STAMP)

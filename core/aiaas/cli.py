@@ -446,18 +446,33 @@ def serve(
     replicas: Annotated[int, typer.Option("--replicas", min=1, help="With --ray: model replicas per task.")] = 1,
     autoscale: Annotated[Optional[str], typer.Option("--autoscale", help="With --ray: MIN,MAX replicas per task, scaled on queue length.")] = None,
     address: Annotated[Optional[str], typer.Option("--address", help="With --ray: join this Ray cluster (default: start a local one).")] = None,
+    grpc_port: Annotated[Optional[int], typer.Option("--grpc-port", min=1, max=65535,
+                                                     help="Serve the Open Inference Protocol over gRPC on this port too (pip install 'aiaas[grpc]').")] = None,
 ) -> None:
     """Serve the HTTP API (interactive docs at /docs). Beyond loopback it needs an API key (`aiaas keys create`)."""
     from aiaas.cli_access import refuse_open_exposure
 
     refuse_open_exposure(host, insecure_open)
+    if grpc_port is not None:
+        import importlib.util
+        import os
+
+        if importlib.util.find_spec("grpc") is None or importlib.util.find_spec("tritonclient") is None:
+            raise UserError("--grpc-port needs grpcio and the protocol's messages: pip install 'aiaas[grpc]'")
+        if ray or autoscale or address or replicas > 1:
+            raise UserError("--grpc-port is not served with --ray yet: serve gRPC from `aiaas serve` without --ray")
+        from aiaas.settings import get_settings
+
+        os.environ["AIAAS_GRPC_PORT"], os.environ["AIAAS_GRPC_HOST"] = str(grpc_port), host  # read by each worker's app
+        get_settings.cache_clear()
     if insecure_open:
         errors.print(f"[yellow]warning:[/] serving {host} with no API key checks unless keys exist: anyone who reaches it may use it")
     if ray or autoscale or address or replicas > 1:
         return _serve_on_ray(host, port, replicas, autoscale, address, ray)
     import uvicorn
 
-    console.print(f"serving on http://{host}:{port}  (console: http://{host}:{port}/console/, docs: http://{host}:{port}/docs)")
+    console.print(f"serving on http://{host}:{port}  (console: http://{host}:{port}/console/, docs: http://{host}:{port}/docs)"
+                  + (f"; Open Inference Protocol over gRPC on {host}:{grpc_port}" if grpc_port else ""))
     import os
     import shutil
     import tempfile

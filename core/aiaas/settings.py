@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_queue_seconds: float = 0.5
     """Most time the rows waiting for a task's model may take at its recent speed before requests are shed: lower it for
     tighter latency of what is admitted, at the cost of throughput (smaller batches)."""
+    grpc_port: int | None = None
+    """Serve the Open Inference Protocol over gRPC on this port too (``aiaas serve --grpc-port``; needs ``aiaas[grpc]``)."""
+    grpc_host: str = "127.0.0.1"
+    """The interface the gRPC port listens on (``aiaas serve`` sets it to its ``--host``)."""
     request_timeout_seconds: float = 10.0
     """A request's deadline when it sends no X-Request-Timeout: past it, it is dropped before the model runs."""
     alias_ttl_seconds: float = 1.0

@@ -38,7 +38,8 @@ from aiaas.serving.methods import AllowedMethods
 from aiaas.serving.observe import CATCH_ALL, CLIENT_CLOSED, Metrics, Observe, metrics_text, route_labels
 from aiaas.serving.routes import Limits, task_router
 from aiaas.serving.service import Service
-from aiaas.serving.v2 import v2_router
+from aiaas.serving.v2 import V2Models
+from aiaas.serving.v2_http import V2Errors, v2_router
 from aiaas.settings import Settings, get_settings
 from aiaas.state import json_safe
 from aiaas.versions import Loading, ServedModels
@@ -65,7 +66,15 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         served.warming.set()
         threading.Thread(target=served.warm_all, name="aiaas warm-up", daemon=True).start()
         served.start()
+        grpc = None
+        if settings.grpc_port is not None:
+            from aiaas.serving import v2_grpc
+
+            grpc = await v2_grpc.start(app, settings.grpc_host, settings.grpc_port, settings.max_request_bytes)
+            log.info("the Open Inference Protocol over gRPC on %s:%s", settings.grpc_host, settings.grpc_port)
         yield
+        if grpc is not None:
+            await grpc.stop(grace=5)
         served.close()
 
     app = FastAPI(title="aiaas", version=aiaas.__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
@@ -91,7 +100,7 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     app.add_middleware(StrictJSON, skip=parses_own_body)
     app.add_middleware(AllowedMethods, routes=lambda: app.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
-    access = Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs)
+    access = app.state.access = Access(KeyStore(registry.engine), settings.alias_ttl_seconds, settings.public_docs)
     app.add_middleware(KeyCheck, access=access)
     app.add_middleware(Shed, batcher=batcher, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())
     fastshed.install(batcher.admit, on_shed=lambda task: metrics.shed.labels(task, "queue_full").inc())  # for `aiaas serve`
@@ -100,7 +109,9 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         if log is not None:
             log.timed(task, status, seconds)
 
+    app.state.answered = answered
     app.add_middleware(Observe, metrics=metrics, tasks=host.components.tasks, answered=answered)
+    app.add_middleware(V2Errors)
     app.state.metrics = metrics
 
     @app.get("/metrics", tags=["service"], include_in_schema=False)
@@ -200,7 +211,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         extra_schemas.extend(router.extra_schemas)  # type: ignore[attr-defined]
         predict_handlers[task.name] = router.predict  # type: ignore[attr-defined]
         app.include_router(router)
-    app.include_router(v2_router(host, registry, served, batcher, limits))
+    app.state.v2 = V2Models(host, registry, served, batcher, limits)
+    app.include_router(v2_router(app.state.v2))
     app.include_router(admin_router(host, registry))
     add_console(app, host, registry, access)
     plugin_router = APIRouter()
@@ -216,7 +228,7 @@ def parses_own_body(path: str) -> bool:
     """The routes that read their JSON body with ``parse_json`` themselves: predict, explain and V2 infer."""
     parts = path.strip("/").split("/")
     return ((len(parts) == 4 and parts[0] == "v1" and parts[3] in ("predict", "explain"))
-            or (len(parts) == 5 and parts[:2] == ["v2", "models"] and parts[4] == "infer"))
+            or (len(parts) in (5, 7) and parts[:2] == ["v2", "models"] and parts[-1] == "infer"))
 
 
 def unavailable_router(task: str, reason: str) -> APIRouter:

@@ -77,8 +77,8 @@ def route_labels(scope: Scope, tasks: Container[str]) -> tuple[str, str]:
         return task, "/".join(matched.strip("/").split("/")[3:])
     if parts[:2] == ["v2", "models"] and len(parts) >= 4 and matched is not None:
         task = f"{parts[2]}/{parts[3]}"
-        action = matched.strip("/").split("/")[4:5]
-        return task if task in tasks else "", f"v2/{action[0] if action else 'metadata'}"
+        action = matched.strip("/").split("/")[-1]
+        return task if task in tasks else "", f"v2/{action if action in ('infer', 'ready', 'config') else 'metadata'}"
     if parts[0] == "admin":
         return "", "admin"
     if matched is None:

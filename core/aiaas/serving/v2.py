@@ -14,21 +14,22 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aiaas.errors import ModelUnavailable, NoModel
+from aiaas.errors import ModelUnavailable, NoModel, UserError
 from aiaas.pipeline import Pipeline
 from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.serving.batcher import Batcher
-from aiaas.serving.limits import INLINE_PARSE_BYTES, invalid_body, parse_json, require_json
-from aiaas.serving.routes import Limits, request_timeout, validate_instances
+from aiaas.serving.limits import INLINE_PARSE_BYTES, invalid_body, parse_json
+from aiaas.serving.routes import Limits, validate_instances
 from aiaas.tabular import frame_of_rows
 from aiaas.versions import ServedModels
 
@@ -41,7 +42,8 @@ class Tensor(BaseModel):
     name: str
     shape: list[Annotated[int, Field(ge=0, le=2**31)]] = Field(min_length=1, max_length=8)
     datatype: str
-    data: list[Any]
+    data: list[Any] | None = None
+    """None when the tensor comes in the binary part of the body (``parameters.binary_data_size``)."""
     parameters: dict[str, Any] | None = None
 
 
@@ -155,14 +157,24 @@ def instances_from(body: InferRequest, pipeline: Pipeline, max_instances: int) -
     return [{name: values[r] for name, values in columns.items()} for r in range(rows)]
 
 
-def read_infer(raw: bytes, pipeline: Pipeline, max_instances: int) -> tuple[InferRequest, list[BaseModel]]:
-    """The request and its instances, validated by the served model's schema (a 422 names the input tensor and the row)."""
+def parse_request(found: Any) -> InferRequest:  # noqa: ANN401
     try:
-        body = InferRequest.model_validate(parse_json(raw))
+        return InferRequest.model_validate(found)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False)]) from None
+
+
+def read_infer(raw: bytes, tail: bytes, pipeline: Pipeline, max_instances: int) -> tuple[InferRequest, list[BaseModel]]:
+    """The request (its JSON ``raw``, the binary inputs' bytes ``tail``) and its instances."""
+    body = parse_request(parse_json(raw))
+    attach_binary(body, tail)
+    return body, validated(body, pipeline, max_instances)
+
+
+def validated(body: InferRequest, pipeline: Pipeline, max_instances: int) -> list[BaseModel]:
+    """The instances the tensors hold, validated by the served model's schema (a 422 names the input tensor and the row)."""
     try:
-        return body, validate_instances(pipeline, instances_from(body, pipeline, max_instances))
+        return validate_instances(pipeline, instances_from(body, pipeline, max_instances))
     except RequestValidationError as exc:  # body.inputs.<field>.<row>
         raise RequestValidationError([{**e, "loc": ["body", "inputs", *e["loc"][3:4], *e["loc"][2:3], *e["loc"][4:]]}
                                       if list(e["loc"][:2]) == ["body", "instances"] else e for e in exc.errors()]) from None
@@ -207,75 +219,206 @@ def _tensors(results: list[dict[str, Any]], wanted: list[str] | None) -> list[di
     return tensors
 
 
-def v2_router(host: Host, registry: Registry, served: ServedModels, batcher: Batcher, limits: Limits) -> APIRouter:
-    router = APIRouter(prefix="/v2", tags=["open inference protocol (V2)"])
+# -- the binary tensor extension ---------------------------------------------------------
 
-    def task_name(industry: str, task: str) -> str:
-        name = f"{industry}/{task}"
-        if name not in host.components.tasks:
-            raise HTTPException(404, f"no model named {name!r}; the models are {', '.join(sorted(host.components.tasks))}")
-        return name
+BINARY_TYPES = {"BOOL": "u1", "UINT8": "u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "INT8": "i1", "INT16": "<i2",
+                "INT32": "<i4", "INT64": "<i8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
+"""Fixed-size datatypes as little-endian numpy dtypes; BYTES elements are each a 4-byte little-endian length and the bytes."""
+HEADER_LENGTH = "inference-header-content-length"
 
-    @router.get("", summary="Server metadata")
-    def server() -> dict[str, Any]:
-        import aiaas
 
-        return {"name": "aiaas", "version": aiaas.__version__, "extensions": []}
+def binary_size(parameters: dict[str, Any] | None, where: list[Any]) -> int | None:
+    size = (parameters or {}).get("binary_data_size")
+    if size is None:
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise invalid_body([*where, "parameters", "binary_data_size"], f"binary_data_size is a whole number of bytes, not {size!r}")
+    return size
 
-    @router.get("/health/live", summary="The server is up")
-    async def live() -> dict[str, bool]:
-        return {"live": True}
 
-    @router.get("/health/ready", summary="The server can answer", responses={503: {"description": "starting (promoted versions still loading), "
-                                                                                       "or the registry is unreachable"}})
-    async def ready() -> Any:
-        from fastapi.responses import JSONResponse
+def decode_binary(datatype: str, shape: list[int], chunk: bytes | memoryview, where: list[Any]) -> list[Any]:
+    """A tensor's elements, flat, from its bytes: the element count must be what the shape declares."""
+    count = math.prod(shape)
+    if datatype == "BYTES":
+        out: list[Any] = []
+        view, at = memoryview(chunk), 0
+        while at < len(view):
+            if len(out) >= count or at + 4 > len(view):
+                raise invalid_body(where, f"the binary data holds more than the {count} BYTES elements its shape declares")
+            length = int.from_bytes(view[at:at + 4], "little")
+            at += 4
+            if at + length > len(view):
+                raise invalid_body(where, "a BYTES element's length runs past the end of its binary data")
+            try:
+                out.append(bytes(view[at:at + length]).decode("utf-8"))
+            except UnicodeDecodeError:
+                raise invalid_body(where, "a BYTES element is not UTF-8 text") from None
+            at += length
+        if len(out) != count:
+            raise invalid_body(where, f"shape {shape} holds {count} values, the binary data has {len(out)}")
+        return out
+    dtype = BINARY_TYPES.get(datatype)
+    if dtype is None:
+        raise invalid_body(where, f"{datatype} cannot come as binary data; the datatypes are {', '.join([*BINARY_TYPES, 'BYTES'])}", "enum")
+    itemsize = np.dtype(dtype).itemsize
+    if len(chunk) != count * itemsize:
+        raise invalid_body(where, f"shape {shape} of {datatype} is {count * itemsize} bytes, the binary data has {len(chunk)}")
+    values = np.frombuffer(chunk, dtype=dtype)
+    if datatype == "BOOL":
+        if values.size and values.max() > 1:
+            raise invalid_body(where, "BOOL elements are the bytes 0 and 1")
+        return values.astype(bool).tolist()
+    if values.dtype.kind == "f" and values.size and not np.isfinite(values).all():
+        raise invalid_body(where, "NaN and infinite values are refused", "finite_number")
+    return values.tolist()
 
+
+def attach_binary(body: InferRequest, tail: bytes) -> None:
+    """Give each input declared as binary its elements from the bytes after the JSON header, in input order."""
+    view, at = memoryview(tail), 0
+    for i, tensor in enumerate(body.inputs):
+        size = binary_size(tensor.parameters, ["inputs", i])
+        if size is None:
+            if tensor.data is None:
+                raise invalid_body(["inputs", i, "data"], f"{tensor.name} has no data (JSON data, or binary_data_size for binary data)", "missing")
+            continue
+        if tensor.data is not None:
+            raise invalid_body(["inputs", i, "data"], f"{tensor.name} has both JSON data and binary_data_size")
+        if at + size > len(view):
+            raise invalid_body(["inputs", i, "parameters", "binary_data_size"],
+                               f"{tensor.name} declares {size} bytes; {len(view) - at} are left in the body")
+        tensor.data = decode_binary(tensor.datatype, tensor.shape, view[at:at + size], ["inputs", i, "data"])
+        at += size
+    if at != len(view):
+        raise invalid_body(["inputs"], f"the body has {len(view) - at} bytes after the last binary input")
+
+
+def encode_binary(datatype: str, data: list[Any]) -> bytes:
+    if datatype == "BYTES":
+        encoded = [str(v).encode("utf-8") for v in data]
+        return b"".join(len(e).to_bytes(4, "little") + e for e in encoded)
+    return np.asarray(data, dtype=BINARY_TYPES[datatype]).tobytes()
+
+
+def wants_binary(body: InferRequest) -> set[str]:
+    """The outputs to send as binary data: every one with ``binary_data_output``, else those asked for with ``binary_data``."""
+    every = bool((body.parameters or {}).get("binary_data_output"))
+    asked = {o.name: (o.model_extra or {}).get("parameters") or {} for o in body.outputs or []}
+    names = {"probabilities", "label", "novelty", "in_distribution"}
+    return {n for n in names if asked.get(n, {}).get("binary_data", every)}
+
+
+# -- the protocol's answers, for HTTP and gRPC alike --------------------------------------
+
+TRITON_TYPES = {"BOOL": "TYPE_BOOL", "INT64": "TYPE_INT64", "FP32": "TYPE_FP32", "FP64": "TYPE_FP64", "BYTES": "TYPE_STRING"}
+
+
+def error_text(detail: Any) -> str:
+    """One line from a ``detail`` (a string, or FastAPI's list of errors with their ``loc``)."""
+    if isinstance(detail, list):
+        lines = []
+        for item in detail:
+            if not isinstance(item, dict):
+                lines.append(str(item))
+                continue
+            loc = [part for part in item.get("loc", []) if part != "body"]
+            where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc))
+            lines.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", "")))
+        return "; ".join(lines)
+    return str(detail)
+
+
+class V2Models:
+    """What the protocol's routes answer, over HTTP (``v2_router``) and gRPC (``aiaas.serving.v2_grpc``): the
+    same names, versions, validation, batcher, input checks and refusals as ``/predict``."""
+
+    def __init__(self, host: Host, registry: Registry, served: ServedModels, batcher: Batcher, limits: Limits) -> None:
+        self.host, self.registry, self.served, self.batcher, self.limits = host, registry, served, batcher, limits
+
+    def name(self, model: str) -> str:
+        if model not in self.host.components.tasks:
+            raise HTTPException(404, f"no model named {model!r}; the models are {', '.join(sorted(self.host.components.tasks))}")
+        return model
+
+    async def pipeline(self, name: str, version: str | None, wait: float) -> Pipeline:
+        """The served version, or the one asked for by number (loaded on demand, like a Ray replica's)."""
+        if not version:
+            return self.served.fresh(name) or await run_in_threadpool(self.served.get, name, wait)
+        if not version.isdigit():
+            raise HTTPException(404, f"{name} has no version {version!r}; versions are whole numbers")
+        number = int(version)
         try:
-            await run_in_threadpool(registry.ping)
-        except Exception:
-            return JSONResponse({"ready": False}, status_code=503)
-        return JSONResponse({"ready": False}, status_code=503) if served.warming.is_set() else {"ready": True}
+            await run_in_threadpool(self.registry.get, name, number)
+        except UserError as exc:
+            raise HTTPException(404, str(exc)) from None
+        served = self.served.fresh(name)
+        if served is not None and served.version == number:
+            return served
+        return self.served.loaded(name, number) or await run_in_threadpool(self.served.version, name, number, wait)
 
-    @router.get("/models/{industry}/{task}", summary="A model's metadata: its inputs and outputs as tensors")
-    async def metadata(industry: str, task: str) -> dict[str, Any]:
-        name = task_name(industry, task)
-        pipeline = await run_in_threadpool(served.get, name)
-        versions = [str(row.version) for row in await run_in_threadpool(registry.versions, name)]
+    async def ready(self, name: str, version: str | None) -> bool:
+        try:
+            await self.pipeline(name, version, 0.0)
+        except (NoModel, ModelUnavailable, TimeoutError):
+            return False
+        return True
+
+    async def metadata(self, name: str, version: str | None) -> dict[str, Any]:
+        pipeline = await self.pipeline(name, version, self.limits.timeout)
+        versions = [str(row.version) for row in await run_in_threadpool(self.registry.versions, name)]
         return {"name": name, "versions": versions, "platform": f"aiaas-{pipeline.runtime_name}",
                 "inputs": [{"name": n, "datatype": d, "shape": s} for n, (d, s, _) in _field_types(pipeline).items()],
                 "outputs": _outputs(pipeline), "parameters": {"served_version": str(pipeline.version), "labels": list(pipeline.labels.names)}}
 
-    @router.get("/models/{industry}/{task}/ready", summary="The model is loaded and serving")
-    async def model_ready(industry: str, task: str) -> Any:
-        from fastapi.responses import JSONResponse
+    async def config(self, name: str, version: str | None) -> dict[str, Any]:
+        """Triton's model configuration: the batch limit, and each input and output without the batch dimension."""
+        pipeline = await self.pipeline(name, version, self.limits.timeout)
 
-        name = task_name(industry, task)
-        try:
-            await run_in_threadpool(served.get, name)
-        except (NoModel, ModelUnavailable):
-            return JSONResponse({"name": name, "ready": False}, status_code=503)
-        return {"name": name, "ready": True}
+        def tensor(spec: dict[str, Any]) -> dict[str, Any]:
+            return {"name": spec["name"], "data_type": TRITON_TYPES.get(spec["datatype"], "TYPE_STRING"), "dims": spec["shape"][1:] or [1]}
 
-    @router.post("/models/{industry}/{task}/infer", summary="Tensors in, tensors out",
-                 responses={422: {"description": "a tensor does not fit the model's inputs (detail names it), or the task refuses the input"},
-                            503: {"description": "no model of this task is promoted, or the task is at capacity (see Retry-After)"}},
-                 openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": InferRequest.model_json_schema()}}}})
-    async def infer(industry: str, task: str, request: Request) -> dict[str, Any]:
-        name = task_name(industry, task)
-        deadline = time.monotonic() + request_timeout(request, limits)
-        pipeline = served.fresh(name) or await run_in_threadpool(served.get, name, deadline - time.monotonic())
-        request.state.model_version = pipeline.version
-        require_json(request.headers.get("content-type", ""))
-        raw = await request.body()
-        if len(raw) > INLINE_PARSE_BYTES:  # parsing and validating a large body would hold the event loop
-            body, instances = await run_in_threadpool(read_infer, raw, pipeline, limits.max_instances)
+        inputs = [{"name": n, "datatype": d, "shape": s} for n, (d, s, _) in _field_types(pipeline).items()]
+        return {"name": name, "platform": f"aiaas-{pipeline.runtime_name}", "backend": pipeline.runtime_name,
+                "version_policy": {"specific": {"versions": [pipeline.version]}}, "max_batch_size": self.limits.max_instances,
+                "input": [tensor(i) for i in inputs], "output": [tensor(o) for o in _outputs(pipeline)],
+                "dynamic_batching": {"max_queue_delay_microseconds": 0}, "parameters": {"labels": {"string_value": ",".join(pipeline.labels.names)}}}
+
+    async def index(self, ready_only: bool = False) -> list[dict[str, Any]]:
+        """Every task's served version: READY when it serves, UNAVAILABLE with the reason otherwise."""
+        out = []
+        for name in sorted(self.host.components.tasks):
+            state, status = await run_in_threadpool(self.served.status, name)
+            entry = {"name": name, "version": str(status.get("version") or ""), "state": "READY" if state == "serving" else "UNAVAILABLE",
+                     "reason": "" if state == "serving" else str(status.get("status") or state)}
+            if not ready_only or entry["state"] == "READY":
+                out.append(entry)
+        return out
+
+    async def infer(self, name: str, version: str | None, body: InferRequest | tuple[bytes, bytes], deadline: float,
+                    on_pipeline: Callable[[Pipeline], None] | None = None) -> tuple[Pipeline, InferRequest, list[dict[str, Any]]]:
+        """``body``: the request with its binary inputs attached (gRPC), or an HTTP body's JSON and binary parts."""
+        pipeline = await self.pipeline(name, version, max(0.0, deadline - time.monotonic()))
+        if on_pipeline is not None:
+            on_pipeline(pipeline)
+        if isinstance(body, tuple):
+            raw, tail = body
+            if len(raw) + len(tail) > INLINE_PARSE_BYTES:  # parsing and validating a large body would hold the event loop
+                body, instances = await run_in_threadpool(read_infer, raw, tail, pipeline, self.limits.max_instances)
+            else:
+                body, instances = read_infer(raw, tail, pipeline, self.limits.max_instances)
         else:
-            body, instances = read_infer(raw, pipeline, limits.max_instances)
+            instances = await run_in_threadpool(validated, body, pipeline, self.limits.max_instances)
         rows = pipeline.rows_from(instances) if pipeline.task.decode is None else await run_in_threadpool(pipeline.rows_from, instances)
-        results = await batcher.run(name, pipeline, infer_work, rows, deadline)
-        wanted = [o.name for o in body.outputs] if body.outputs else None
-        return {"model_name": name, "model_version": str(pipeline.version), **({"id": body.id} if body.id is not None else {}),
-                "outputs": _tensors(results, wanted)}
+        return pipeline, body, await self.batcher.run(name, pipeline, infer_work, rows, deadline)
 
-    return router
+
+def output_tensors(results: list[dict[str, Any]], body: InferRequest) -> list[dict[str, Any]]:
+    """The answer's tensors, as JSON data (``data``) or binary (``raw``), as the request asked."""
+    wanted = [o.name for o in body.outputs] if body.outputs else None
+    binary = wants_binary(body)
+    tensors = _tensors(results, wanted)
+    for tensor in tensors:
+        if tensor["name"] in binary:
+            tensor["raw"] = encode_binary(tensor["datatype"], tensor.pop("data"))
+            tensor["parameters"] = {"binary_data_size": len(tensor["raw"])}
+    return tensors
