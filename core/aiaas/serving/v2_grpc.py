@@ -107,8 +107,9 @@ class Servicer:
 
         return unimplemented
 
-    async def _call(self, context: Any, path: str, task: str, work: Any) -> Any:  # noqa: ANN401
-        """Keys, then ``work()``; a failure ends the call with its status code and one line."""
+    async def _call(self, context: Any, path: str, task: str, work: Any, version: list[int] | None = None) -> Any:  # noqa: ANN401
+        """Keys, then ``work()``; a failure ends the call with its status code and one line. ``version``: where
+        ``work`` leaves the version that answered, for the metrics."""
         started = time.monotonic()
         metadata = {k.lower(): v for k, v in context.invocation_metadata() or ()}
         caller, refusal = self.app.state.access.check(path, metadata.get("authorization"))
@@ -130,7 +131,7 @@ class Servicer:
         finally:
             if task:
                 seconds = time.monotonic() - started
-                self.app.state.metrics.requests.labels(task, "grpc/infer", str(status), "").inc()
+                self.app.state.metrics.requests.labels(task, "grpc/infer", str(status), str(version[0]) if version else "").inc()
                 self.app.state.metrics.latency.labels(task, "grpc/infer").observe(seconds)
                 self.app.state.answered(task, status, seconds)
 
@@ -186,12 +187,14 @@ class Servicer:
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:  # noqa: N802, ANN401
         name = request.model_name if request.model_name in self.models.host.components.tasks else ""
+        version: list[int] = []
 
         async def work() -> Any:
             model = self.models.name(request.model_name)
             remaining = context.time_remaining()
             timeout = self.models.limits.timeout if remaining is None else min(remaining, self.models.limits.timeout)
-            pipeline, body, results = await self.models.infer(model, request.model_version, request_of(request), time.monotonic() + timeout)
+            pipeline, body, results = await self.models.infer(model, request.model_version, request_of(request), time.monotonic() + timeout,
+                                                              lambda p: version.append(p.version))
             tensors = output_tensors(results, body)
             out = self.pb.ModelInferResponse(model_name=model, model_version=str(pipeline.version), id=request.id)
             for t in tensors:
@@ -199,7 +202,7 @@ class Servicer:
             out.raw_output_contents.extend(t["raw"] for t in tensors)
             return out
 
-        return await self._call(context, f"/v2/models/{request.model_name}/infer", name, work)
+        return await self._call(context, f"/v2/models/{request.model_name}/infer", name, work, version)
 
 
 async def start(app: Any, host: str, port: int, max_bytes: int) -> Any:  # noqa: ANN401

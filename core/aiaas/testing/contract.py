@@ -287,6 +287,70 @@ class PluginContract:
                 assert len(explained) == len(body["instances"]) and all(explained), explained
 
 
+    def test_stock_v2_clients_answer_each_task(self, served: TrainedModels, datasets: dict[str, Dataset]) -> None:
+        """``tritonclient.http`` (binary tensors, its default) and ``tritonclient.grpc``, as they come, against the
+        Open Inference Protocol: the instances ``/predict`` answers are answered alike over both, and a wrong input
+        is refused in words the client shows."""
+        import socket
+
+        import numpy as np
+
+        triton_http = pytest.importorskip("tritonclient.http", reason="the stock V2 clients: pip install 'tritonclient[http,grpc]'")
+        triton_grpc = pytest.importorskip("tritonclient.grpc", reason="the stock V2 clients: pip install 'tritonclient[http,grpc]'")
+        from tritonclient.utils import InferenceServerException
+
+        from aiaas.serving.app import create_app
+        from aiaas.settings import get_settings
+        from aiaas.testing.helpers import running_server
+
+        with served.inside(), socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            grpc_port = probe.getsockname()[1]
+            probe.close()
+            app = create_app(served.host, served.registry, get_settings().model_copy(update={"grpc_port": grpc_port}))
+            app.state.served.warm_all()
+            with running_server(app) as url:
+                over_http, over_grpc = triton_http.InferenceServerClient(url.removeprefix("http://")), triton_grpc.InferenceServerClient(
+                    f"127.0.0.1:{grpc_port}")
+                for task, _, dataset in _served(served, datasets):
+                    instances = self.instances(task, dataset.records.head(3))
+                    fields = {i["name"]: i["datatype"] for i in over_http.get_model_metadata(task.name)["inputs"]}
+                    given = [f for f in fields if all(f in instance for instance in instances)]
+                    instances = [{f: instance[f] for f in given} for instance in instances]
+                    domain = served.client().post(f"/v1/{task.name}/predict", json={"instances": instances})
+                    assert domain.status_code == 200, f"{task.name}: {domain.text[:500]}"
+                    answers = [client.infer(task.name, _v2_inputs(module, instances, fields)) for client, module in
+                               ((over_http, triton_http), (over_grpc, triton_grpc))]
+                    probabilities = [a.as_numpy("probabilities") for a in answers]
+                    assert probabilities[0].shape[0] == len(instances), f"{task.name}: {probabilities[0].shape}"
+                    assert np.allclose(probabilities[0], probabilities[1], equal_nan=True), task.name
+                    if answers[0].as_numpy("label") is not None:
+                        assert answers[0].as_numpy("label").tolist() == answers[1].as_numpy("label").tolist(), task.name
+                    wrong = _v2_inputs(triton_http, [{"no_such_field_xyz": 1.0}], {"no_such_field_xyz": "FP64"})
+                    with pytest.raises(InferenceServerException) as refused:
+                        over_http.infer(task.name, wrong)
+                    assert refused.value.status() == "422" and "no_such_field_xyz" in refused.value.message(), refused.value.message()
+
+
+def _v2_inputs(module: Any, instances: list[dict[str, Any]], fields: dict[str, str]) -> list[Any]:  # noqa: ANN401
+    """The instances as a tritonclient's ``InferInput`` tensors, one per field, set from numpy as a user would."""
+    import numpy as np
+
+    tensors = []
+    for name, datatype in fields.items():
+        if name not in instances[0]:
+            continue
+        values = [instance[name] for instance in instances]
+        if datatype == "BYTES":
+            array = np.array([(v if isinstance(v, str) else json.dumps(v)).encode() for v in values], dtype=object)
+        else:
+            array = np.array(values, dtype={"FP64": np.float64, "INT64": np.int64, "BOOL": np.bool_}[datatype])
+        tensor = module.InferInput(name, [len(values)], datatype)
+        tensor.set_data_from_numpy(array)
+        tensors.append(tensor)
+    return tensors
+
+
 def _own_tasks(host: Host, tasks: list[Task], plugin: str) -> list[Task]:
     return [t for t in tasks if host.components.owner[("tasks", t.name)] == plugin]
 
