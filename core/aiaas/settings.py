@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     """Serve the Open Inference Protocol over gRPC on this port too (``aiaas serve --grpc-port``; needs ``aiaas[grpc]``)."""
     grpc_host: str = "127.0.0.1"
     """The interface the gRPC port listens on (``aiaas serve`` sets it to its ``--host``)."""
+    latency_target_seconds: float = 0.1
+    """The answer time the server holds admitted model requests under when it is overloaded: each task's queue adapts
+    to the answer times measured (shrinks past it, grows back under it) and sheds the rest with 503 + Retry-After. 0 turns
+    it off, leaving only ``max_queue_rows`` and ``max_queue_seconds``."""
     request_timeout_seconds: float = 10.0
     """A request's deadline when it sends no X-Request-Timeout: past it, it is dropped before the model runs."""
     alias_ttl_seconds: float = 1.0

@@ -79,7 +79,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
 
     app = FastAPI(title="aiaas", version=aiaas.__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Industry-vertical models, one route per task. Each answer names the model version that gave it.")
-    batching = {"on_batch": lambda task, rows: metrics.batch_rows.labels(task).observe(rows), "max_wait": settings.max_queue_seconds}
+    batching = {"on_batch": lambda task, rows: metrics.batch_rows.labels(task).observe(rows), "max_wait": settings.max_queue_seconds,
+                "latency_target": settings.latency_target_seconds}
     if remote:
         from aiaas.serving.rayserve import RemoteBatcher
 

@@ -15,6 +15,14 @@ already waiting for its task would take more than ``max_wait`` seconds at the ta
 recent speed (a running average of seconds per row), or number more than
 ``max_queue``. A request whose deadline passes while it waits is dropped before the
 model runs.
+
+Adaptive admission (``latency_target``): the rows a task may have waiting follow the
+answer times actually measured, as CoDel follows a queue's sojourn time. After each
+batch, the oldest request in it has waited from admission to answer; past the target,
+the task's limit is cut by a fifth (at most once per target interval, since the batch
+just answered was admitted under the old limit); under it, while the queue reaches
+half the limit, the limit grows by a row per batch. A row estimate from CPU time
+misjudges a core shared with the HTTP path under a flood; the wall clock does not.
 """
 
 from __future__ import annotations
@@ -49,10 +57,20 @@ class _Pending:
     done: asyncio.Future[list[Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+@dataclass
+class _Limit:
+    """A task's adaptive limit on waiting rows."""
+
+    rows: float
+    cut_at: float = float("-inf")
+
+
 class Batcher:
     def __init__(self, max_size: int, max_queue: int = 1_000_000, on_batch: Callable[[str, int], None] | None = None,
-                 max_wait: float = float("inf")) -> None:
-        self.max_size, self.max_queue, self.max_wait = max_size, max_queue, max_wait
+                 max_wait: float = float("inf"), latency_target: float = 0.0) -> None:
+        self.max_size, self.max_queue, self.max_wait, self.latency_target = max_size, max_queue, max_wait, latency_target
+        self.limits: dict[str, _Limit] = {}
+        """Per task, with ``latency_target``: the rows it may have waiting now."""
         self.seconds_per_row: dict[str, float] = {}
         self.on_batch = on_batch  # (task, rows) for each model call: metrics
         self.waiting: dict[str, int] = {}
@@ -67,7 +85,10 @@ class Batcher:
         try:
             if self.max_size <= 1:
                 self._check(key, deadline)
-                return await run_in_threadpool(self._counted(key, work), pipeline, instances)
+                admitted = time.monotonic()
+                results = await run_in_threadpool(self._counted(key, work), pipeline, instances)
+                self._adapt(key, admitted, len(instances))
+                return results
             pending = _Pending(pipeline, work, instances, deadline)
             self._queue(key).put_nowait(pending)
             return await pending.done
@@ -78,8 +99,21 @@ class Batcher:
         """Raise Overloaded when ``rows`` more would wait too long or too many; cheap enough to
         call before a request's body is even read."""
         waiting = self.waiting.get(key, 0)
-        if waiting and (waiting + rows > self.max_queue or waiting * self.seconds_per_row.get(key, 0.0) > self.max_wait):
+        if waiting and (waiting + rows > self.max_queue or waiting * self.seconds_per_row.get(key, 0.0) > self.max_wait
+                        or (key in self.limits and waiting + rows > self.limits[key].rows)):
             raise Overloaded(f"{key} is at capacity ({waiting} rows waiting); retry shortly", "queue_full")
+
+    def _adapt(self, key: str, oldest: float, rows: int) -> None:
+        """After a batch of ``rows``: its oldest request was admitted at ``oldest``."""
+        if self.latency_target <= 0:
+            return
+        now = time.monotonic()
+        limit = self.limits.setdefault(key, _Limit(float(max(self.max_size, 1))))
+        if now - oldest > self.latency_target:
+            if now - limit.cut_at > self.latency_target:
+                limit.rows, limit.cut_at = max(1.0, limit.rows * 0.8), now
+        elif self.waiting.get(key, 0) + rows >= limit.rows / 2:
+            limit.rows = min(float(self.max_queue), limit.rows + 1)
 
     def _check(self, key: str, deadline: float) -> None:
         if time.monotonic() > deadline:
@@ -137,6 +171,7 @@ class Batcher:
             for pending in group:
                 await self._answer_alone(pending)
             return
+        self._adapt(key, min(p.admitted for p in group), len(instances))
         start = 0
         for pending in group:
             end = start + len(pending.instances)
