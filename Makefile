@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint browser docs benchmark clean
+.PHONY: install run test lint browser docs benchmark peers clean
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,10 +41,20 @@ browser:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "WARNING: chromium could not be installed; the console's browser tests will be skipped" >&2
 
-benchmark: install
+# The serving peers aiaas is measured beside (serving_throughput.py), in a venv of their own so their pins never touch aiaas's.
+PEERS = .peers
+$(PEERS)/.installed:
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet torch safetensors litserve bentoml 'ray[serve]' uvloop httptools
+	touch $(PEERS)/.installed
+
+peers: $(PEERS)/.installed
+
+benchmark: install peers
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/cli_startup.py
-	$(BIN)/python benchmarks/serving_throughput.py
+	$(BIN)/python benchmarks/serving_throughput.py --columns 30,300 --workers-scaling
 	$(BIN)/python benchmarks/healthcare_real.py
 	$(BIN)/python benchmarks/retail_real.py
 	$(BIN)/python benchmarks/education_real.py

@@ -31,7 +31,8 @@ def _key_at(path: Path) -> bytes:
 def key(name: str) -> bytes:
     from aiaas.settings import get_settings
 
-    return _key_at((get_settings().home / "secrets" / f"{name}.key").resolve())
+    # abspath, not resolve: this runs once per logged prediction, and resolving walks the path with a syscall per part
+    return _key_at(Path(os.path.abspath(get_settings().home / "secrets" / f"{name}.key")))
 
 
 def keyed_digest(name: str, kind: str, value: str) -> bytes:
