@@ -250,6 +250,11 @@ class _Plan:
 _PLANS: dict[int, tuple[list[dict[str, Any]], _Plan]] = {}
 
 
+def column_spans(columns: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple[int, int]]]:
+    """Each fitted column with the (start, end) of its features in the encoded row."""
+    return _plan(columns).spans
+
+
 def _plan(columns: list[dict[str, Any]]) -> _Plan:
     """The plan of a fitted state's column list (by identity: a loaded version keeps its list for its life)."""
     found = _PLANS.get(id(columns))

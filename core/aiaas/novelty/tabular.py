@@ -11,7 +11,7 @@ import pandas as pd
 from aiaas.novelty import distance
 from aiaas.novelty.base import Sample, Scores, fmt
 from aiaas.state import State
-from aiaas.tabular import category_index, texts_of, feature_names, infer_column
+from aiaas.tabular import category_index, column_spans, infer_column, texts_of
 
 MAX_SEEN = 2000
 """A text column with more distinct training values than this is an identifier-like column, not checked."""
@@ -127,12 +127,15 @@ def _observed(sample: Sample, width: int) -> np.ndarray | None:
     columns = sample.pipeline.pre_state.meta.get("columns")
     if not isinstance(columns, list):
         return None
-    records, arrays, parts = sample.records, sample.columns, []
-    for column in columns:
-        had = _present(arrays[column["name"]]) if column["name"] in arrays else np.zeros(len(records), dtype=bool)
-        parts.append(np.repeat(had[:, None], len(feature_names(column)), axis=1))
-    observed = np.concatenate(parts, axis=1) if parts else np.zeros((len(records), 0), dtype=bool)
-    return observed if observed.shape[1] == width else None
+    spans = column_spans(columns)
+    if (spans[-1][1][1] if spans else 0) != width:
+        return None
+    arrays = sample.columns
+    observed = np.zeros((len(sample.records), width), dtype=bool)
+    for column, (start, end) in spans:
+        if end > start and column["name"] in arrays:
+            observed[:, start:end] = _present(arrays[column["name"]])[:, None]
+    return observed
 
 
 class FeatureDistance:
