@@ -11,7 +11,7 @@ import pandas as pd
 from aiaas.novelty import distance
 from aiaas.novelty.base import Sample, Scores, fmt
 from aiaas.state import State
-from aiaas.tabular import category_index, column_spans, infer_column, texts_of
+from aiaas.tabular import category_index, column_spans, infer_column, number_block, stacked, texts_of
 
 MAX_SEEN = 2000
 """A text column with more distinct training values than this is an identifier-like column, not checked."""
@@ -59,7 +59,7 @@ class ValueRange:
         if not columns:
             return Scores(np.zeros(n), lambda i: "")
         # every column at once: (rows, columns) values against per-column bounds
-        x = np.column_stack([_numbers(arrays[c["name"]]) if c["name"] in arrays else np.full(n, np.nan) for c in columns])
+        x = number_block(arrays, [c["name"] for c in columns], n, lambda values, _name: _numbers(values))
         low, high, spread = (np.array([c[k] for c in columns], dtype="float64") for k in ("min", "max", "spread"))
         log = np.array([c["log"] for c in columns])
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
@@ -112,15 +112,6 @@ class UnseenCategories:
         return Scores(np.asarray(counts, dtype="float64"), reason)
 
 
-def _present(values: np.ndarray) -> np.ndarray:
-    if values.dtype.kind == "f":
-        return ~np.isnan(values)
-    if values.dtype == object:  # a request's few values: a loop costs less than pandas' checks
-        return np.fromiter((v is not None and v is not pd.NA and v is not pd.NaT and not (isinstance(v, float) and v != v) for v in values),
-                           dtype=bool, count=len(values))
-    return ~pd.isna(values)
-
-
 def _observed(sample: Sample, width: int) -> np.ndarray | None:
     """Which of a tabular model's features each record really had: a value the request left
     out is imputed by the preprocessor, and the server's own imputation is not the caller's oddity."""
@@ -130,12 +121,8 @@ def _observed(sample: Sample, width: int) -> np.ndarray | None:
     spans = column_spans(columns)
     if (spans[-1][1][1] if spans else 0) != width:
         return None
-    arrays = sample.columns
-    observed = np.zeros((len(sample.records), width), dtype=bool)
-    for column, (start, end) in spans:
-        if end > start and column["name"] in arrays:
-            observed[:, start:end] = _present(arrays[column["name"]])[:, None]
-    return observed
+    present = ~pd.isna(stacked(sample.columns, [c["name"] for c in columns], len(sample.records)))  # one call for every column
+    return np.repeat(present, [end - start for _, (start, end) in spans], axis=1)
 
 
 class FeatureDistance:

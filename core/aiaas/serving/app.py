@@ -97,7 +97,8 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
     # every method a path takes in OPTIONS and 405 answers; strict JSON for the bodies FastAPI parses; the predict
     # routes' fast path (the last added runs first).
     predict_handlers: dict[str, Any] = {}
-    app.add_middleware(FastPredict, handlers=predict_handlers, exception_handlers=lambda: app.exception_handlers)
+    app.add_middleware(FastPredict, handlers=predict_handlers, exception_handlers=lambda: app.exception_handlers,
+                       v2=lambda: getattr(app.state, "v2_infer", None))
     app.add_middleware(StrictJSON, skip=parses_own_body)
     app.add_middleware(AllowedMethods, routes=lambda: app.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
@@ -213,7 +214,9 @@ def create_app(host: Host | None = None, registry: Registry | None = None, setti
         predict_handlers[task.name] = router.predict  # type: ignore[attr-defined]
         app.include_router(router)
     app.state.v2 = V2Models(host, registry, served, batcher, limits)
-    app.include_router(v2_router(app.state.v2))
+    v2 = v2_router(app.state.v2)
+    app.state.v2_infer = v2.infer  # type: ignore[attr-defined]
+    app.include_router(v2)
     app.include_router(admin_router(host, registry))
     add_console(app, host, registry, access)
     plugin_router = APIRouter()

@@ -75,9 +75,9 @@ def route_labels(scope: Scope, tasks: Container[str]) -> tuple[str, str]:
         if matched is None:  # refused before routing (shed, keys) or answered by the fast path
             return task, parts[3] if len(parts) == 4 and parts[3] in ("predict", "explain", "feedback") else "unmatched"
         return task, "/".join(matched.strip("/").split("/")[3:])
-    if parts[:2] == ["v2", "models"] and len(parts) >= 4 and matched is not None:
-        task = f"{parts[2]}/{parts[3]}"
-        action = matched.strip("/").split("/")[-1]
+    if parts[:2] == ["v2", "models"] and len(parts) >= 4 and (matched is not None or (parts[-1] == "infer" and len(parts) in (5, 7))):
+        task = f"{parts[2]}/{parts[3]}"  # no matched route: answered by the fast path
+        action = matched.strip("/").split("/")[-1] if matched is not None else "infer"
         return task if task in tasks else "", f"v2/{action if action in ('infer', 'ready', 'config') else 'metadata'}"
     if parts[0] == "admin":
         return "", "admin"

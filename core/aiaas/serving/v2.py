@@ -34,6 +34,8 @@ from aiaas.tabular import frame_of_rows
 from aiaas.versions import ServedModels
 
 DATATYPES = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "string": "BYTES"}
+INLINE_ELEMENTS = 4096
+"""A request of at most this many tensor elements is validated on the event loop (well under a millisecond), larger ones in a thread."""
 
 
 class Tensor(BaseModel):
@@ -406,6 +408,8 @@ class V2Models:
                 body, instances = await run_in_threadpool(read_infer, raw, tail, pipeline, self.limits.max_instances)
             else:
                 body, instances = read_infer(raw, tail, pipeline, self.limits.max_instances)
+        elif sum(math.prod(t.shape) for t in body.inputs) <= INLINE_ELEMENTS:  # a thread hop costs more than validating a few values
+            instances = validated(body, pipeline, self.limits.max_instances)
         else:
             instances = await run_in_threadpool(validated, body, pipeline, self.limits.max_instances)
         rows = pipeline.rows_from(instances) if pipeline.task.decode is None else await run_in_threadpool(pipeline.rows_from, instances)
