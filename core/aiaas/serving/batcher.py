@@ -18,10 +18,12 @@ model runs.
 
 Adaptive admission (``latency_target``): the rows a task may have waiting follow the
 answer times actually measured, as CoDel follows a queue's sojourn time. After each
-batch, the oldest request in it has waited from admission to answer; past the target,
+batch, the oldest request in it has waited from its arrival (``arrived``, else its
+admission) to its answer; past the target,
 the task's limit is cut by a fifth (at most once per target interval, since the batch
-just answered was admitted under the old limit); under it, while the queue reaches
-half the limit, the limit grows by a row per batch. A row estimate from CPU time
+just answered was admitted under the old limit); under half of it, while the queue
+reaches half the limit, the limit grows by a row per batch; in between it holds, so the
+tail stays under the target rather than oscillating about it. A row estimate from CPU time
 misjudges a core shared with the HTTP path under a flood; the wall clock does not.
 """
 
@@ -54,6 +56,8 @@ class _Pending:
     instances: list[Any]
     deadline: float = float("inf")
     admitted: float = field(default_factory=time.monotonic)
+    arrived: float = field(default_factory=time.monotonic)
+    """When the request reached the server: adaptive admission measures answer times from it."""
     done: asyncio.Future[list[Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -78,18 +82,20 @@ class Batcher:
         self._queues: dict[str, asyncio.Queue[_Pending]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
 
-    async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any], deadline: float = float("inf")) -> list[Any]:
-        """``deadline``: a ``time.monotonic()`` after which the request is not worth answering."""
+    async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any], deadline: float = float("inf"),
+                  arrived: float | None = None) -> list[Any]:
+        """``deadline``: a ``time.monotonic()`` after which the request is not worth answering; ``arrived``: when the
+        request reached the server (its parsing and validation count towards the answer time admission holds)."""
         self.admit(key, len(instances))
         self.waiting[key] = self.waiting.get(key, 0) + len(instances)
         try:
             if self.max_size <= 1:
                 self._check(key, deadline)
-                admitted = time.monotonic()
+                admitted = time.monotonic() if arrived is None else arrived
                 results = await run_in_threadpool(self._counted(key, work), pipeline, instances)
                 self._adapt(key, admitted, len(instances))
                 return results
-            pending = _Pending(pipeline, work, instances, deadline)
+            pending = _Pending(pipeline, work, instances, deadline, **({"arrived": arrived} if arrived is not None else {}))
             self._queue(key).put_nowait(pending)
             return await pending.done
         finally:
@@ -104,7 +110,7 @@ class Batcher:
             raise Overloaded(f"{key} is at capacity ({waiting} rows waiting); retry shortly", "queue_full")
 
     def _adapt(self, key: str, oldest: float, rows: int) -> None:
-        """After a batch of ``rows``: its oldest request was admitted at ``oldest``."""
+        """After a batch of ``rows``: its oldest request arrived at ``oldest``."""
         if self.latency_target <= 0:
             return
         now = time.monotonic()
@@ -112,8 +118,8 @@ class Batcher:
         if now - oldest > self.latency_target:
             if now - limit.cut_at > self.latency_target:
                 limit.rows, limit.cut_at = max(1.0, limit.rows * 0.8), now
-        elif self.waiting.get(key, 0) + rows >= limit.rows / 2:
-            limit.rows = min(float(self.max_queue), limit.rows + 1)
+        elif now - oldest < self.latency_target / 2 and self.waiting.get(key, 0) + rows >= limit.rows / 2:
+            limit.rows = min(float(self.max_queue), limit.rows + 1)  # between half the target and the target it holds
 
     def _check(self, key: str, deadline: float) -> None:
         if time.monotonic() > deadline:
@@ -171,7 +177,7 @@ class Batcher:
             for pending in group:
                 await self._answer_alone(pending)
             return
-        self._adapt(key, min(p.admitted for p in group), len(instances))
+        self._adapt(key, min(p.arrived for p in group), len(instances))
         start = 0
         for pending in group:
             end = start + len(pending.instances)

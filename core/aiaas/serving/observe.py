@@ -105,6 +105,7 @@ class Observe:
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["arrived"] = time.monotonic()  # what the batcher's adaptive admission measures answer times from
         status = 500
         answered = gone = False
 

@@ -291,7 +291,7 @@ def task_router(task: Task, served: ServedModels, limits: Limits, batcher: Batch
         # decoding (an image) fails this request alone, before batching, and off the event loop
         rows = pipeline.rows_from(instances) if task.decode is None else await run_in_threadpool(pipeline.rows_from, instances)
         try:
-            results = await batcher.run(task.name, pipeline, work, rows, deadline)
+            results = await batcher.run(task.name, pipeline, work, rows, deadline, getattr(request.state, "arrived", None))
         except Refused:
             if on_flagged is not None:
                 on_flagged(task.name, pipeline.version, 1, "refused")

@@ -397,8 +397,10 @@ class V2Models:
         return out
 
     async def infer(self, name: str, version: str | None, body: InferRequest | tuple[bytes, bytes], deadline: float,
-                    on_pipeline: Callable[[Pipeline], None] | None = None) -> tuple[Pipeline, InferRequest, list[dict[str, Any]]]:
-        """``body``: the request with its binary inputs attached (gRPC), or an HTTP body's JSON and binary parts."""
+                    on_pipeline: Callable[[Pipeline], None] | None = None,
+                    arrived: float | None = None) -> tuple[Pipeline, InferRequest, list[dict[str, Any]]]:
+        """``body``: the request with its binary inputs attached (gRPC), or an HTTP body's JSON and binary parts;
+        ``arrived``: when it reached the server (``Batcher.run``)."""
         pipeline = await self.pipeline(name, version, max(0.0, deadline - time.monotonic()))
         if on_pipeline is not None:
             on_pipeline(pipeline)
@@ -413,7 +415,7 @@ class V2Models:
         else:
             instances = await run_in_threadpool(validated, body, pipeline, self.limits.max_instances)
         rows = pipeline.rows_from(instances) if pipeline.task.decode is None else await run_in_threadpool(pipeline.rows_from, instances)
-        return pipeline, body, await self.batcher.run(name, pipeline, infer_work, rows, deadline)
+        return pipeline, body, await self.batcher.run(name, pipeline, infer_work, rows, deadline, arrived)
 
 
 def output_tensors(results: list[dict[str, Any]], body: InferRequest) -> list[dict[str, Any]]:

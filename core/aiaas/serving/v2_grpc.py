@@ -188,13 +188,14 @@ class Servicer:
     async def ModelInfer(self, request: Any, context: Any) -> Any:  # noqa: N802, ANN401
         name = request.model_name if request.model_name in self.models.host.components.tasks else ""
         version: list[int] = []
+        arrived = time.monotonic()
 
         async def work() -> Any:
             model = self.models.name(request.model_name)
             remaining = context.time_remaining()
             timeout = self.models.limits.timeout if remaining is None else min(remaining, self.models.limits.timeout)
             pipeline, body, results = await self.models.infer(model, request.model_version, request_of(request), time.monotonic() + timeout,
-                                                              lambda p: version.append(p.version))
+                                                              lambda p: version.append(p.version), arrived)
             tensors = output_tensors(results, body)
             out = self.pb.ModelInferResponse(model_name=model, model_version=str(pipeline.version), id=request.id)
             for t in tensors:

@@ -93,7 +93,7 @@ def v2_router(models: V2Models) -> APIRouter:
         def note(pipeline: Pipeline) -> None:
             request.state.model_version = pipeline.version
 
-        pipeline, body, results = await models.infer(name, version, parts, deadline, note)
+        pipeline, body, results = await models.infer(name, version, parts, deadline, note, getattr(request.state, "arrived", None))
         return infer_response(name, pipeline, body, results)
 
     router.infer = answer  # type: ignore[attr-defined]  # for the fast path (fastpath.py)
