@@ -252,6 +252,8 @@ def test_a_binary_body_that_does_not_add_up_is_a_422_naming_it(served: Any) -> N
             (good + np.array([1.0, 2.0]).tobytes() + grades + b"x", len(good), "1 bytes after the last"),
             (good + np.array([1.0, 2.0]).tobytes() + b"\x01\x00\x00\x00B\x09\x00\x00\x00C", len(good), "runs past the end"),
             (good + np.array([1.0, 2.0]).tobytes() + grades[:-1], len(good), "declares 10 bytes; 9 are left"),
+            (good + np.array([1.0, 2.0]).tobytes() + b"\x01\x00\x00\x00B\x01\x00\x00\x00\x07", len(good), "control characters"),
+            (good + np.array([1.0, 2.0]).tobytes() + b"\x01\x00\x00\x00B\x01\x00\x00\x00\xff", len(good), "not UTF-8"),
             (good + np.array([1.0, np.nan]).tobytes() + grades, len(good), "NaN"),
             (good, len(good) + 5, "Inference-Header-Content-Length")):
         refused = post(raw, length)

@@ -249,6 +249,9 @@ class _Plan:
 
 
 _PLANS: dict[int, tuple[list[dict[str, Any]], _Plan]] = {}
+STACKED_ROWS = 1024
+"""Batches up to this many rows stack their columns into one array (a request: a few calls instead of one per column);
+larger ones (training, scoring a file) go column by column, so a mixed-type column never boxes the whole table."""
 
 
 def stacked(arrays: dict[str, np.ndarray], names: list[str], rows: int) -> np.ndarray:
@@ -264,11 +267,14 @@ def number_block(arrays: dict[str, np.ndarray], names: list[str], rows: int,
                  convert: Any) -> np.ndarray:  # noqa: ANN401 - convert: (values, name) -> float64 array
     """The named columns as float64, ``(rows, len(names))``, missing values NaN: in one conversion when every value
     is a number or missing, else column by column through ``convert`` (which names a value that is not a number)."""
-    block = stacked(arrays, names, rows)
-    try:
-        return np.array(block, dtype="float64")
-    except (TypeError, ValueError):
-        return np.column_stack([convert(arrays[name], name) if name in arrays else np.full(rows, np.nan) for name in names])
+    if rows <= STACKED_ROWS:
+        try:
+            return np.array(stacked(arrays, names, rows), dtype="float64")
+        except (TypeError, ValueError):
+            pass
+    if not names:
+        return np.empty((rows, 0))
+    return np.column_stack([convert(arrays[name], name) if name in arrays else np.full(rows, np.nan) for name in names])
 
 
 def column_spans(columns: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple[int, int]]]:

@@ -11,7 +11,7 @@ import pandas as pd
 from aiaas.novelty import distance
 from aiaas.novelty.base import Sample, Scores, fmt
 from aiaas.state import State
-from aiaas.tabular import category_index, column_spans, infer_column, number_block, stacked, texts_of
+from aiaas.tabular import STACKED_ROWS, category_index, column_spans, infer_column, number_block, stacked, texts_of
 
 MAX_SEEN = 2000
 """A text column with more distinct training values than this is an identifier-like column, not checked."""
@@ -121,7 +121,13 @@ def _observed(sample: Sample, width: int) -> np.ndarray | None:
     spans = column_spans(columns)
     if (spans[-1][1][1] if spans else 0) != width:
         return None
-    present = ~pd.isna(stacked(sample.columns, [c["name"] for c in columns], len(sample.records)))  # one call for every column
+    rows, arrays = len(sample.records), sample.columns
+    if not columns:
+        return np.zeros((rows, 0), dtype=bool)
+    if rows <= STACKED_ROWS:  # one call for every column
+        present = ~pd.isna(stacked(arrays, [c["name"] for c in columns], rows))
+    else:
+        present = np.column_stack([~pd.isna(arrays[c["name"]]) if c["name"] in arrays else np.zeros(rows, dtype=bool) for c in columns])
     return np.repeat(present, [end - start for _, (start, end) in spans], axis=1)
 
 

@@ -117,8 +117,9 @@ class RemoteBatcher(Batcher):
             self._remote[work] = call
         return self._remote[work]
 
-    async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any], deadline: float = float("inf")) -> list[Any]:
-        return await super().run(key, pipeline, self.remote(work), instances, deadline)
+    async def run(self, key: str, pipeline: Any, work: Work, instances: list[Any], deadline: float = float("inf"),
+                  arrived: float | None = None) -> list[Any]:
+        return await super().run(key, pipeline, self.remote(work), instances, deadline, arrived)
 
 
 def build_http_app() -> Any:

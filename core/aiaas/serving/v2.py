@@ -28,7 +28,7 @@ from aiaas.pipeline import Pipeline
 from aiaas.plugins import Host
 from aiaas.registry import Registry
 from aiaas.serving.batcher import Batcher
-from aiaas.serving.limits import INLINE_PARSE_BYTES, invalid_body, parse_json
+from aiaas.serving.limits import CONTROL, INLINE_PARSE_BYTES, invalid_body, parse_json
 from aiaas.serving.routes import Limits, validate_instances
 from aiaas.tabular import frame_of_rows
 from aiaas.versions import ServedModels
@@ -245,16 +245,19 @@ def decode_binary(datatype: str, shape: list[int], chunk: bytes | memoryview, wh
         out: list[Any] = []
         view, at = memoryview(chunk), 0
         while at < len(view):
-            if len(out) >= count or at + 4 > len(view):
+            if len(out) >= count:
                 raise invalid_body(where, f"the binary data holds more than the {count} BYTES elements its shape declares")
-            length = int.from_bytes(view[at:at + 4], "little")
+            length = int.from_bytes(view[at:at + 4], "little") if at + 4 <= len(view) else len(view)
             at += 4
             if at + length > len(view):
                 raise invalid_body(where, "a BYTES element's length runs past the end of its binary data")
             try:
-                out.append(bytes(view[at:at + length]).decode("utf-8"))
+                text = bytes(view[at:at + length]).decode("utf-8")
             except UnicodeDecodeError:
                 raise invalid_body(where, "a BYTES element is not UTF-8 text") from None
+            if CONTROL.search(text):  # as strict JSON refuses them in text
+                raise invalid_body(where, "text holds control characters (only tab and line breaks are taken)", "string_unicode")
+            out.append(text)
             at += length
         if len(out) != count:
             raise invalid_body(where, f"shape {shape} holds {count} values, the binary data has {len(out)}")
