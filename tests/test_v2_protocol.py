@@ -226,6 +226,15 @@ def test_tritonclient_grpc_as_it_comes(served: Any, ports: Any) -> None:  # noqa
     assert 'aiaas_requests_total{route="grpc/infer",status="422",task="lending/default",version="1"}' in counted
 
 
+def test_the_repository_index_reads_its_body_strictly(served: Any) -> None:  # noqa: ANN401
+    """Regression: a malformed body (tritonclient sends no Content-Type, so nothing checked it before the route) was a 500."""
+    client = _client(served)
+    assert client.post("/v2/repository/index", content=b"").json() == [{"name": "lending/default", "version": "1", "state": "READY", "reason": ""}]
+    for body, says in ((b"{not json", "not valid JSON"), (b"[1, 2]", "is an object"), (b'{"ready": NaN}', "not a finite number")):
+        refused = client.post("/v2/repository/index", content=body)
+        assert refused.status_code == 422 and says in refused.json()["error"], refused.text
+
+
 def test_a_binary_body_that_does_not_add_up_is_a_422_naming_it(served: Any) -> None:  # noqa: ANN401
     import json
 

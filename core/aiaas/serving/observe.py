@@ -100,12 +100,12 @@ class Observe:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = time.perf_counter()
+        started = time.monotonic()
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        state["arrived"] = time.monotonic()  # what the batcher's adaptive admission measures answer times from
+        state["arrived"] = started  # what the batcher's adaptive admission measures answer times from
         status = 500
         answered = gone = False
 
@@ -130,7 +130,7 @@ class Observe:
         finally:
             if gone and (not answered or status == CLIENT_CLOSED):
                 status = CLIENT_CLOSED
-            seconds = time.perf_counter() - started
+            seconds = time.monotonic() - started
             task, route = route_labels(scope, self.tasks)
             version = state.get("model_version")
             self.metrics.requests.labels(task, route, str(status), str(version or "")).inc()

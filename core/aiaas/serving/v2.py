@@ -79,6 +79,10 @@ def _field_types(pipeline: Pipeline) -> dict[str, tuple[str, list[int], bool]]:
     return pipeline.memo("v2-inputs", make)
 
 
+def _inputs(pipeline: Pipeline) -> list[dict[str, Any]]:
+    return [{"name": n, "datatype": d, "shape": s} for n, (d, s, _) in _field_types(pipeline).items()]
+
+
 def _outputs(pipeline: Pipeline) -> list[dict[str, Any]]:
     labels = pipeline.labels
     outputs = [{"name": "probabilities", "datatype": "FP32", "shape": [-1, len(labels.names)] if labels.kind != "sequence" else [-1, -1]}]
@@ -206,9 +210,13 @@ def infer_work(pipeline: Pipeline, rows: list[dict[str, Any]]) -> list[dict[str,
     return out
 
 
+OUTPUTS = (("probabilities", "FP32"), ("label", "BYTES"), ("novelty", "FP32"), ("in_distribution", "BOOL"))
+"""Every output tensor an answer may have, in order, with its datatype."""
+
+
 def _tensors(results: list[dict[str, Any]], wanted: list[str] | None) -> list[dict[str, Any]]:
     tensors = []
-    for name, datatype in (("probabilities", "FP32"), ("label", "BYTES"), ("novelty", "FP32"), ("in_distribution", "BOOL")):
+    for name, datatype in OUTPUTS:
         if name not in results[0] or (wanted is not None and name not in wanted):
             continue
         values = [r[name] for r in results]
@@ -309,8 +317,7 @@ def wants_binary(body: InferRequest) -> set[str]:
     """The outputs to send as binary data: every one with ``binary_data_output``, else those asked for with ``binary_data``."""
     every = bool((body.parameters or {}).get("binary_data_output"))
     asked = {o.name: (o.model_extra or {}).get("parameters") or {} for o in body.outputs or []}
-    names = {"probabilities", "label", "novelty", "in_distribution"}
-    return {n for n in names if asked.get(n, {}).get("binary_data", every)}
+    return {n for n, _ in OUTPUTS if asked.get(n, {}).get("binary_data", every)}
 
 
 # -- the protocol's answers, for HTTP and gRPC alike --------------------------------------
@@ -352,14 +359,17 @@ class V2Models:
         if not version.isdigit():
             raise HTTPException(404, f"{name} has no version {version!r}; versions are whole numbers")
         number = int(version)
+        served = self.served.fresh(name)
+        if served is not None and served.version == number:
+            return served
+        loaded = self.served.loaded(name, number)  # in memory: no registry read on each request for a version in use
+        if loaded is not None:
+            return loaded
         try:
             await run_in_threadpool(self.registry.get, name, number)
         except UserError as exc:
             raise HTTPException(404, str(exc)) from None
-        served = self.served.fresh(name)
-        if served is not None and served.version == number:
-            return served
-        return self.served.loaded(name, number) or await run_in_threadpool(self.served.version, name, number, wait)
+        return await run_in_threadpool(self.served.version, name, number, wait)
 
     async def ready(self, name: str, version: str | None) -> bool:
         try:
@@ -372,8 +382,7 @@ class V2Models:
         pipeline = await self.pipeline(name, version, self.limits.timeout)
         versions = [str(row.version) for row in await run_in_threadpool(self.registry.versions, name)]
         return {"name": name, "versions": versions, "platform": f"aiaas-{pipeline.runtime_name}",
-                "inputs": [{"name": n, "datatype": d, "shape": s} for n, (d, s, _) in _field_types(pipeline).items()],
-                "outputs": _outputs(pipeline), "parameters": {"served_version": str(pipeline.version), "labels": list(pipeline.labels.names)}}
+                "inputs": _inputs(pipeline), "outputs": _outputs(pipeline), "parameters": {"served_version": str(pipeline.version), "labels": list(pipeline.labels.names)}}
 
     async def config(self, name: str, version: str | None) -> dict[str, Any]:
         """Triton's model configuration: the batch limit, and each input and output without the batch dimension."""
@@ -382,10 +391,9 @@ class V2Models:
         def tensor(spec: dict[str, Any]) -> dict[str, Any]:
             return {"name": spec["name"], "data_type": TRITON_TYPES.get(spec["datatype"], "TYPE_STRING"), "dims": spec["shape"][1:] or [1]}
 
-        inputs = [{"name": n, "datatype": d, "shape": s} for n, (d, s, _) in _field_types(pipeline).items()]
         return {"name": name, "platform": f"aiaas-{pipeline.runtime_name}", "backend": pipeline.runtime_name,
                 "version_policy": {"specific": {"versions": [pipeline.version]}}, "max_batch_size": self.limits.max_instances,
-                "input": [tensor(i) for i in inputs], "output": [tensor(o) for o in _outputs(pipeline)],
+                "input": [tensor(i) for i in _inputs(pipeline)], "output": [tensor(o) for o in _outputs(pipeline)],
                 "dynamic_batching": {"max_queue_delay_microseconds": 0}, "parameters": {"labels": {"string_value": ",".join(pipeline.labels.names)}}}
 
     async def index(self, ready_only: bool = False) -> list[dict[str, Any]]:

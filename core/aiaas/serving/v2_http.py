@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aiaas.errors import UnsupportedMedia
 from aiaas.pipeline import Pipeline
-from aiaas.serving.limits import invalid_body
+from aiaas.serving.limits import invalid_body, parse_json
 from aiaas.serving.routes import request_timeout
 from aiaas.serving.v2 import HEADER_LENGTH, InferRequest, V2Models, error_text, output_tensors
 
@@ -55,7 +55,7 @@ def v2_router(models: V2Models) -> APIRouter:
     @router.post("/repository/index", summary="Every model and the state of its served version")
     async def index(request: Request) -> list[dict[str, Any]]:
         raw = await request.body()
-        asked = json.loads(raw) if raw.strip() else {}
+        asked = parse_json(raw) if raw.strip() else {}  # strict, as every body: a malformed one is a 422, never a 500
         if not isinstance(asked, dict):
             raise invalid_body([], "the body is an object: {\"ready\": true} lists only the models that serve")
         return await models.index(bool(asked.get("ready")))
